@@ -1,0 +1,1 @@
+"""Channels: templates, transports and inbound keywords for e-mail, SMS and WhatsApp."""

@@ -1,0 +1,152 @@
+"""SMS and WhatsApp through an HTTP provider, plus parsing of the provider's delivery receipts.
+
+The provider gets JSON {to, text, channel, message_id}; message_id doubles as the provider's
+idempotency key, so a retried request cannot send twice at a provider that honours it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from candor.channels.base import SendResult
+
+logger = logging.getLogger(__name__)
+
+MobileChannel = Literal["sms", "whatsapp"]
+# 4xx replies that do not mean "this message can never be delivered": retry later instead.
+_TEMPORARY_CLIENT_ERRORS = frozenset({401, 403, 408, 409, 425, 429})
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingSms:
+    """One SMS or WhatsApp message: E.164 number, rendered text, caller-given message id."""
+
+    to: str
+    text: str
+    message_id: str
+
+
+def _is_valid_number(number: str) -> bool:
+    """Whether `number` is a plausible international (E.164) phone number."""
+    if not number.startswith("+"):
+        return False
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_possible_number(parsed)
+
+
+def _http_failure(message_id: str, status: int) -> SendResult:
+    """Classify a non-2xx reply: 4xx permanent (except throttling/auth), 5xx temporary."""
+    permanent = 400 <= status < 500 and status not in _TEMPORARY_CLIENT_ERRORS
+    return SendResult(message_id, ok=False, permanent=permanent, error=f"http_{status}")
+
+
+class HttpProviderTransport:
+    """Posts each message to the provider's HTTP API with a shared, pooled httpx client."""
+
+    def __init__(
+        self,
+        channel: MobileChannel,
+        provider_url: str,
+        api_key: str,
+        *,
+        timeout: float | httpx.Timeout = 10.0,
+        client: httpx.Client | None = None,
+    ) -> None:
+        if channel not in ("sms", "whatsapp"):
+            raise ValueError(f"unsupported mobile channel {channel!r}")
+        self.channel: MobileChannel = channel
+        self.provider_url = provider_url
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+        self._owns_client = client is None
+        self._client = client or httpx.Client(timeout=timeout)
+
+    def send(self, messages: Iterable[OutgoingSms]) -> list[SendResult]:
+        """Send each message in order: 2xx ok, 4xx permanent, 5xx and network errors temporary."""
+        return [self._send_one(message) for message in messages]
+
+    def close(self) -> None:
+        """Close the HTTP client if this transport created it."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> HttpProviderTransport:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _send_one(self, message: OutgoingSms) -> SendResult:
+        """Post one message and classify the outcome (logging ids and codes, never numbers)."""
+        if not _is_valid_number(message.to):
+            return self._failed(
+                SendResult(message.message_id, ok=False, permanent=True, error="invalid_number")
+            )
+        payload = {
+            "to": message.to,
+            "text": message.text,
+            "channel": self.channel,
+            "message_id": message.message_id,
+        }
+        try:
+            response = self._client.post(self.provider_url, json=payload, headers=self._headers)
+        except httpx.TimeoutException:
+            return self._failed(SendResult(message.message_id, ok=False, error="timeout"))
+        except httpx.HTTPError:
+            return self._failed(SendResult(message.message_id, ok=False, error="transport_error"))
+        if response.is_success:
+            return SendResult(message.message_id, ok=True)
+        return self._failed(_http_failure(message.message_id, response.status_code))
+
+    def _failed(self, result: SendResult) -> SendResult:
+        """Log a failure by message id and code, and return it."""
+        kind = "permanently" if result.permanent else "temporarily"
+        logger.warning(
+            "%s message %s failed %s: %s", self.channel, result.message_id, kind, result.error
+        )
+        return result
+
+
+class DeliveryReceipt(BaseModel):
+    """A provider's delivery report. `failed` may succeed on retry; `undeliverable` never will."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+    message_id: str = Field(min_length=1)
+    status: Literal["delivered", "failed", "undeliverable"]
+    error: str | None = None
+
+    @property
+    def permanent(self) -> bool:
+        """Whether the address should be treated as unusable for this channel."""
+        return self.status == "undeliverable"
+
+
+def parse_delivery_receipt(payload: Mapping[str, Any]) -> DeliveryReceipt:
+    """Validate a receipt webhook body; ValueError names each bad field (never echoes values)."""
+    if not isinstance(payload, Mapping):
+        raise ValueError("delivery receipt must be a JSON object")
+    try:
+        return DeliveryReceipt.model_validate(dict(payload))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'receipt'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        # `from None`: pydantic's own message echoes input values (phone numbers) into logs.
+        raise ValueError(f"invalid delivery receipt: {problems}") from None

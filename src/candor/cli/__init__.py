@@ -1,0 +1,22 @@
+"""The `candor` command: thin wrappers that open the product and call domain operations."""
+
+from __future__ import annotations
+
+import typer
+
+from candor.cli import apikeys, base, config_cmd, contacts_cmd, ledger_cmd, server
+
+app = typer.Typer(help="Candor: privacy-by-design consent CRM and journey studio.", no_args_is_help=True)
+app.callback()(base.root)
+app.command("init")(base.init)
+app.command("serve")(server.serve)
+app.command("decide")(ledger_cmd.decide_cmd)
+app.command("demo")(server.demo)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(apikeys.app, name="api-key")
+app.add_typer(ledger_cmd.app, name="ledger")
+app.add_typer(contacts_cmd.app, name="contacts")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,29 @@
+"""Domain errors: each names the field and the problem, never personal data."""
+
+from __future__ import annotations
+
+
+class CandorError(Exception):
+    """Base of the errors that are the caller's to fix (4xx, non-zero exit)."""
+
+
+class InvalidInput(CandorError):
+    """Bad input: `field` is the key path, `problem` what is wrong with it."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class NotFound(CandorError):
+    """The named object does not exist (or is not visible to the caller)."""
+
+    def __init__(self, kind: str, ident: object) -> None:
+        super().__init__(f"{kind} {ident} not found")
+        self.kind = kind
+        self.ident = ident
+
+
+class Conflict(CandorError):
+    """The request clashes with the current state (a used token, an erased contact)."""

@@ -1,0 +1,255 @@
+"""Structural and reference checks of a loaded journey against a registry.
+
+Every problem is reported (never only the first), each with its step id and key path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pydantic import BaseModel
+
+from candor.journeys.definition import (
+    Condition,
+    EventCondition,
+    JourneyDefinition,
+    Problem,
+    Step,
+)
+from candor.journeys.registry import InlineTemplates, Registry, get_step_type, syntax_errors
+
+# --- the step graph ----------------------------------------------------------------------
+
+
+def next_steps(step: Step) -> dict[str, str]:
+    """Where a step can lead, as exit key path -> step id (`next`, `on_timeout`,
+    `cases[0].next`, `default`); a forward step without `next` leads to the following step."""
+    kind = get_step_type(step.type)
+    out: dict[str, str] = {}
+    if kind is None:
+        return out
+    target = step.next or step.following
+    if kind.forward and target:
+        out["next"] = target
+    out.update(step.exits)
+    if kind.targets is not None:
+        out.update(dict(kind.targets(step.settings)))
+    return out
+
+
+def steps_by_id(defn: JourneyDefinition) -> dict[str, Step]:
+    """The steps by id, in file order (the first of duplicates wins)."""
+    out: dict[str, Step] = {}
+    for step in defn.steps:
+        out.setdefault(step.id, step)
+    return out
+
+
+def reachable(defn: JourneyDefinition, stop: Callable[[Step], bool] | None = None) -> set[str]:
+    """Ids reachable from the first step; a step for which `stop` holds is not passed through."""
+    steps = steps_by_id(defn)
+    seen: set[str] = set()
+    todo = [defn.steps[0].id]
+    while todo:
+        sid = todo.pop()
+        if sid in seen or sid not in steps:
+            continue
+        seen.add(sid)
+        if stop is None or not stop(steps[sid]):
+            todo.extend(next_steps(steps[sid]).values())
+    return seen
+
+
+def waits(step: Step) -> bool:
+    """Whether the step holds contacts (so a loop through it cannot spin)."""
+    kind = get_step_type(step.type)
+    return kind is not None and kind.holds(step.settings)
+
+
+def loops_without_wait(defn: JourneyDefinition) -> list[list[str]]:
+    """Groups of step ids (file order) that can cycle without passing a waiting step."""
+    steps = steps_by_id(defn)
+    moving = {sid for sid, step in steps.items() if not waits(step)}
+    edges = {sid: {t for t in next_steps(steps[sid]).values() if t in moving} for sid in moving}
+    after = {sid: _closure(edges, sid) for sid in moving}
+    groups: list[list[str]] = []
+    done: set[str] = set()
+    for sid in steps:
+        if sid in moving and sid in after[sid] and sid not in done:
+            group = [o for o in steps if o in after[sid] and sid in after.get(o, set())]
+            done.update(group)
+            groups.append(group)
+    return groups
+
+
+def _closure(edges: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(edges[start])
+    while todo:
+        sid = todo.pop()
+        if sid not in seen:
+            seen.add(sid)
+            todo.extend(edges[sid])
+    return seen
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+def validate(defn: JourneyDefinition, registry: Registry) -> list[Problem]:
+    """Every structural and reference problem of the journey (an empty list: it is sound)."""
+    reg = InlineTemplates(registry, defn.templates)
+    problems = _check_head(defn, reg)
+    for index, step in enumerate(defn.steps):
+        problems += _check_step(index, step, defn, reg)
+    return problems + _check_graph(defn)
+
+
+def field_use(
+    path: str, step: str | None, name: str, defn: JourneyDefinition, reg: Registry
+) -> list[Problem]:
+    """A problem when a used field is not declared in `fields` (or does not exist at all)."""
+    if name in defn.fields:
+        return []
+    if name not in reg.attributes:
+        msg = f"field {name!r} does not exist and is not declared in fields"
+        return [Problem(path, step, msg, code="unknown-field")]
+    msg = f"field {name!r} is used but not declared in fields"
+    return [Problem(path, step, msg, code="undeclared-field")]
+
+
+def template_field_problems(
+    path: str, step: str | None, template: str, defn: JourneyDefinition, reg: Registry
+) -> list[Problem]:
+    """A problem for each field the template reads that the journey did not declare."""
+    missing = sorted(reg.template_fields(template) - set(defn.fields))
+    msg = "template {!r} reads field {!r}, not declared in fields"
+    return [Problem(path, step, msg.format(template, f), code="undeclared-field") for f in missing]
+
+
+def _check_head(defn: JourneyDefinition, reg: Registry) -> list[Problem]:
+    problems = []
+    if defn.purpose not in reg.purposes:
+        msg = f"unknown purpose {defn.purpose!r}"
+        problems.append(Problem("purpose", None, msg, code="unknown-purpose"))
+    seen: set[str] = set()
+    for i, name in enumerate(defn.fields):
+        if name not in reg.attributes:
+            msg = f"field {name!r} does not exist"
+            problems.append(Problem(f"fields[{i}]", None, msg, code="unknown-field"))
+        if name in seen:
+            problems.append(Problem(f"fields[{i}]", None, "listed twice", "warning", "duplicate"))
+        seen.add(name)
+    if defn.starts_at and defn.ends_at and defn.ends_at <= defn.starts_at:
+        problems.append(Problem("ends_at", None, "ends_at is not after starts_at", code="dates"))
+    for path, cond in _conditions(defn.target, "target"):
+        if isinstance(cond, EventCondition):
+            msg = "event conditions only work in branch steps"
+            problems.append(Problem(path, None, msg, code="event-in-target"))
+        else:
+            problems += field_use(f"{path}.field", None, cond.field, defn, reg)
+    for tid, parts in defn.templates.items():
+        for part, msg in syntax_errors(parts):
+            problems.append(Problem(f"templates.{tid}.{part}", None, msg, code="template-syntax"))
+    return problems
+
+
+def _check_step(index: int, step: Step, defn: JourneyDefinition, reg: Registry) -> list[Problem]:
+    path, sid, settings = f"steps[{index}]", step.id, step.settings
+    kind = get_step_type(step.type)
+    if kind is None:
+        msg = f"unknown step type {step.type!r}"
+        return [Problem(f"{path}.type", sid, msg, code="unknown-type")]
+    problems = _check_refs(path, step, defn, reg)
+    for rel, cond in _conditions(settings, ""):
+        if isinstance(cond, Condition):
+            problems += field_use(f"{path}.{rel}.field", sid, cond.field, defn, reg)
+        elif not _sends(defn.step(cond.step)):
+            msg = f"event step {cond.step!r} is not a step that sends a message"
+            problems.append(Problem(f"{path}.{rel}.step", sid, msg, code="unknown-event-step"))
+    for rel, name in kind.fields(settings) if kind.fields else []:
+        problems += field_use(f"{path}.{rel}", sid, name, defn, reg)
+    for rel, msg in kind.check(step) if kind.check else []:
+        problems.append(Problem(f"{path}.{rel}", sid, msg))
+    return problems
+
+
+def _check_refs(path: str, step: Step, defn: JourneyDefinition, reg: Registry) -> list[Problem]:
+    sid, settings = step.id, step.settings
+    problems = []
+    theme = getattr(settings, "theme", None)
+    if theme and theme not in reg.themes and theme not in reg.theme_groups:
+        problems.append(
+            Problem(f"{path}.theme", sid, f"unknown theme {theme!r}", "error", "unknown-theme")
+        )
+    template, channel = getattr(settings, "template", None), getattr(settings, "channel", None)
+    if not template:
+        return problems
+    if template not in reg.templates:
+        msg = f"unknown template {template!r}"
+        return [*problems, Problem(f"{path}.template", sid, msg, code="unknown-template")]
+    if channel and channel not in reg.templates[template]:
+        msg = f"template {template!r} has no {channel} parts"
+        problems.append(Problem(f"{path}.template", sid, msg, code="template-channel"))
+    return problems + template_field_problems(f"{path}.template", sid, template, defn, reg)
+
+
+def _sends(step: Step | None) -> bool:
+    return step is not None and isinstance(getattr(step.settings, "template", None), str)
+
+
+def _conditions(obj: Any, path: str) -> Iterator[tuple[str, Condition | EventCondition]]:
+    """Every condition inside `obj` (a model, list or dict), with its key path."""
+    if isinstance(obj, Condition | EventCondition):
+        yield path, obj
+    elif isinstance(obj, BaseModel):
+        for name, info in type(obj).model_fields.items():
+            key = info.alias or name
+            yield from _conditions(getattr(obj, name), f"{path}.{key}" if path else key)
+    elif isinstance(obj, list):
+        for i, item in enumerate(obj):
+            yield from _conditions(item, f"{path}[{i}]")
+    elif isinstance(obj, dict):
+        for key, item in obj.items():
+            yield from _conditions(item, f"{path}.{key}" if path else str(key))
+
+
+def _check_graph(defn: JourneyDefinition) -> list[Problem]:
+    problems: list[Problem] = []
+    ids = {s.id for s in defn.steps}
+    seen: set[str] = set()
+    first: dict[str, int] = {}
+    for i, step in enumerate(defn.steps):
+        if step.id in seen:
+            msg = f"duplicate step id {step.id!r}"
+            problems.append(Problem(f"steps[{i}].id", step.id, msg, code="duplicate-id"))
+            continue
+        seen.add(step.id)
+        first[step.id] = i
+        problems += _check_exits(i, step, ids)
+    reach = reachable(defn)
+    for sid, i in first.items():
+        if sid not in reach:
+            msg = "unreachable from the first step"
+            problems.append(Problem(f"steps[{i}]", sid, msg, code="unreachable"))
+    for group in loops_without_wait(defn):
+        msg = "loop without a waiting step: " + " -> ".join([*group, group[0]])
+        problems.append(
+            Problem(f"steps[{first[group[0]]}]", group[0], msg, code="loop-without-wait")
+        )
+    return problems
+
+
+def _check_exits(index: int, step: Step, ids: set[str]) -> list[Problem]:
+    problems = []
+    exits = next_steps(step)
+    for key, target in exits.items():
+        if target not in ids:
+            msg = f"no step with id {target!r}"
+            problems.append(Problem(f"steps[{index}].{key}", step.id, msg, code="dangling-target"))
+    kind = get_step_type(step.type)
+    if kind is not None and kind.forward and "next" not in exits:
+        msg = "no way forward: name a next step, or finish with an end step"
+        problems.append(Problem(f"steps[{index}]", step.id, msg, code="missing-target"))
+    return problems

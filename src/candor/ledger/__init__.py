@@ -1,0 +1,1 @@
+"""The consent CRM's data: contacts, identity vault, addresses, purposes, consents, blocks."""

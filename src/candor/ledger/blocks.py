@@ -1,0 +1,138 @@
+"""Contact blocks (advertising blocks): complete, per channel, address, theme or a mix.
+
+Setting a block and lifting it are separate recorded acts; a block row never changes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from candor.errors import Conflict, InvalidInput, NotFound
+from candor.ledger import audit
+from candor.ledger.addresses import CHANNELS
+from candor.ledger.consents import address_id_for, lock_contact
+from candor.ledger.registry import theme_scope
+from candor.ledger.vault import Vault
+from candor.policy.decide import block_kind
+from candor.store.tables import block_lifts, blocks
+
+
+def set_block(
+    conn: Connection,
+    vault: Vault,
+    contact_id: int,
+    *,
+    reason: str,
+    source: str,
+    channel: str | None = None,
+    address: str | None = None,
+    theme: str | None = None,
+    communication_id: int | None = None,
+    actor: str,
+    at: datetime,
+) -> int:
+    """Record a block; with no scope it is a complete advertising block."""
+    if not reason:
+        raise InvalidInput("reason", "is required")
+    if channel is not None and channel not in CHANNELS:
+        raise InvalidInput("channel", f"unknown channel {channel!r}")
+    lock_contact(conn, contact_id)
+    scope = theme_scope(conn, theme)
+    address_id = address_id_for(conn, vault, contact_id, channel, address)
+    return insert_block(conn, contact_id, channel, address_id, scope, reason, source, communication_id, actor, at)
+
+
+def insert_block(
+    conn: Connection,
+    contact_id: int,
+    channel: str | None,
+    address_id: int | None,
+    theme: str | None,
+    reason: str,
+    source: str,
+    communication_id: int | None,
+    actor: str,
+    at: datetime,
+) -> int:
+    """Store a validated block and its audit entry (shared by API, journeys and keywords)."""
+    kind = block_kind(channel, address_id, theme)
+    block_id = int(
+        conn.execute(
+            insert(blocks)
+            .values(
+                contact_id=contact_id, kind=kind, channel=channel, address_id=address_id, theme=theme,
+                reason=reason, source=source, communication_id=communication_id, created_at=at,
+            )
+            .returning(blocks.c.id)
+        ).scalar_one()
+    )
+    audit.record(
+        conn, actor=actor, action="block.set", object_type="block", object_id=block_id, at=at,
+        contact=contact_id, kind=kind,
+    )
+    return block_id
+
+
+def lift_block(
+    conn: Connection,
+    block_id: int,
+    *,
+    reason: str,
+    source: str,
+    communication_id: int | None = None,
+    actor: str,
+    at: datetime,
+) -> dict[str, Any]:
+    """Lift a block: a new recorded act; lifting twice is a conflict."""
+    row = conn.execute(select(blocks).where(blocks.c.id == block_id)).mappings().first()
+    if row is None:
+        raise NotFound("block", block_id)
+    lock_contact(conn, row["contact_id"])
+    if conn.execute(select(block_lifts.c.block_id).where(block_lifts.c.block_id == block_id)).first():
+        raise Conflict("block: already lifted")
+    conn.execute(
+        insert(block_lifts).values(
+            block_id=block_id, lifted_at=at, reason=reason or "lifted", source=source, communication_id=communication_id
+        )
+    )
+    audit.record(
+        conn, actor=actor, action="block.lift", object_type="block", object_id=block_id, at=at, contact=row["contact_id"]
+    )
+    return block_view(row, {"lifted_at": at, "reason": reason or "lifted", "source": source})
+
+
+def list_blocks(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
+    """The contact's blocks, oldest first, each with its lift if there was one."""
+    rows = conn.execute(
+        select(blocks, block_lifts.c.lifted_at, block_lifts.c.reason.label("lift_reason"),
+               block_lifts.c.source.label("lift_source"))
+        .outerjoin(block_lifts, block_lifts.c.block_id == blocks.c.id)
+        .where(blocks.c.contact_id == contact_id)
+        .order_by(blocks.c.id)
+    ).mappings()
+    out = []
+    for r in rows:
+        lift = None
+        if r["lifted_at"] is not None:
+            lift = {"lifted_at": r["lifted_at"], "reason": r["lift_reason"], "source": r["lift_source"]}
+        out.append(block_view(r, lift))
+    return out
+
+
+def block_view(row: Any, lift: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "contact": row["contact_id"],
+        "kind": row["kind"],
+        "channel": row["channel"],
+        "address_id": row["address_id"],
+        "theme": row["theme"],
+        "reason": row["reason"],
+        "source": row["source"],
+        "communication_id": row["communication_id"],
+        "created_at": row["created_at"].isoformat(),
+        "lifted": None if lift is None else {**lift, "lifted_at": lift["lifted_at"].isoformat()},
+    }

@@ -1,0 +1,297 @@
+"""Configuration as code: `candor config apply candor.yaml` declares the registry at once.
+
+Attributes, themes, purposes (versioned by wording) and retention rules are validated in
+full, then applied in one transaction: an error names the file, the key path and the
+problem, and nothing is applied.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import Connection, insert, select, update
+
+from candor.durations import parse_duration
+from candor.ledger import audit
+from candor.store.tables import attributes, purpose_versions, purposes, retention_rules, settings
+from candor.store.tables import themes as themes_table
+
+IDENT = r"^[a-z][a-z0-9_\-]{0,63}$"
+
+
+class ConfigError(Exception):
+    """One or more problems in a configuration file, each with its key path."""
+
+    def __init__(self, filename: str, problems: list[tuple[str, str]]) -> None:
+        self.filename = filename
+        self.problems = problems
+        lines = [f"{filename}: {path}: {message}" for path, message in problems]
+        super().__init__("\n".join(lines))
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AttributeSpec(Strict):
+    type: Literal["string", "number", "integer", "boolean", "date"]
+    category: str = Field(pattern=IDENT)
+    description: str = ""
+
+
+class ThemeSpec(Strict):
+    id: str = Field(pattern=IDENT)
+    name: str = Field(min_length=1)
+    group: str | None = Field(default=None, pattern=IDENT)
+
+
+class PurposeSpec(Strict):
+    id: str = Field(pattern=IDENT)
+    name: str = Field(min_length=1)
+    kind: Literal["marketing", "service"]
+    legal_basis: Literal["consent", "legitimate_interest", "contract", "legal_obligation"]
+    dpv: str = ""
+    wording: str = Field(min_length=1)
+    double_opt_in: list[Literal["email", "sms", "whatsapp"]] = []
+    reconsent: bool = False
+    consent_valid_for: str | None = None
+
+    @field_validator("consent_valid_for")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+
+class RetentionSpec(Strict):
+    category: str = Field(pattern=IDENT)
+    period: str
+    from_: Literal["event", "end_of_year"] = Field(alias="from")
+    basis: str = Field(min_length=1)
+
+    @field_validator("period")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class ConfigFile(Strict):
+    attributes: dict[str, AttributeSpec] = {}
+    themes: list[ThemeSpec] = []
+    purposes: list[PurposeSpec] = []
+    retention: list[RetentionSpec] = []
+    # Sections owned by later parts of the product; stored as declared, read by them.
+    public_url: str | None = None
+    channels: dict[str, Any] | None = None
+    rights: dict[str, Any] | None = None
+    connectors: list[dict[str, Any]] | None = None
+    sending: dict[str, Any] | None = None
+
+
+@dataclass
+class ApplyReport:
+    """What `config apply` changed, per kind: created, updated, unchanged ids."""
+
+    changes: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+    def note(self, kind: str, outcome: str, ident: str) -> None:
+        self.changes.setdefault(kind, {}).setdefault(outcome, []).append(ident)
+
+    def count(self, outcome: str) -> int:
+        return sum(len(per.get(outcome, [])) for per in self.changes.values())
+
+
+def parse_config(text: str, filename: str) -> ConfigFile:
+    """Parse and validate the whole file; every problem is collected into one ConfigError."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(document)"
+        raise ConfigError(filename, [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(filename, [("(document)", "must be a mapping of sections")])
+    try:
+        config = ConfigFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(filename, [(_loc(err["loc"], raw), err["msg"]) for err in exc.errors()]) from None
+    problems = _cross_check(config)
+    if problems:
+        raise ConfigError(filename, problems)
+    return config
+
+
+def _loc(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
+    """A key path like purposes[2].kind, with list items named by their id where they have one."""
+    out = ""
+    node: Any = raw
+    for part in loc:
+        if isinstance(part, int):
+            ident = node[part].get("id") if isinstance(node, list) and isinstance(node[part], dict) else None
+            out += f"[{part}]" if ident is None else f"[{part}:{ident}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        else:
+            out += ("." if out else "") + str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out or "(document)"
+
+
+def _cross_check(config: ConfigFile) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    theme_ids = [t.id for t in config.themes]
+    for index, theme in enumerate(config.themes):
+        if theme_ids.count(theme.id) > 1:
+            problems.append((f"themes[{index}:{theme.id}].id", "declared more than once"))
+        if theme.group is not None and theme.group in theme_ids:
+            problems.append((f"themes[{index}:{theme.id}].group", "a group cannot share a theme's id"))
+    purpose_ids = [p.id for p in config.purposes]
+    for index, purpose in enumerate(config.purposes):
+        if purpose_ids.count(purpose.id) > 1:
+            problems.append((f"purposes[{index}:{purpose.id}].id", "declared more than once"))
+        if purpose.kind == "marketing" and purpose.legal_basis in ("contract", "legal_obligation"):
+            problems.append(
+                (f"purposes[{index}:{purpose.id}].legal_basis", "marketing needs consent or legitimate_interest")
+            )
+    categories = [r.category for r in config.retention]
+    for index, rule in enumerate(config.retention):
+        if categories.count(rule.category) > 1:
+            problems.append((f"retention[{index}].category", "declared more than once"))
+    for name in config.attributes:
+        if not _is_ident(name):
+            problems.append((f"attributes.{name}", "name must be lower case letters, digits, _ or -"))
+    return problems
+
+
+def _is_ident(name: str) -> bool:
+    return re.fullmatch(IDENT, name) is not None
+
+
+def apply_config(conn: Connection, config: ConfigFile, *, actor: str, at: datetime) -> ApplyReport:
+    """Declare the registry in the caller's transaction; applying twice changes nothing."""
+    report = ApplyReport()
+    _apply_attributes(conn, config, report)
+    _apply_themes(conn, config, report)
+    for spec in config.purposes:
+        _apply_purpose(conn, spec, report, at)
+    _apply_retention(conn, config, report)
+    _apply_settings(conn, config, report)
+    audit.record(
+        conn,
+        actor=actor,
+        action="config.apply",
+        object_type="config",
+        object_id="candor.yaml",
+        at=at,
+        created=report.count("created"),
+        updated=report.count("updated"),
+    )
+    return report
+
+
+def _upsert(conn: Connection, table: Any, key: str, ident: str, values: dict[str, Any], kind: str, report: ApplyReport) -> None:
+    existing = conn.execute(select(table).where(table.c[key] == ident)).mappings().first()
+    if existing is None:
+        conn.execute(insert(table).values({key: ident, **values}))
+        report.note(kind, "created", ident)
+    elif any(existing[name] != value for name, value in values.items()):
+        conn.execute(update(table).where(table.c[key] == ident).values(values))
+        report.note(kind, "updated", ident)
+    else:
+        report.note(kind, "unchanged", ident)
+
+
+def _apply_attributes(conn: Connection, config: ConfigFile, report: ApplyReport) -> None:
+    for name, spec in config.attributes.items():
+        values = {"type": spec.type, "category": spec.category, "description": spec.description}
+        _upsert(conn, attributes, "name", name, values, "attributes", report)
+
+
+def _apply_themes(conn: Connection, config: ConfigFile, report: ApplyReport) -> None:
+    for theme in config.themes:
+        values = {"name": theme.name, "group_id": theme.group}
+        _upsert(conn, themes_table, "id", theme.id, values, "themes", report)
+
+
+def _apply_retention(conn: Connection, config: ConfigFile, report: ApplyReport) -> None:
+    for rule in config.retention:
+        values = {"period": rule.period, "from_": rule.from_, "basis": rule.basis}
+        _upsert(conn, retention_rules, "category", rule.category, values, "retention", report)
+
+
+def _apply_settings(conn: Connection, config: ConfigFile, report: ApplyReport) -> None:
+    for key in ("public_url", "channels", "rights", "connectors", "sending"):
+        value = getattr(config, key)
+        if value is not None:
+            _upsert(conn, settings, "key", key, {"value": value}, "settings", report)
+
+
+def _apply_purpose(conn: Connection, spec: PurposeSpec, report: ApplyReport, at: datetime) -> None:
+    """Insert or update a purpose; a changed wording (or name) makes a new version."""
+    current = conn.execute(select(purposes).where(purposes.c.id == spec.id)).mappings().first()
+    common = {
+        "name": spec.name,
+        "kind": spec.kind,
+        "legal_basis": spec.legal_basis,
+        "dpv": spec.dpv,
+        "consent_valid_for": spec.consent_valid_for,
+        "double_opt_in": sorted(set(spec.double_opt_in)),
+    }
+    if current is None:
+        floor = 1 if spec.reconsent else 0
+        conn.execute(insert(purposes).values(id=spec.id, current_version=1, reconsent_floor=floor, updated_at=at, **common))
+        _insert_version(conn, spec, 1, at)
+        report.note("purposes", "created", spec.id)
+        return
+    latest = conn.execute(
+        select(purpose_versions).where(
+            purpose_versions.c.purpose_id == spec.id, purpose_versions.c.version == current["current_version"]
+        )
+    ).mappings().one()
+    if latest["wording"] != spec.wording:
+        version = current["current_version"] + 1
+        floor = version if spec.reconsent else current["reconsent_floor"]
+        _insert_version(conn, spec, version, at)
+        conn.execute(
+            update(purposes)
+            .where(purposes.c.id == spec.id)
+            .values(current_version=version, reconsent_floor=floor, updated_at=at, **common)
+        )
+        report.note("purposes", "new_version", f"{spec.id}@{version}")
+    elif any(current[name] != value for name, value in common.items()):
+        conn.execute(update(purposes).where(purposes.c.id == spec.id).values(updated_at=at, **common))
+        report.note("purposes", "updated", spec.id)
+    else:
+        report.note("purposes", "unchanged", spec.id)
+
+
+def _insert_version(conn: Connection, spec: PurposeSpec, version: int, at: datetime) -> None:
+    conn.execute(
+        insert(purpose_versions).values(
+            purpose_id=spec.id,
+            version=version,
+            name=spec.name,
+            wording=spec.wording,
+            reconsent=spec.reconsent,
+            created_at=at,
+        )
+    )
+
+
+def load_config_file(path: Path) -> ConfigFile:
+    """Read and validate a configuration file from disk."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [("(file)", f"cannot be read: {exc.strerror}")]) from None
+    return parse_config(text, str(path))
+

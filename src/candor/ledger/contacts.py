@@ -1,0 +1,226 @@
+"""Contacts: create, read, find by address and rectify; identifying data only in the vault."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from candor.errors import Conflict, InvalidInput, NotFound
+from candor.ledger import audit
+from candor.ledger.addresses import AddressError, normalize
+from candor.ledger.profile import attribute_types, coerce_attributes
+from candor.ledger.vault import Vault
+from candor.store.tables import addresses, contacts, rectifications
+
+IDENTITY_FIELDS = ("first_name", "last_name")
+
+
+@dataclass
+class NewAddress:
+    channel: str
+    value: str
+
+
+@dataclass
+class NewContact:
+    external_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    addresses: list[NewAddress] = field(default_factory=list)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    language: str = "en"
+    timezone: str = "UTC"
+    source: str = "api"
+
+
+def normalized_addresses(items: list[NewAddress], path: str = "addresses") -> list[tuple[str, str]]:
+    """(channel, normalised value) per address, or InvalidInput naming the item."""
+    out = []
+    for index, item in enumerate(items):
+        try:
+            out.append((item.channel, normalize(item.channel, item.value)))
+        except AddressError as exc:
+            raise InvalidInput(f"{path}[{index}].value", str(exc)) from None
+    return out
+
+
+def create_contact(conn: Connection, vault: Vault, new: NewContact, *, actor: str, at: datetime) -> int:
+    """Insert one contact with its encrypted identity and addresses; returns its id."""
+    attrs = coerce_attributes(new.attributes, attribute_types(conn))
+    normalized = normalized_addresses(new.addresses)
+    (key_id,) = vault.create_keys(1)
+    identity = {"first_name": new.first_name, "last_name": new.last_name}
+    try:
+        contact_id = conn.execute(
+            insert(contacts)
+            .values(
+                external_id=new.external_id,
+                key_id=key_id,
+                identity=vault.encrypt(key_id, "identity", json.dumps(identity).encode()),
+                attributes=attrs,
+                language=new.language,
+                timezone=new.timezone,
+                source=new.source,
+                created_at=at,
+                updated_at=at,
+            )
+            .returning(contacts.c.id)
+        ).scalar_one()
+    except IntegrityError:
+        raise Conflict("external_id: a contact with this external_id exists") from None
+    for channel, value in normalized:
+        add_address(conn, vault, contact_id, key_id, channel, value, at=at)
+    audit.record(conn, actor=actor, action="contact.create", object_type="contact", object_id=contact_id, at=at)
+    return int(contact_id)
+
+
+def add_address(
+    conn: Connection, vault: Vault, contact_id: int, key_id: str, channel: str, value: str, *, at: datetime
+) -> int:
+    """Attach a normalised address; an address belongs to one contact only."""
+    index = vault.blind_index(channel, value)
+    owner = conn.execute(
+        select(addresses.c.contact_id).where(addresses.c.channel == channel, addresses.c.blind_index == index)
+    ).scalar()
+    if owner is not None:
+        if owner == contact_id:
+            return int(
+                conn.execute(
+                    select(addresses.c.id).where(addresses.c.channel == channel, addresses.c.blind_index == index)
+                ).scalar_one()
+            )
+        raise Conflict(f"addresses: this {channel} address belongs to another contact")
+    return int(
+        conn.execute(
+            insert(addresses)
+            .values(
+                contact_id=contact_id,
+                channel=channel,
+                blind_index=index,
+                value=vault.encrypt(key_id, f"address:{channel}", value.encode()),
+                deliverable=True,
+                created_at=at,
+            )
+            .returning(addresses.c.id)
+        ).scalar_one()
+    )
+
+
+def contact_row(conn: Connection, contact_id: int) -> Any:
+    """The contact's row or NotFound (erased contacts are gone for every reader)."""
+    row = conn.execute(select(contacts).where(contacts.c.id == contact_id)).mappings().first()
+    if row is None or row["erased_at"] is not None:
+        raise NotFound("contact", contact_id)
+    return row
+
+
+def read_contact(conn: Connection, vault: Vault, contact_id: int, *, identifying: bool = True) -> dict[str, Any]:
+    """The contact as the API shows it; identifying=False leaves names and addresses out."""
+    row = contact_row(conn, contact_id)
+    identity: dict[str, Any] = {"first_name": None, "last_name": None}
+    if identifying:
+        raw = vault.decrypt(row["key_id"], "identity", row["identity"])
+        identity = json.loads(raw) if raw else identity
+    addr_rows = conn.execute(
+        select(addresses).where(addresses.c.contact_id == contact_id).order_by(addresses.c.id)
+    ).mappings()
+    items = []
+    for a in addr_rows:
+        value = None
+        if identifying:
+            plain = vault.decrypt(row["key_id"], f"address:{a['channel']}", a["value"])
+            value = plain.decode() if plain is not None else None
+        items.append({"id": a["id"], "channel": a["channel"], "value": value, "deliverable": a["deliverable"]})
+    return {
+        "id": row["id"],
+        "external_id": row["external_id"],
+        **identity,
+        "addresses": items,
+        "attributes": row["attributes"],
+        "language": row["language"],
+        "timezone": row["timezone"],
+        "created_at": row["created_at"].isoformat(),
+        "restricted": row["restricted_at"] is not None,
+        "objected": row["objected_at"] is not None,
+    }
+
+
+def find_by_address(conn: Connection, vault: Vault, channel: str, value: str) -> int | None:
+    """The contact holding an address, via the blind index (phones match sms and whatsapp)."""
+    try:
+        normalized = normalize(channel, value)
+    except AddressError as exc:
+        raise InvalidInput("email" if channel == "email" else "phone", str(exc)) from None
+    channels = ("sms", "whatsapp") if channel in ("sms", "whatsapp") else (channel,)
+    index = vault.blind_index(channel, normalized)
+    found = conn.execute(
+        select(addresses.c.contact_id)
+        .join(contacts, contacts.c.id == addresses.c.contact_id)
+        .where(addresses.c.channel.in_(channels), addresses.c.blind_index == index, contacts.c.erased_at.is_(None))
+        .limit(1)
+    ).scalar()
+    return int(found) if found is not None else None
+
+
+def rectify_contact(
+    conn: Connection, vault: Vault, contact_id: int, changes: dict[str, Any], *, actor: str, at: datetime
+) -> list[str]:
+    """Apply changes (names, attributes, new addresses); each change keeps old and new value."""
+    row = contact_row(conn, contact_id)
+    key_id = row["key_id"]
+    changed: list[str] = []
+    unknown = set(changes) - {"first_name", "last_name", "attributes", "addresses", "language", "timezone"}
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], "cannot be changed")
+    raw = vault.decrypt(key_id, "identity", row["identity"])
+    identity = json.loads(raw) if raw else {}
+    new_identity = dict(identity)
+    for name in IDENTITY_FIELDS:
+        if name in changes and changes[name] != identity.get(name):
+            _history(conn, vault, key_id, contact_id, name, identity.get(name), changes[name], actor, at)
+            new_identity[name] = changes[name]
+            changed.append(name)
+    values: dict[str, Any] = {}
+    if new_identity != identity:
+        values["identity"] = vault.encrypt(key_id, "identity", json.dumps(new_identity).encode())
+    if "attributes" in changes:
+        attrs = coerce_attributes(changes["attributes"], attribute_types(conn))
+        merged = dict(row["attributes"])
+        for name, value in attrs.items():
+            if merged.get(name) != value:
+                _history(conn, vault, key_id, contact_id, f"attributes.{name}", merged.get(name), value, actor, at)
+                changed.append(f"attributes.{name}")
+                merged[name] = value
+        values["attributes"] = merged
+    for name in ("language", "timezone"):
+        if name in changes and changes[name] != row[name]:
+            values[name] = changes[name]
+            changed.append(name)
+    for channel, value in normalized_addresses([NewAddress(**a) for a in changes.get("addresses", [])]):
+        add_address(conn, vault, contact_id, key_id, channel, value, at=at)
+        _history(conn, vault, key_id, contact_id, f"addresses.{channel}", None, value, actor, at)
+        changed.append(f"addresses.{channel}")
+    if values:
+        conn.execute(update(contacts).where(contacts.c.id == contact_id).values(updated_at=at, **values))
+    audit.record(
+        conn, actor=actor, action="contact.rectify", object_type="contact", object_id=contact_id, at=at, fields=changed
+    )
+    return changed
+
+
+def _history(
+    conn: Connection, vault: Vault, key_id: str, contact_id: int, name: str, old: Any, new: Any, actor: str, at: datetime
+) -> None:
+    def seal(value: Any) -> bytes | None:
+        return None if value is None else vault.encrypt(key_id, f"rect:{name}", json.dumps(value).encode())
+
+    conn.execute(
+        insert(rectifications).values(
+            contact_id=contact_id, at=at, actor=actor, field=name, old_value=seal(old), new_value=seal(new)
+        )
+    )

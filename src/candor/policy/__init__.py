@@ -1,0 +1,1 @@
+"""The one decision rule (decide and its SQL twin), retention rules and the privacy lint."""

@@ -1,0 +1,195 @@
+"""The SQL twin of decide(): the same rule, set-based, for a whole target group at once.
+
+`decisions()` builds one SELECT (contact_id, reason, basis, event_id) that can be streamed,
+counted by reason, or used in INSERT ... SELECT to enrol a journey. Keep it in step with
+policy.decide: tests/policy/test_twin_property.py proves they agree on random ledgers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from candor.durations import subtract
+from candor.policy.decide import ALLOWED, BASES, Decision
+from candor.policy.facts import PurposeFacts, ThemeRef
+from candor.store.tables import addresses, block_lifts, blocks, consent_state, contacts
+
+_BLOCK_RANK = {"all": 1, "channel": 2, "address": 3, "theme": 4}
+_CONSENT_REASONS = ("refused", "withdrawn", "expired", "doi_pending", "reconsent_required", "consent")
+
+
+def decisions(
+    purpose: PurposeFacts,
+    channel: str | None,
+    theme: ThemeRef | None,
+    at: datetime,
+    target: Select[Any] | None = None,
+    address_id: int | None = None,
+) -> Select[Any]:
+    """One row per contact in `target` (default: every contact) with its decision."""
+    c = contacts.alias("c")
+    resolved = _resolved_addresses(channel, address_id)
+    scopes = theme.scopes() if theme is not None else ()
+    marketing = purpose.kind == "marketing"
+
+    query = select(c.c.id.label("contact_id")).select_from(c)
+    if target is not None:
+        query = query.where(c.c.id.in_(target))
+    if resolved is not None:
+        query = query.outerjoin(resolved, resolved.c.contact_id == c.c.id)
+    block_rank = None
+    if marketing:
+        ranked = _block_ranks(channel, resolved, scopes, at)
+        query = query.outerjoin(ranked, ranked.c.contact_id == c.c.id)
+        block_rank = ranked.c.rank
+    latest = _latest_covering(purpose.id, channel, resolved, scopes, at)
+    query = query.outerjoin(latest, and_(latest.c.contact_id == c.c.id, latest.c.rn == 1))
+
+    outcome = _outcome(purpose, c, resolved, block_rank, latest, at, channel is not None or address_id is not None)
+    outcome = outcome.label("outcome")
+    inner = query.add_columns(outcome, latest.c.event_id.label("latest_event")).subquery("decided")
+    is_allowed = inner.c.outcome.in_(BASES)
+    return select(
+        inner.c.contact_id,
+        case((is_allowed, literal(ALLOWED)), else_=inner.c.outcome).label("reason"),
+        case((is_allowed, inner.c.outcome), else_=null()).label("basis"),
+        case((inner.c.outcome.in_(_CONSENT_REASONS), inner.c.latest_event), else_=null()).label("event_id"),
+    )
+
+
+def _resolved_addresses(channel: str | None, address_id: int | None) -> Any:
+    """Per contact, the deliverable address a message would go to (see decide.resolve_address)."""
+    a = addresses
+    if address_id is not None:
+        conditions = [a.c.id == address_id, a.c.deliverable.is_(True)]
+        if channel is not None:
+            conditions.append(a.c.channel == channel)
+        return select(a.c.contact_id, a.c.id.label("address_id")).where(*conditions).subquery("resolved")
+    if channel is None:
+        return None
+    return (
+        select(a.c.contact_id, func.min(a.c.id).label("address_id"))
+        .where(a.c.channel == channel, a.c.deliverable.is_(True))
+        .group_by(a.c.contact_id)
+        .subquery("resolved")
+    )
+
+
+def _block_ranks(channel: str | None, resolved: Any, scopes: tuple[str, ...], at: datetime) -> Any:
+    """Per contact, the rank of the first active block covering the request (1 = all)."""
+    b, lift = blocks, block_lifts
+    rank = case(*[(b.c.kind == kind, value) for kind, value in _BLOCK_RANK.items()], else_=9)
+    address_match: ColumnElement[bool] = b.c.address_id.is_(None)
+    query = select(b.c.contact_id, func.min(rank).label("rank")).select_from(b)
+    query = query.outerjoin(lift, lift.c.block_id == b.c.id)
+    if resolved is not None:
+        query = query.outerjoin(resolved, resolved.c.contact_id == b.c.contact_id)
+        address_match = or_(address_match, b.c.address_id == resolved.c.address_id)
+    channel_match = b.c.channel.is_(None) if channel is None else or_(b.c.channel.is_(None), b.c.channel == channel)
+    theme_match = b.c.theme.is_(None) if not scopes else or_(b.c.theme.is_(None), b.c.theme.in_(scopes))
+    return (
+        query.where(
+            b.c.created_at <= at,
+            or_(lift.c.block_id.is_(None), lift.c.lifted_at > at),
+            channel_match,
+            address_match,
+            theme_match,
+        )
+        .group_by(b.c.contact_id)
+        .subquery("block_rank")
+    )
+
+
+def _latest_covering(
+    purpose_id: str, channel: str | None, resolved: Any, scopes: tuple[str, ...], at: datetime
+) -> Any:
+    """Per contact, the projection rows covering the request, newest first (rn = 1 wins)."""
+    s = consent_state
+    address_match: ColumnElement[bool] = s.c.scope_address == 0
+    query = select(
+        s.c.contact_id,
+        s.c.event_id,
+        s.c.status,
+        s.c.occurred_at,
+        s.c.purpose_version,
+        func.row_number()
+        .over(partition_by=s.c.contact_id, order_by=(s.c.occurred_at.desc(), s.c.event_id.desc()))
+        .label("rn"),
+    ).select_from(s)
+    if resolved is not None:
+        query = query.outerjoin(resolved, resolved.c.contact_id == s.c.contact_id)
+        address_match = or_(address_match, s.c.scope_address == resolved.c.address_id)
+    channels = ("",) if channel is None else ("", channel)
+    return query.where(
+        s.c.purpose_id == purpose_id,
+        s.c.scope_theme.in_(("", *scopes)),
+        s.c.scope_channel.in_(channels),
+        address_match,
+        s.c.occurred_at <= at,
+    ).subquery("latest")
+
+
+def _outcome(
+    purpose: PurposeFacts,
+    c: Any,
+    resolved: Any,
+    block_rank: Any,
+    latest: Any,
+    at: datetime,
+    needs_address: bool,
+) -> ColumnElement[str]:
+    """The CASE that mirrors decide(): denial reasons in order, else the legal basis."""
+    whens: list[tuple[ColumnElement[bool], Any]] = [
+        (and_(c.c.erased_at.is_not(None), c.c.erased_at <= at), "erased"),
+        (and_(c.c.restricted_at.is_not(None), c.c.restricted_at <= at), "restricted"),
+    ]
+    if purpose.kind == "marketing":
+        whens.append((and_(c.c.objected_at.is_not(None), c.c.objected_at <= at), "objected"))
+        whens += [(block_rank == rank, f"blocked:{kind}") for kind, rank in _BLOCK_RANK.items()]
+    if needs_address:
+        whens.append((resolved.c.address_id.is_(None), "undeliverable"))
+    status = latest.c.status
+    if purpose.legal_basis != "consent":
+        whens.append((status.in_(("refused", "withdrawn")), status))
+        return case(*whens, else_=literal(purpose.legal_basis, String))
+    whens += [
+        (status.is_(None), "not_asked"),
+        (status.in_(("refused", "withdrawn", "expired")), status),
+        (status == "pending", "doi_pending"),
+    ]
+    if purpose.consent_valid_for is not None:
+        cutoff = subtract(at, purpose.consent_valid_for)
+        whens.append((latest.c.occurred_at < cutoff, "expired"))
+    whens.append((latest.c.purpose_version < literal(purpose.reconsent_floor, Integer), "reconsent_required"))
+    return case(*whens, else_=literal("consent", String))
+
+
+def decide_many(conn: Connection, query: Select[Any], batch: int = 10_000) -> Iterator[tuple[int, Decision]]:
+    """Stream the twin's rows as (contact_id, Decision) without loading them all."""
+    result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
+    for row in result:
+        yield row.contact_id, Decision(row.reason == ALLOWED, row.reason, row.basis, row.event_id)
+
+
+def count_by_reason(conn: Connection, query: Select[Any]) -> dict[str, int]:
+    """How many contacts of the group get each reason (simulate, Mission Control)."""
+    sub = query.subquery()
+    rows = conn.execute(select(sub.c.reason, func.count()).group_by(sub.c.reason))
+    return {reason: count for reason, count in rows}

@@ -1,0 +1,1 @@
+"""Storage: engines, SQLAlchemy Core tables and Alembic migrations. Knows nothing above it."""

@@ -1,0 +1,106 @@
+"""Shared fixtures: every database test runs on SQLite and, when CANDOR_TEST_POSTGRES_URL is
+set, on PostgreSQL too (a private schema per test session, truncated between tests)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from candor.clock import ManualClock
+from candor.ledger.config import apply_config, load_config_file
+from candor.ledger.vault import generate_master_key
+from candor.runtime import Candor
+from candor.store.engine import make_engine
+from candor.store.keystore import init_keystore
+from candor.store.migrate import upgrade
+from candor.store.tables import metadata
+
+POSTGRES_URL = os.environ.get("CANDOR_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
+FIXTURES = Path(__file__).parent / "fixtures"
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("template") / "candor.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema_url() -> Iterator[str]:
+    """A private schema in the test database, migrated once per session."""
+    assert POSTGRES_URL is not None
+    schema = f"candor_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    url = f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A clean, migrated data database on each backend."""
+    if request.param == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        shutil.copy(template, tmp_path / "candor.db")
+        return f"sqlite:///{tmp_path / 'candor.db'}"
+    url: str = request.getfixturevalue("postgres_schema_url")
+    engine = make_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def master_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    key = generate_master_key()
+    monkeypatch.setenv("CANDOR_MASTER_KEY", key)
+    return key
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def cx(db_url: str, tmp_path: Path, clock: ManualClock, master_key: str) -> Iterator[Candor]:
+    """The product opened on a clean database with its own key store and a manual clock."""
+    keystore = f"sqlite:///{tmp_path / 'candor-keys.db'}"
+    candor = Candor.open(db_url, keystore=keystore, clock=clock)
+    init_keystore(candor.vault.keystore)
+    yield candor
+    candor.dispose()
+
+
+@pytest.fixture
+def configured(cx: Candor) -> Candor:
+    """The product with tests/fixtures/candor.yaml applied."""
+    config = load_config_file(FIXTURES / "candor.yaml")
+    with cx.engine.begin() as conn:
+        apply_config(conn, config, actor="test", at=cx.clock.now())
+    return cx
