@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from candor.channels.base import RecordingTransport, SendResult, Transport
-from candor.channels.sms import OutgoingSms
+from candor.channels.email import OutgoingEmail, SmtpTransport
+from candor.channels.sms import HttpProviderTransport, OutgoingSms
 
 
 def sms(n: int) -> OutgoingSms:
@@ -29,3 +30,13 @@ def test_records_and_fails_on_request() -> None:
     as_protocol: Transport[OutgoingSms] = transport
     as_protocol.close()
     assert transport.closed
+
+
+def test_real_transports_satisfy_the_protocol() -> None:
+    """Static check (mypy) plus a runtime smoke test: constructing connects to nothing."""
+    email: Transport[OutgoingEmail] = SmtpTransport("smtp://127.0.0.1:1")
+    mobile: Transport[OutgoingSms] = HttpProviderTransport("sms", "http://127.0.0.1:1/", "k")
+    assert email.send([]) == []
+    assert mobile.send([]) == []
+    email.close()
+    mobile.close()

@@ -55,7 +55,12 @@ def test_message_id_is_stable_per_key() -> None:
 
 def test_parse_smtp_url_schemes_ports_and_credentials() -> None:
     plain = parse_smtp_url("smtp://localhost")
-    assert (plain.host, plain.port, plain.security, plain.username) == ("localhost", 25, "plain", None)
+    assert (plain.host, plain.port, plain.security, plain.username) == (
+        "localhost",
+        25,
+        "plain",
+        None,
+    )
     starttls = parse_smtp_url("smtp+starttls://mx.example.org")
     assert (starttls.port, starttls.security) == (587, "starttls")
     tls = parse_smtp_url("smtps://u%40x:p%3Ass@mx.example.org:2465")
@@ -109,9 +114,7 @@ def test_delivery_carries_headers_and_stable_message_id(sink: MailSink) -> None:
     assert [(r.message_id, r.ok) for r in results] == [(email.message_id, True)]
     [received] = sink.messages()
     assert received["Message-ID"] == message_id_for("send:7", "mail.example.org")
-    assert received["List-Unsubscribe"] == (
-        f"<{LONG_URL}>, <mailto:unsubscribe+tok@example.org>"
-    )
+    assert received["List-Unsubscribe"] == (f"<{LONG_URL}>, <mailto:unsubscribe+tok@example.org>")
     assert received["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert received["Subject"] == "Issue 7"
     assert received["To"] == "ann@example.com"

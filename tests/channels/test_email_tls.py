@@ -34,7 +34,7 @@ class Collector:
 
 def check_login(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
     ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"mailer", b"s3cret")
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +139,9 @@ def test_wrong_password_defers_the_batch(
     )
     with transport:
         results = transport.send([email(1), email(2)])
-    assert [(r.ok, r.permanent, r.error) for r in results] == [(False, False, "smtp_auth_failed")] * 2
+    assert [(r.ok, r.permanent, r.error) for r in results] == [
+        (False, False, "smtp_auth_failed")
+    ] * 2
     assert collector.received == []
 
 

@@ -25,6 +25,7 @@ from aiosmtpd.controller import Controller
 logger = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_STORED = re.compile(r"^(\d{8,})-.*\.eml$")
 _HEADERS = BytesHeaderParser(policy=policy.default)
 _PARSER = BytesParser(policy=policy.default)
 
@@ -49,10 +50,8 @@ class _Handler:
         self.directory = directory
         self.refuse = refuse
         self.lock = threading.Lock()
-        self.counter = max(
-            (int(p.name.split("-", 1)[0]) for p in directory.glob("*.eml") if p.name[:8].isdigit()),
-            default=0,
-        )
+        numbers = (_STORED.match(p.name) for p in directory.glob("*.eml"))
+        self.counter = max((int(m.group(1)) for m in numbers if m), default=0)
         self.connections = 0
 
     async def handle_RCPT(
@@ -136,7 +135,7 @@ class MailSink:
 
     def paths(self) -> list[Path]:
         """The stored .eml files, oldest first."""
-        return sorted(self.directory.glob("[0-9]*.eml"))
+        return sorted(p for p in self.directory.glob("*.eml") if _STORED.match(p.name))
 
     def messages(self) -> list[EmailMessage]:
         """The stored messages, parsed, oldest first."""

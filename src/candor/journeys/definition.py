@@ -94,7 +94,13 @@ class NotOf(Strict):
     not_: Filter = Field(alias="not")
 
 
-_FILTER_TAGS = {"all": "AllOf", "any": "AnyOf", "not": "NotOf", "event": "EventCondition"}
+_FILTER_TAGS = {
+    "all": "AllOf",
+    "any": "AnyOf",
+    "not": "NotOf",
+    "not_": "NotOf",
+    "event": "EventCondition",
+}
 
 
 def _filter_tag(value: Any) -> str | None:
@@ -247,8 +253,7 @@ class JourneyDefinition(JourneyHead):
 
     def dump(self) -> dict[str, Any]:
         """The journey as JSON-ready data in file layout (round-trips through load_journey)."""
-        head = JourneyHead.model_validate(self.model_dump(exclude={"steps"}))
-        data = head.model_dump(mode="json", by_alias=True, exclude_none=True)
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"steps"})
         return {**data, "steps": [s.flat() for s in self.steps]}
 
 

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-import re
+import contextlib
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -13,8 +13,6 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 import isodate
-import jinja2
-from jinja2 import meta, nodes
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -22,7 +20,15 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    model_validator,
+)
+
+from candor.channels.templates import (
+    LINK_VARIABLES,
+    MessageTemplate,
+    TemplateError,
+    has_unsubscribe,
+    referenced_fields,
+    validate_template,
 )
 
 if TYPE_CHECKING:
@@ -66,6 +72,10 @@ def _check_duration(text: str) -> str:
 
 
 def _date_to_datetime(value: Any) -> Any:
+    """A bare date (object or YYYY-MM-DD text) means midnight UTC of that day."""
+    if isinstance(value, str) and len(value) == 10:
+        with contextlib.suppress(ValueError):
+            value = date.fromisoformat(value)
     if isinstance(value, date) and not isinstance(value, datetime):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     return value
@@ -83,17 +93,11 @@ Timestamp = Annotated[AwareDatetime, BeforeValidator(_date_to_datetime)]
 
 
 class EmailParts(Strict):
-    """The parts of an e-mail template (Jinja2 text; profile fields as `profile.<name>`)."""
+    """The parts of an e-mail template (Jinja2; declared fields as top-level variables)."""
 
     subject: str
+    text: str
     html: str | None = None
-    text: str | None = None
-
-    @model_validator(mode="after")
-    def _has_body(self) -> EmailParts:
-        if self.html is None and self.text is None:
-            raise ValueError("an e-mail template needs html or text")
-        return self
 
 
 class TextParts(Strict):
@@ -113,51 +117,25 @@ class TemplateParts(Strict):
         """The channels this template has parts for."""
         return {c for c in CHANNELS if getattr(self, c) is not None}
 
-    def sources(self, channel: str) -> dict[str, str]:
-        """The Jinja2 sources of one channel's parts, keyed by part name."""
+    def message(self, template_id: str, channel: str) -> MessageTemplate | None:
+        """The channel's parts as a channels-package MessageTemplate (None: no such parts)."""
         parts = getattr(self, channel, None)
         if parts is None:
-            return {}
-        return {k: v for k, v in parts.model_dump().items() if isinstance(v, str)}
+            return None
+        sources = parts.model_dump(exclude_none=True)
+        return MessageTemplate(id=template_id, channel=channel, parts=sources)
 
 
-_ENV = jinja2.Environment(autoescape=False)
-_STOP = re.compile(r"\bSTOP\b")
-
-
-def text_fields(source: str) -> set[str]:
-    """Profile fields a Jinja2 source reads (`profile.x`, `profile['x']`); raises on bad syntax."""
-    found: set[str] = set()
-    tree = _ENV.parse(source)
-    for attr in tree.find_all(nodes.Getattr):
-        if _is_profile(attr.node):
-            found.add(attr.attr)
-    for item in tree.find_all(nodes.Getitem):
-        if _is_profile(item.node) and isinstance(item.arg, nodes.Const):
-            found.add(str(item.arg.value))
-    return found
-
-
-def _is_profile(node: nodes.Node) -> bool:
-    return isinstance(node, nodes.Name) and node.name == "profile"
-
-
-def text_has_unsubscribe(source: str, channel: str) -> bool:
-    """Whether a part offers a way out: `unsubscribe_url`, or for SMS/WhatsApp a STOP keyword."""
-    if "unsubscribe_url" in meta.find_undeclared_variables(_ENV.parse(source)):
-        return True
-    return channel != "email" and bool(_STOP.search(source))
-
-
-def syntax_errors(parts: TemplateParts) -> list[tuple[str, str]]:
-    """(part path, message) for every part of an inline template that Jinja2 cannot parse."""
+def template_errors(template_id: str, parts: TemplateParts) -> list[tuple[str, str]]:
+    """(channel, message) for every channel part of an inline template that does not compile."""
     errors = []
-    for channel in parts.channels():
-        for name, source in parts.sources(channel).items():
-            try:
-                _ENV.parse(source)
-            except jinja2.TemplateSyntaxError as exc:
-                errors.append((f"{channel}.{name}", f"template syntax: {exc.message}"))
+    for channel in sorted(parts.channels()):
+        message = parts.message(template_id, channel)
+        try:
+            if message is not None:
+                validate_template(message)
+        except TemplateError as exc:
+            errors.append((channel, str(exc)))
     return errors
 
 
@@ -245,32 +223,27 @@ class InlineTemplates:
         }
 
     def template_fields(self, template_id: str) -> set[str]:
-        """Fields read by an inline template (parsed here) or asked of the base registry."""
+        """Fields read by an inline template (analysed here) or asked of the base registry."""
         parts = self.inline.get(template_id)
         if parts is None:
             return self.base.template_fields(template_id)
         found: set[str] = set()
         for channel in parts.channels():
-            for source in parts.sources(channel).values():
-                found |= _safe(text_fields, source, set())
+            message = parts.message(template_id, channel)
+            with contextlib.suppress(TemplateError):
+                found |= referenced_fields(message) - LINK_VARIABLES if message else set()
         return found
 
     def template_has_unsubscribe(self, template_id: str, channel: str) -> bool:
-        """Inline: every body part of the channel must offer the way out."""
+        """Inline: detected by the channels package; otherwise asked of the base registry."""
         parts = self.inline.get(template_id)
         if parts is None:
             return self.base.template_has_unsubscribe(template_id, channel)
-        bodies = {k: v for k, v in parts.sources(channel).items() if k != "subject"}
-        return bool(bodies) and all(
-            _safe(text_has_unsubscribe, s, False, channel) for s in bodies.values()
-        )
-
-
-def _safe(func: Callable[..., Any], source: str, default: Any, *args: Any) -> Any:
-    try:
-        return func(source, *args)
-    except jinja2.TemplateSyntaxError:
-        return default
+        message = parts.message(template_id, channel)
+        try:
+            return message is not None and has_unsubscribe(message)
+        except TemplateError:
+            return False
 
 
 # --- the open step-type registry ---------------------------------------------------------

@@ -17,7 +17,7 @@ from candor.journeys.definition import (
     Problem,
     Step,
 )
-from candor.journeys.registry import InlineTemplates, Registry, get_step_type, syntax_errors
+from candor.journeys.registry import InlineTemplates, Registry, get_step_type, template_errors
 
 # --- the step graph ----------------------------------------------------------------------
 
@@ -150,7 +150,7 @@ def _check_head(defn: JourneyDefinition, reg: Registry) -> list[Problem]:
         else:
             problems += field_use(f"{path}.field", None, cond.field, defn, reg)
     for tid, parts in defn.templates.items():
-        for part, msg in syntax_errors(parts):
+        for part, msg in template_errors(tid, parts):
             problems.append(Problem(f"templates.{tid}.{part}", None, msg, code="template-syntax"))
     return problems
 

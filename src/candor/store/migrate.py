@@ -11,18 +11,17 @@ from sqlalchemy import Engine
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def alembic_config(engine: Engine | None = None) -> Config:
+def alembic_config() -> Config:
+    """Alembic settings without an ini file; the connection is handed over in attributes."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    if engine is not None:
-        config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
     return config
 
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent)."""
     with engine.begin() as conn:
-        config = alembic_config(engine)
+        config = alembic_config()
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
 
@@ -30,6 +29,6 @@ def upgrade(engine: Engine) -> None:
 def revision(engine: Engine, message: str) -> None:
     """Autogenerate a migration from the tables (developer tool)."""
     with engine.begin() as conn:
-        config = alembic_config(engine)
+        config = alembic_config()
         config.attributes["connection"] = conn
         command.revision(config, message=message, autogenerate=True)
