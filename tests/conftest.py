@@ -20,7 +20,7 @@ from candor.runtime import Candor
 from candor.store.engine import make_engine
 from candor.store.keystore import init_keystore
 from candor.store.migrate import upgrade
-from candor.store.tables import metadata
+from candor.store.schema import metadata
 
 POSTGRES_URL = os.environ.get("CANDOR_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]

@@ -50,9 +50,19 @@ def create_api_key(conn: Connection, role: str, name: str, *, actor: str, at: da
         raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     key_id = conn.execute(
-        insert(api_keys).values(name=name, role=role, key_hash=_digest(key), created_at=at).returning(api_keys.c.id)
+        insert(api_keys)
+        .values(name=name, role=role, key_hash=_digest(key), created_at=at)
+        .returning(api_keys.c.id)
     ).scalar_one()
-    audit.record(conn, actor=actor, action="api_key.create", object_type="api_key", object_id=key_id, at=at, role=role)
+    audit.record(
+        conn,
+        actor=actor,
+        action="api_key.create",
+        object_type="api_key",
+        object_id=key_id,
+        at=at,
+        role=role,
+    )
     return key
 
 

@@ -20,8 +20,32 @@ from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.tables import contacts
 
-FIRST = ["Ada", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hans", "Ida", "Jonas", "Lena", "Mia"]
-LAST = ["Becker", "Fischer", "Hoffmann", "Klein", "Meyer", "Müller", "Schmidt", "Schulz", "Wagner", "Weber"]
+FIRST = [
+    "Ada",
+    "Ben",
+    "Clara",
+    "David",
+    "Emma",
+    "Felix",
+    "Greta",
+    "Hans",
+    "Ida",
+    "Jonas",
+    "Lena",
+    "Mia",
+]
+LAST = [
+    "Becker",
+    "Fischer",
+    "Hoffmann",
+    "Klein",
+    "Meyer",
+    "Müller",
+    "Schmidt",
+    "Schulz",
+    "Wagner",
+    "Weber",
+]
 COUNTRIES = ["DE", "DE", "DE", "AT", "CH", "FR", "NL"]
 
 
@@ -60,8 +84,10 @@ def run_demo(cx: Candor, config_path: Path, count: int, console: Console) -> Non
     with cx.engine.connect() as conn:
         plan = plan_header(conn, header)
     report = import_rows(cx.engine, cx.vault, plan, synthetic_rows(count), actor="demo", at=now)
-    console.print(f"seeded {report.imported} contacts ({report.existing} already there), "
-                  f"{report.consent_events} consent events")
+    console.print(
+        f"seeded {report.imported} contacts ({report.existing} already there), "
+        f"{report.consent_events} consent events"
+    )
     blocked = _seed_blocks(cx, count)
     console.print(f"recorded {blocked} advertising blocks (complete, per channel and per theme)")
     _show_gate(cx, console, now + timedelta(seconds=1))
@@ -71,11 +97,24 @@ def _seed_blocks(cx: Candor, count: int) -> int:
     rng = random.Random(7)
     now = cx.clock.now()
     with cx.engine.begin() as conn:
-        ids = list(conn.execute(select(contacts.c.id).order_by(contacts.c.id).limit(count)).scalars())
+        ids = list(
+            conn.execute(select(contacts.c.id).order_by(contacts.c.id).limit(count)).scalars()
+        )
         picks = rng.sample(ids, k=min(len(ids), max(count // 20, 1)))
         for n, contact_id in enumerate(picks):
             channel, theme = [(None, None), ("email", None), (None, "weekly")][n % 3]
-            insert_block(conn, contact_id, channel, None, theme, "asked in a reply", "demo", None, "demo", now)
+            insert_block(
+                conn,
+                contact_id,
+                channel,
+                None,
+                theme,
+                "asked in a reply",
+                "demo",
+                None,
+                "demo",
+                now,
+            )
     return len(picks)
 
 
@@ -84,11 +123,16 @@ def _show_gate(cx: Candor, console: Console, at: object) -> None:
     table.add_column("purpose / channel / theme")
     table.add_column("decisions by reason")
     with reading(cx.engine) as conn:
-        for purpose_id, channel, theme in (("newsletter", "email", "weekly"), ("events", "sms", "events"),
-                                           ("service", "email", None)):
+        for purpose_id, channel, theme in (
+            ("newsletter", "email", "weekly"),
+            ("events", "sms", "events"),
+            ("service", "email", None),
+        ):
             purpose = purpose_facts(conn, purpose_id)
             ref = theme_ref(conn, theme)
             counts = count_by_reason(conn, decisions(purpose, channel, ref, cx.clock.now()))
-            summary = ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+            summary = ", ".join(
+                f"{reason} {n}" for reason, n in sorted(counts.items(), key=lambda kv: -kv[1])
+            )
             table.add_row(f"{purpose_id} / {channel} / {theme or '-'}", summary)
     console.print(table)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TypeAlias
 
 import isodate
 
-DurationLike = timedelta | isodate.Duration
+DurationLike: TypeAlias = "timedelta | isodate.Duration"
 
 
 def parse_duration(text: str) -> DurationLike:
@@ -35,5 +36,6 @@ def add(moment: datetime, duration: DurationLike) -> datetime:
 
 def subtract(moment: datetime, duration: DurationLike) -> datetime:
     """moment - duration, months and years by the calendar."""
-    result: datetime = moment - duration
+    result = moment - duration
+    assert isinstance(result, datetime)
     return result

@@ -40,10 +40,14 @@ def verify(key: bytes, token: str, purpose: str, now: datetime) -> dict[str, Any
     if not isinstance(token, str) or token.count(".") != 1 or len(token) > 2048:
         raise TokenError("token is malformed")
     body, mac = token.split(".")
+    expected = hmac.new(key, body.encode(), hashlib.sha256).digest()
     try:
-        expected = hmac.new(key, body.encode(), hashlib.sha256).digest()
-        if not hmac.compare_digest(expected, _unb64(mac)):
-            raise TokenError("token signature is invalid")
+        presented = _unb64(mac)
+    except ValueError:
+        raise TokenError("token is malformed") from None
+    if not hmac.compare_digest(expected, presented):
+        raise TokenError("token signature is invalid")
+    try:
         claims = json.loads(_unb64(body))
     except (ValueError, UnicodeDecodeError):
         raise TokenError("token is malformed") from None

@@ -69,7 +69,9 @@ contact_strategy = st.fixed_dictionaries(
                 {
                     "purpose": st.sampled_from(["p1", "p2"]),
                     "version": st.integers(1, 3),
-                    "theme": st.sampled_from([None, None, "weekly", "offers", "newsletters", "events"]),
+                    "theme": st.sampled_from(
+                        [None, None, "weekly", "offers", "newsletters", "events"]
+                    ),
                     "channel": st.sampled_from([None, None, "email", "sms"]),
                     "address": st.sampled_from([None, None, 0, 1]),
                     "status": st.sampled_from(STATUSES),
@@ -95,19 +97,31 @@ def reset(cx: Candor) -> None:
     with cx.engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(delete(table))
-        conn.execute(insert(themes), [{"id": t, "name": t, "group_id": g} for t, g in THEMES.items()])
+        conn.execute(
+            insert(themes), [{"id": t, "name": t, "group_id": g} for t, g in THEMES.items()]
+        )
 
 
 def store_purpose(conn: Any, p: PurposeFacts) -> None:
     conn.execute(
         insert(purposes).values(
-            id=p.id, name=p.id, kind=p.kind, legal_basis=p.legal_basis, dpv="", current_version=p.current_version,
-            reconsent_floor=p.reconsent_floor, consent_valid_for=None, double_opt_in=[], updated_at=START,
+            id=p.id,
+            name=p.id,
+            kind=p.kind,
+            legal_basis=p.legal_basis,
+            dpv="",
+            current_version=p.current_version,
+            reconsent_floor=p.reconsent_floor,
+            consent_valid_for=None,
+            double_opt_in=[],
+            updated_at=START,
         )
     )
 
 
-def build_ledger(cx: Candor, purpose_list: list[PurposeFacts], people: list[dict[str, Any]]) -> list[int]:
+def build_ledger(
+    cx: Candor, purpose_list: list[PurposeFacts], people: list[dict[str, Any]]
+) -> list[int]:
     """Write the generated ledger through the same code paths the product uses."""
     ids = []
     with cx.engine.begin() as conn:
@@ -118,7 +132,10 @@ def build_ledger(cx: Candor, purpose_list: list[PurposeFacts], people: list[dict
             contact_id = conn.execute(
                 insert(contacts)
                 .values(
-                    key_id=key_id, attributes={}, created_at=START, updated_at=START,
+                    key_id=key_id,
+                    attributes={},
+                    created_at=START,
+                    updated_at=START,
                     erased_at=TIMES[2] if person["erased"] and n % 4 == 0 else None,
                     restricted_at=TIMES[1] if person["restricted"] else None,
                     objected_at=TIMES[3] if person["objected"] else None,
@@ -133,30 +150,64 @@ def build_ledger(cx: Candor, purpose_list: list[PurposeFacts], people: list[dict
                     conn.execute(
                         insert(addresses)
                         .values(
-                            contact_id=contact_id, channel=channel, blind_index=f"{contact_id}-{k}", value=b"x",
-                            deliverable=not (k == 0 and person["undeliverable_first"]), created_at=START,
+                            contact_id=contact_id,
+                            channel=channel,
+                            blind_index=f"{contact_id}-{k}",
+                            value=b"x",
+                            deliverable=not (k == 0 and person["undeliverable_first"]),
+                            created_at=START,
                         )
                         .returning(addresses.c.id)
                     ).scalar_one()
                 )
             for b in person["blocks"]:
-                address_id = addr_ids[b["address"]] if b["address"] is not None and b["address"] < len(addr_ids) else None
+                address_id = (
+                    addr_ids[b["address"]]
+                    if b["address"] is not None and b["address"] < len(addr_ids)
+                    else None
+                )
                 block_id = insert_block(
-                    conn, contact_id, b["channel"], address_id, b["theme"], "r", "test", None, "test",
+                    conn,
+                    contact_id,
+                    b["channel"],
+                    address_id,
+                    b["theme"],
+                    "r",
+                    "test",
+                    None,
+                    "test",
                     TIMES[b["created"]],
                 )
                 if b["lifted"] is not None:
-                    conn.execute(insert(block_lifts).values(block_id=block_id, lifted_at=TIMES[b["lifted"]],
-                                                            reason="r", source="test"))
+                    conn.execute(
+                        insert(block_lifts).values(
+                            block_id=block_id,
+                            lifted_at=TIMES[b["lifted"]],
+                            reason="r",
+                            source="test",
+                        )
+                    )
             row = {"id": contact_id, "key_id": key_id}
             for e in person["events"]:
-                address_id = addr_ids[e["address"]] if e["address"] is not None and e["address"] < len(addr_ids) else None
+                address_id = (
+                    addr_ids[e["address"]]
+                    if e["address"] is not None and e["address"] < len(addr_ids)
+                    else None
+                )
                 append_event(
-                    conn, _NullVault(), row,
+                    conn,
+                    _NullVault(),
+                    row,
                     {
-                        "purpose_id": e["purpose"], "purpose_version": e["version"], "theme": e["theme"],
-                        "channel": e["channel"], "address_id": address_id, "status": e["status"],
-                        "source": "test", "occurred_at": TIMES[e["time"]], "communication_id": None,
+                        "purpose_id": e["purpose"],
+                        "purpose_version": e["version"],
+                        "theme": e["theme"],
+                        "channel": e["channel"],
+                        "address_id": address_id,
+                        "status": e["status"],
+                        "source": "test",
+                        "occurred_at": TIMES[e["time"]],
+                        "communication_id": None,
                         "confirms_event_id": None,
                     },
                     {},
@@ -172,15 +223,22 @@ class _NullVault:
         return plaintext
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     p1=purpose_strategy("p1"),
     p2=purpose_strategy("p2"),
     people=st.lists(contact_strategy, min_size=1, max_size=5),
     requests=st.lists(request_strategy, min_size=1, max_size=4),
 )
-def test_decide_and_twin_agree(cx: Candor, p1: PurposeFacts, p2: PurposeFacts, people: list[dict[str, Any]],
-                               requests: list[dict[str, Any]]) -> None:
+def test_decide_and_twin_agree(
+    cx: Candor,
+    p1: PurposeFacts,
+    p2: PurposeFacts,
+    people: list[dict[str, Any]],
+    requests: list[dict[str, Any]],
+) -> None:
     reset(cx)
     ids = build_ledger(cx, [p1, p2], people)
     by_id = {"p1": p1, "p2": p2}
@@ -205,15 +263,40 @@ def test_twin_with_explicit_address_matches(configured: Candor) -> None:
 
     at = cx.clock.now()
     with cx.engine.begin() as conn:
-        cid = create_contact(conn, cx.vault, NewContact(external_id="x", addresses=[
-            NewAddress("email", "a@example.org"), NewAddress("email", "b@example.org")]), actor="t", at=at)
-        record_consent(conn, cx.vault, cid, ConsentInput(purpose="events", status="granted", source="t",
-                                                         channel="email", address="b@example.org"), actor="t", at=at)
+        cid = create_contact(
+            conn,
+            cx.vault,
+            NewContact(
+                external_id="x",
+                addresses=[
+                    NewAddress("email", "a@example.org"),
+                    NewAddress("email", "b@example.org"),
+                ],
+            ),
+            actor="t",
+            at=at,
+        )
+        record_consent(
+            conn,
+            cx.vault,
+            cid,
+            ConsentInput(
+                purpose="events",
+                status="granted",
+                source="t",
+                channel="email",
+                address="b@example.org",
+            ),
+            actor="t",
+            at=at,
+        )
     later = at + timedelta(seconds=1)
     with cx.engine.connect() as conn:
         purpose, theme = purpose_facts(conn, "events"), theme_ref(conn, "events")
         for address_id, expected in ((1, "not_asked"), (2, "allowed"), (None, "not_asked")):
             pure = decide_for(conn, cid, purpose, "email", address_id, theme, later)
-            twin = dict(decide_many(conn, decisions(purpose, "email", theme, later, address_id=address_id)))
+            twin = dict(
+                decide_many(conn, decisions(purpose, "email", theme, later, address_id=address_id))
+            )
             assert pure.reason == expected
             assert twin[cid] == pure

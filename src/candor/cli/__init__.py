@@ -6,7 +6,9 @@ import typer
 
 from candor.cli import apikeys, base, config_cmd, contacts_cmd, ledger_cmd, server
 
-app = typer.Typer(help="Candor: privacy-by-design consent CRM and journey studio.", no_args_is_help=True)
+app = typer.Typer(
+    help="Candor: privacy-by-design consent CRM and journey studio.", no_args_is_help=True
+)
 app.callback()(base.root)
 app.command("init")(base.init)
 app.command("serve")(server.serve)

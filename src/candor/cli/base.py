@@ -16,8 +16,8 @@ from candor.store.engine import database_url, keystore_url, make_engine
 from candor.store.keystore import init_keystore
 from candor.store.migrate import upgrade
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 @dataclass
@@ -28,8 +28,12 @@ class Options:
 
 def root(
     ctx: typer.Context,
-    database: str | None = typer.Option(None, "--database", help="Data database URL (or CANDOR_DATABASE_URL)."),
-    keystore: str | None = typer.Option(None, "--keystore", help="Key store URL (or CANDOR_KEYSTORE_URL)."),
+    database: str | None = typer.Option(
+        None, "--database", help="Data database URL (or CANDOR_DATABASE_URL)."
+    ),
+    keystore: str | None = typer.Option(
+        None, "--keystore", help="Key store URL (or CANDOR_KEYSTORE_URL)."
+    ),
 ) -> None:
     """Candor: privacy-by-design consent CRM and journey studio."""
     ctx.obj = Options(database, keystore)
@@ -70,7 +74,9 @@ def init(ctx: typer.Context) -> None:
     url = database_url(opts.database)
     key_file = default_key_file(url)
     if write_master_key(key_file):
-        console.print(f"wrote master key {key_file} (mode 0600): back it up, it unlocks every contact key")
+        console.print(
+            f"wrote master key {key_file} (mode 0600): back it up, it unlocks every contact key"
+        )
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()

@@ -37,7 +37,12 @@ def import_cmd(
     with Progress(*columns, console=err_console, transient=True) as progress, domain_errors():
         task = progress.add_task("import", total=total)
         result = import_csv(
-            cx.engine, cx.vault, file, actor="cli", at=cx.clock.now(), batch_size=batch_size,
+            cx.engine,
+            cx.vault,
+            file,
+            actor="cli",
+            at=cx.clock.now(),
+            batch_size=batch_size,
             on_progress=lambda n: progress.advance(task, n),
         )
     report_path = report or file.with_name(file.stem + ".rejected.csv")
@@ -47,8 +52,8 @@ def import_cmd(
             writer.writerow(["line", "field", "problem"])
             writer.writerows((r.line, r.field, r.problem) for r in result.rejections)
     console.print(
-        f"imported {result.imported}, already present {result.existing}, rejected {result.rejected}, "
-        f"consent events {result.consent_events}"
+        f"imported {result.imported}, already present {result.existing}, "
+        f"rejected {result.rejected}, consent events {result.consent_events}"
     )
     if result.rejections:
         console.print(f"rejected rows: {report_path}")

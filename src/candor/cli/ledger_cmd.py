@@ -8,7 +8,7 @@ import typer
 
 from candor.cli.base import console, domain_errors, err_console, open_candor
 from candor.ledger.chain import verify_ledger
-from candor.ledger.consents import address_id_for
+from candor.ledger.contacts import address_id_for
 from candor.ledger.registry import purpose_facts, theme_ref
 from candor.policy.load import decide_for
 from candor.store.engine import reading
@@ -28,7 +28,8 @@ def verify(ctx: typer.Context) -> None:
         return
     first = problems[0]
     err_console.print(
-        f"ledger broken: first bad event {first.event_id} (contact {first.contact_id}): {first.problem}",
+        f"ledger broken: first bad event {first.event_id} "
+        f"(contact {first.contact_id}): {first.problem}",
         highlight=False,
     )
     if len(problems) > 1:

@@ -25,7 +25,9 @@ def serve(
 
 def demo(
     ctx: typer.Context,
-    config: Path = typer.Option(Path("candor.yaml"), "--config", help="Configuration to apply first."),
+    config: Path = typer.Option(
+        Path("candor.yaml"), "--config", help="Configuration to apply first."
+    ),
     contacts: int = typer.Option(2000, "--contacts", help="How many synthetic contacts to seed."),
 ) -> None:
     """Initialise a database here, seed a synthetic population and show the gate at work."""

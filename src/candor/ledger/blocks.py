@@ -13,7 +13,8 @@ from sqlalchemy import Connection, insert, select
 from candor.errors import Conflict, InvalidInput, NotFound
 from candor.ledger import audit
 from candor.ledger.addresses import CHANNELS
-from candor.ledger.consents import address_id_for, lock_contact
+from candor.ledger.communications import check_communication
+from candor.ledger.contacts import address_id_for, lock_contact
 from candor.ledger.registry import theme_scope
 from candor.ledger.vault import Vault
 from candor.policy.decide import block_kind
@@ -40,9 +41,12 @@ def set_block(
     if channel is not None and channel not in CHANNELS:
         raise InvalidInput("channel", f"unknown channel {channel!r}")
     lock_contact(conn, contact_id)
+    check_communication(conn, contact_id, communication_id)
     scope = theme_scope(conn, theme)
     address_id = address_id_for(conn, vault, contact_id, channel, address)
-    return insert_block(conn, contact_id, channel, address_id, scope, reason, source, communication_id, actor, at)
+    return insert_block(
+        conn, contact_id, channel, address_id, scope, reason, source, communication_id, actor, at
+    )
 
 
 def insert_block(
@@ -63,15 +67,28 @@ def insert_block(
         conn.execute(
             insert(blocks)
             .values(
-                contact_id=contact_id, kind=kind, channel=channel, address_id=address_id, theme=theme,
-                reason=reason, source=source, communication_id=communication_id, created_at=at,
+                contact_id=contact_id,
+                kind=kind,
+                channel=channel,
+                address_id=address_id,
+                theme=theme,
+                reason=reason,
+                source=source,
+                communication_id=communication_id,
+                created_at=at,
             )
             .returning(blocks.c.id)
         ).scalar_one()
     )
     audit.record(
-        conn, actor=actor, action="block.set", object_type="block", object_id=block_id, at=at,
-        contact=contact_id, kind=kind,
+        conn,
+        actor=actor,
+        action="block.set",
+        object_type="block",
+        object_id=block_id,
+        at=at,
+        contact=contact_id,
+        kind=kind,
     )
     return block_id
 
@@ -91,15 +108,28 @@ def lift_block(
     if row is None:
         raise NotFound("block", block_id)
     lock_contact(conn, row["contact_id"])
-    if conn.execute(select(block_lifts.c.block_id).where(block_lifts.c.block_id == block_id)).first():
+    if conn.execute(
+        select(block_lifts.c.block_id).where(block_lifts.c.block_id == block_id)
+    ).first():
         raise Conflict("block: already lifted")
+    check_communication(conn, row["contact_id"], communication_id)
     conn.execute(
         insert(block_lifts).values(
-            block_id=block_id, lifted_at=at, reason=reason or "lifted", source=source, communication_id=communication_id
+            block_id=block_id,
+            lifted_at=at,
+            reason=reason or "lifted",
+            source=source,
+            communication_id=communication_id,
         )
     )
     audit.record(
-        conn, actor=actor, action="block.lift", object_type="block", object_id=block_id, at=at, contact=row["contact_id"]
+        conn,
+        actor=actor,
+        action="block.lift",
+        object_type="block",
+        object_id=block_id,
+        at=at,
+        contact=row["contact_id"],
     )
     return block_view(row, {"lifted_at": at, "reason": reason or "lifted", "source": source})
 
@@ -107,8 +137,12 @@ def lift_block(
 def list_blocks(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
     """The contact's blocks, oldest first, each with its lift if there was one."""
     rows = conn.execute(
-        select(blocks, block_lifts.c.lifted_at, block_lifts.c.reason.label("lift_reason"),
-               block_lifts.c.source.label("lift_source"))
+        select(
+            blocks,
+            block_lifts.c.lifted_at,
+            block_lifts.c.reason.label("lift_reason"),
+            block_lifts.c.source.label("lift_source"),
+        )
         .outerjoin(block_lifts, block_lifts.c.block_id == blocks.c.id)
         .where(blocks.c.contact_id == contact_id)
         .order_by(blocks.c.id)
@@ -117,7 +151,11 @@ def list_blocks(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
     for r in rows:
         lift = None
         if r["lifted_at"] is not None:
-            lift = {"lifted_at": r["lifted_at"], "reason": r["lift_reason"], "source": r["lift_source"]}
+            lift = {
+                "lifted_at": r["lifted_at"],
+                "reason": r["lift_reason"],
+                "source": r["lift_source"],
+            }
         out.append(block_view(r, lift))
     return out
 

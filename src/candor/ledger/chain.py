@@ -45,9 +45,13 @@ def event_hash(values: dict[str, Any]) -> str:
         if isinstance(value, bytes):
             value = base64.b64encode(value).decode()
         elif isinstance(value, datetime):
-            value = (value.astimezone(UTC) if value.tzinfo else value).replace(tzinfo=None).isoformat()
+            value = (
+                (value.astimezone(UTC) if value.tzinfo else value).replace(tzinfo=None).isoformat()
+            )
         canonical[name] = value
-    return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -67,23 +71,41 @@ def verify_ledger(conn: Connection) -> Iterator[BadEvent]:
     for row in rows:
         if row["contact_id"] != current:
             if current is not None:
-                yield from _check_head(heads.pop(current, None), current, expected_seq - 1, prev_hash, last_id)
+                yield from _check_head(
+                    heads.pop(current, None), current, expected_seq - 1, prev_hash, last_id
+                )
             current, prev_hash, expected_seq = row["contact_id"], "", 1
         if row["seq"] != expected_seq:
-            yield BadEvent(row["contact_id"], row["id"], f"sequence gap: expected {expected_seq}, found {row['seq']}")
+            yield BadEvent(
+                row["contact_id"],
+                row["id"],
+                f"sequence gap: expected {expected_seq}, found {row['seq']}",
+            )
         elif row["prev_hash"] != prev_hash:
             yield BadEvent(row["contact_id"], row["id"], "previous-hash link broken")
         elif event_hash(dict(row)) != row["hash"]:
             yield BadEvent(row["contact_id"], row["id"], "content does not match its hash")
         prev_hash, expected_seq, last_id = row["hash"], row["seq"] + 1, row["id"]
     if current is not None:
-        yield from _check_head(heads.pop(current, None), current, expected_seq - 1, prev_hash, last_id)
+        yield from _check_head(
+            heads.pop(current, None), current, expected_seq - 1, prev_hash, last_id
+        )
     for contact_id, head in heads.items():
-        yield BadEvent(contact_id, int(head.last_event_id), f"all {head.event_count} events of the chain are missing")
+        yield BadEvent(
+            contact_id,
+            int(head.last_event_id),
+            f"all {head.event_count} events of the chain are missing",
+        )
 
 
-def _check_head(head: Any, contact_id: int, count: int, last_hash: str, last_id: int | None) -> Iterator[BadEvent]:
+def _check_head(
+    head: Any, contact_id: int, count: int, last_hash: str, last_id: int | None
+) -> Iterator[BadEvent]:
     if head is None:
         yield BadEvent(contact_id, last_id, "chain has no head record")
     elif head.event_count != count or head.last_hash != last_hash:
-        yield BadEvent(contact_id, int(head.last_event_id), f"newest events missing: head says {head.event_count}, found {count}")
+        yield BadEvent(
+            contact_id,
+            int(head.last_event_id),
+            f"newest events missing: head says {head.event_count}, found {count}",
+        )

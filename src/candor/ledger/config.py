@@ -116,7 +116,9 @@ def parse_config(text: str, filename: str) -> ConfigFile:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(document)"
-        raise ConfigError(filename, [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+        raise ConfigError(
+            filename, [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+        ) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -124,7 +126,9 @@ def parse_config(text: str, filename: str) -> ConfigFile:
     try:
         config = ConfigFile.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(filename, [(_loc(err["loc"], raw), err["msg"]) for err in exc.errors()]) from None
+        raise ConfigError(
+            filename, [(_loc(err["loc"], raw), err["msg"]) for err in exc.errors()]
+        ) from None
     problems = _cross_check(config)
     if problems:
         raise ConfigError(filename, problems)
@@ -137,7 +141,11 @@ def _loc(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
     node: Any = raw
     for part in loc:
         if isinstance(part, int):
-            ident = node[part].get("id") if isinstance(node, list) and isinstance(node[part], dict) else None
+            ident = (
+                node[part].get("id")
+                if isinstance(node, list) and isinstance(node[part], dict)
+                else None
+            )
             out += f"[{part}]" if ident is None else f"[{part}:{ident}]"
             node = node[part] if isinstance(node, list) and part < len(node) else None
         else:
@@ -153,14 +161,19 @@ def _cross_check(config: ConfigFile) -> list[tuple[str, str]]:
         if theme_ids.count(theme.id) > 1:
             problems.append((f"themes[{index}:{theme.id}].id", "declared more than once"))
         if theme.group is not None and theme.group in theme_ids:
-            problems.append((f"themes[{index}:{theme.id}].group", "a group cannot share a theme's id"))
+            problems.append(
+                (f"themes[{index}:{theme.id}].group", "a group cannot share a theme's id")
+            )
     purpose_ids = [p.id for p in config.purposes]
     for index, purpose in enumerate(config.purposes):
         if purpose_ids.count(purpose.id) > 1:
             problems.append((f"purposes[{index}:{purpose.id}].id", "declared more than once"))
         if purpose.kind == "marketing" and purpose.legal_basis in ("contract", "legal_obligation"):
             problems.append(
-                (f"purposes[{index}:{purpose.id}].legal_basis", "marketing needs consent or legitimate_interest")
+                (
+                    f"purposes[{index}:{purpose.id}].legal_basis",
+                    "marketing needs consent or legitimate_interest",
+                )
             )
     categories = [r.category for r in config.retention]
     for index, rule in enumerate(config.retention):
@@ -168,7 +181,9 @@ def _cross_check(config: ConfigFile) -> list[tuple[str, str]]:
             problems.append((f"retention[{index}].category", "declared more than once"))
     for name in config.attributes:
         if not _is_ident(name):
-            problems.append((f"attributes.{name}", "name must be lower case letters, digits, _ or -"))
+            problems.append(
+                (f"attributes.{name}", "name must be lower case letters, digits, _ or -")
+            )
     return problems
 
 
@@ -198,7 +213,15 @@ def apply_config(conn: Connection, config: ConfigFile, *, actor: str, at: dateti
     return report
 
 
-def _upsert(conn: Connection, table: Any, key: str, ident: str, values: dict[str, Any], kind: str, report: ApplyReport) -> None:
+def _upsert(
+    conn: Connection,
+    table: Any,
+    key: str,
+    ident: str,
+    values: dict[str, Any],
+    kind: str,
+    report: ApplyReport,
+) -> None:
     existing = conn.execute(select(table).where(table.c[key] == ident)).mappings().first()
     if existing is None:
         conn.execute(insert(table).values({key: ident, **values}))
@@ -248,15 +271,24 @@ def _apply_purpose(conn: Connection, spec: PurposeSpec, report: ApplyReport, at:
     }
     if current is None:
         floor = 1 if spec.reconsent else 0
-        conn.execute(insert(purposes).values(id=spec.id, current_version=1, reconsent_floor=floor, updated_at=at, **common))
+        conn.execute(
+            insert(purposes).values(
+                id=spec.id, current_version=1, reconsent_floor=floor, updated_at=at, **common
+            )
+        )
         _insert_version(conn, spec, 1, at)
         report.note("purposes", "created", spec.id)
         return
-    latest = conn.execute(
-        select(purpose_versions).where(
-            purpose_versions.c.purpose_id == spec.id, purpose_versions.c.version == current["current_version"]
+    latest = (
+        conn.execute(
+            select(purpose_versions).where(
+                purpose_versions.c.purpose_id == spec.id,
+                purpose_versions.c.version == current["current_version"],
+            )
         )
-    ).mappings().one()
+        .mappings()
+        .one()
+    )
     if latest["wording"] != spec.wording:
         version = current["current_version"] + 1
         floor = version if spec.reconsent else current["reconsent_floor"]
@@ -268,7 +300,9 @@ def _apply_purpose(conn: Connection, spec: PurposeSpec, report: ApplyReport, at:
         )
         report.note("purposes", "new_version", f"{spec.id}@{version}")
     elif any(current[name] != value for name, value in common.items()):
-        conn.execute(update(purposes).where(purposes.c.id == spec.id).values(updated_at=at, **common))
+        conn.execute(
+            update(purposes).where(purposes.c.id == spec.id).values(updated_at=at, **common)
+        )
         report.note("purposes", "updated", spec.id)
     else:
         report.note("purposes", "unchanged", spec.id)
@@ -294,4 +328,3 @@ def load_config_file(path: Path) -> ConfigFile:
     except OSError as exc:
         raise ConfigError(str(path), [("(file)", f"cannot be read: {exc.strerror}")]) from None
     return parse_config(text, str(path))
-

@@ -16,16 +16,16 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from candor import tokens
-from candor.errors import Conflict, InvalidInput, NotFound
+from candor.errors import Conflict, InvalidInput
 from candor.ledger import audit
-from candor.ledger.addresses import CHANNELS, AddressError, normalize
+from candor.ledger.addresses import CHANNELS
 from candor.ledger.chain import event_hash
-from candor.ledger.contacts import contact_row
+from candor.ledger.communications import check_communication
+from candor.ledger.contacts import address_id_for, contact_row, lock_contact
 from candor.ledger.registry import purpose_facts, theme_scope
 from candor.ledger.vault import Vault
 from candor.policy.decide import DECISIVE_STATUSES
-from candor.store.engine import is_sqlite
-from candor.store.tables import addresses, consent_events, consent_state, contacts, doi_tokens, ledger_heads
+from candor.store.tables import consent_events, consent_state, doi_tokens, ledger_heads
 
 RECORDABLE = ("granted", "refused", "withdrawn", "requested", "expired")
 DOI_TOKEN_PURPOSE = "doi"
@@ -51,34 +51,6 @@ class RecordedConsent:
     confirmation_token: str | None = None
 
 
-def lock_contact(conn: Connection, contact_id: int) -> Any:
-    """Serialise writers of one contact's chain (row lock on PostgreSQL, the DB lock on SQLite)."""
-    row = contact_row(conn, contact_id)
-    if not is_sqlite(conn.engine):
-        conn.execute(select(contacts.c.id).where(contacts.c.id == contact_id).with_for_update())
-    return row
-
-
-def address_id_for(conn: Connection, vault: Vault, contact_id: int, channel: str | None, value: str | None) -> int | None:
-    """The id of one of the contact's own addresses, given its value."""
-    if value is None:
-        return None
-    if channel is None:
-        raise InvalidInput("channel", "required when an address is given")
-    try:
-        index = vault.blind_index(channel, normalize(channel, value))
-    except AddressError as exc:
-        raise InvalidInput("address", str(exc)) from None
-    found = conn.execute(
-        select(addresses.c.id).where(
-            addresses.c.contact_id == contact_id, addresses.c.channel == channel, addresses.c.blind_index == index
-        )
-    ).scalar()
-    if found is None:
-        raise InvalidInput("address", "not an address of this contact")
-    return int(found)
-
-
 def record_consent(
     conn: Connection, vault: Vault, contact_id: int, data: ConsentInput, *, actor: str, at: datetime
 ) -> RecordedConsent:
@@ -90,12 +62,15 @@ def record_consent(
     if not data.source:
         raise InvalidInput("source", "is required")
     row = lock_contact(conn, contact_id)
+    check_communication(conn, contact_id, data.communication_id)
     purpose = purpose_facts(conn, data.purpose)
     theme = theme_scope(conn, data.theme)
     address_id = address_id_for(conn, vault, contact_id, data.channel, data.address)
     status = data.status
-    needs_doi = status == "granted" and purpose.double_opt_in and (
-        data.channel is None or data.channel in purpose.double_opt_in
+    needs_doi = (
+        status == "granted"
+        and purpose.double_opt_in
+        and (data.channel is None or data.channel in purpose.double_opt_in)
     )
     if needs_doi:
         status = "pending"
@@ -120,19 +95,36 @@ def record_consent(
     )
     token = issue_doi_token(conn, vault, event, at) if needs_doi else None
     audit.record(
-        conn, actor=actor, action=f"consent.{status}", object_type="consent_event", object_id=event["id"], at=at,
-        contact=contact_id, purpose=purpose.id,
+        conn,
+        actor=actor,
+        action=f"consent.{status}",
+        object_type="consent_event",
+        object_id=event["id"],
+        at=at,
+        contact=contact_id,
+        purpose=purpose.id,
     )
     return RecordedConsent(event=event, confirmation_token=token)
 
 
 def append_event(
-    conn: Connection, vault: Vault, contact: Any, values: dict[str, Any], evidence: dict[str, Any], at: datetime
+    conn: Connection,
+    vault: Vault,
+    contact: Any,
+    values: dict[str, Any],
+    evidence: dict[str, Any],
+    at: datetime,
 ) -> dict[str, Any]:
     """Chain, store and project one event; the caller holds the contact's lock."""
     contact_id = contact["id"]
-    head = conn.execute(select(ledger_heads).where(ledger_heads.c.contact_id == contact_id)).mappings().first()
-    sealed = vault.encrypt(contact["key_id"], "evidence", json.dumps(evidence, sort_keys=True).encode())
+    head = (
+        conn.execute(select(ledger_heads).where(ledger_heads.c.contact_id == contact_id))
+        .mappings()
+        .first()
+    )
+    sealed = vault.encrypt(
+        contact["key_id"], "evidence", json.dumps(evidence, sort_keys=True).encode()
+    )
     full = {
         **values,
         "contact_id": contact_id,
@@ -142,12 +134,18 @@ def append_event(
         "prev_hash": head["last_hash"] if head else "",
     }
     full["hash"] = event_hash(full)
-    event_id = int(conn.execute(insert(consent_events).values(full).returning(consent_events.c.id)).scalar_one())
+    event_id = int(
+        conn.execute(
+            insert(consent_events).values(full).returning(consent_events.c.id)
+        ).scalar_one()
+    )
     head_values = {"last_event_id": event_id, "last_hash": full["hash"], "event_count": full["seq"]}
     if head is None:
         conn.execute(insert(ledger_heads).values(contact_id=contact_id, **head_values))
     else:
-        conn.execute(update(ledger_heads).where(ledger_heads.c.contact_id == contact_id).values(head_values))
+        conn.execute(
+            update(ledger_heads).where(ledger_heads.c.contact_id == contact_id).values(head_values)
+        )
     if full["status"] in DECISIVE_STATUSES:
         project(conn, {**full, "id": event_id})
     return {**full, "id": event_id, "evidence": evidence}
@@ -170,12 +168,16 @@ def project(conn: Connection, event: dict[str, Any]) -> None:
     }
     cs = consent_state
     current = conn.execute(
-        select(cs.c.event_id, cs.c.occurred_at).where(*[cs.c[name] == value for name, value in key.items()])
+        select(cs.c.event_id, cs.c.occurred_at).where(
+            *[cs.c[name] == value for name, value in key.items()]
+        )
     ).first()
     if current is None:
         conn.execute(insert(cs).values(**key, **values))
     elif (current.occurred_at, current.event_id) < (event["occurred_at"], event["id"]):
-        conn.execute(update(cs).where(*[cs.c[name] == value for name, value in key.items()]).values(values))
+        conn.execute(
+            update(cs).where(*[cs.c[name] == value for name, value in key.items()]).values(values)
+        )
 
 
 def issue_doi_token(conn: Connection, vault: Vault, event: dict[str, Any], at: datetime) -> str:
@@ -183,51 +185,83 @@ def issue_doi_token(conn: Connection, vault: Vault, event: dict[str, Any], at: d
     token_id = secrets.token_hex(16)
     expires = at + DOI_VALID_FOR
     conn.execute(
-        insert(doi_tokens).values(id=token_id, event_id=event["id"], contact_id=event["contact_id"], expires_at=expires)
+        insert(doi_tokens).values(
+            id=token_id, event_id=event["id"], contact_id=event["contact_id"], expires_at=expires
+        )
     )
     return tokens.sign(vault.signing_key, DOI_TOKEN_PURPOSE, {"t": token_id}, expires)
 
 
 def confirm_doi(
-    conn: Connection, vault: Vault, token: str, evidence: dict[str, Any], *, actor: str, at: datetime
+    conn: Connection,
+    vault: Vault,
+    token: str,
+    evidence: dict[str, Any],
+    *,
+    actor: str,
+    at: datetime,
 ) -> dict[str, Any]:
     """Confirm a pending grant: a new `confirmed` event pointing at the pending one."""
     try:
         claims = tokens.verify(vault.signing_key, token, DOI_TOKEN_PURPOSE, at)
     except tokens.TokenError as exc:
         raise InvalidInput("token", str(exc)) from None
-    row = conn.execute(select(doi_tokens).where(doi_tokens.c.id == claims.get("t"))).mappings().first()
+    row = (
+        conn.execute(select(doi_tokens).where(doi_tokens.c.id == claims.get("t")))
+        .mappings()
+        .first()
+    )
     if row is None:
-        raise NotFound("token", "")
+        raise InvalidInput("token", "token is not known")
     if row["used_at"] is not None:
         raise Conflict("token: already used")
-    pending = conn.execute(select(consent_events).where(consent_events.c.id == row["event_id"])).mappings().one()
+    pending = (
+        conn.execute(select(consent_events).where(consent_events.c.id == row["event_id"]))
+        .mappings()
+        .one()
+    )
     contact = lock_contact(conn, pending["contact_id"])
     conn.execute(update(doi_tokens).where(doi_tokens.c.id == row["id"]).values(used_at=at))
     values = {
-        name: pending[name] for name in ("purpose_id", "purpose_version", "theme", "channel", "address_id")
+        name: pending[name]
+        for name in ("purpose_id", "purpose_version", "theme", "channel", "address_id")
     }
     event = append_event(
         conn,
         vault,
         contact,
-        {**values, "status": "confirmed", "source": "double_opt_in", "occurred_at": at,
-         "communication_id": pending["communication_id"], "confirms_event_id": pending["id"]},
+        {
+            **values,
+            "status": "confirmed",
+            "source": "double_opt_in",
+            "occurred_at": at,
+            "communication_id": pending["communication_id"],
+            "confirms_event_id": pending["id"],
+        },
         {**evidence, "confirmation_of": pending["id"]},
         at,
     )
     audit.record(
-        conn, actor=actor, action="consent.confirmed", object_type="consent_event", object_id=event["id"], at=at,
+        conn,
+        actor=actor,
+        action="consent.confirmed",
+        object_type="consent_event",
+        object_id=event["id"],
+        at=at,
         contact=contact["id"],
     )
     return event
 
 
-def consent_history(conn: Connection, vault: Vault, contact_id: int, *, identifying: bool = True) -> list[dict[str, Any]]:
+def consent_history(
+    conn: Connection, vault: Vault, contact_id: int, *, identifying: bool = True
+) -> list[dict[str, Any]]:
     """Every event of the contact, oldest first, with its evidence (decrypted when allowed)."""
     contact = contact_row(conn, contact_id)
     rows = conn.execute(
-        select(consent_events).where(consent_events.c.contact_id == contact_id).order_by(consent_events.c.seq)
+        select(consent_events)
+        .where(consent_events.c.contact_id == contact_id)
+        .order_by(consent_events.c.seq)
     ).mappings()
     return [event_view(vault, contact["key_id"], r, identifying=identifying) for r in rows]
 

@@ -15,6 +15,7 @@ from candor.ledger import audit
 from candor.ledger.addresses import AddressError, normalize
 from candor.ledger.profile import attribute_types, coerce_attributes
 from candor.ledger.vault import Vault
+from candor.store.engine import is_sqlite
 from candor.store.tables import addresses, contacts, rectifications
 
 IDENTITY_FIELDS = ("first_name", "last_name")
@@ -49,7 +50,9 @@ def normalized_addresses(items: list[NewAddress], path: str = "addresses") -> li
     return out
 
 
-def create_contact(conn: Connection, vault: Vault, new: NewContact, *, actor: str, at: datetime) -> int:
+def create_contact(
+    conn: Connection, vault: Vault, new: NewContact, *, actor: str, at: datetime
+) -> int:
     """Insert one contact with its encrypted identity and addresses; returns its id."""
     attrs = coerce_attributes(new.attributes, attribute_types(conn))
     normalized = normalized_addresses(new.addresses)
@@ -75,23 +78,41 @@ def create_contact(conn: Connection, vault: Vault, new: NewContact, *, actor: st
         raise Conflict("external_id: a contact with this external_id exists") from None
     for channel, value in normalized:
         add_address(conn, vault, contact_id, key_id, channel, value, at=at)
-    audit.record(conn, actor=actor, action="contact.create", object_type="contact", object_id=contact_id, at=at)
+    audit.record(
+        conn,
+        actor=actor,
+        action="contact.create",
+        object_type="contact",
+        object_id=contact_id,
+        at=at,
+    )
     return int(contact_id)
 
 
 def add_address(
-    conn: Connection, vault: Vault, contact_id: int, key_id: str, channel: str, value: str, *, at: datetime
+    conn: Connection,
+    vault: Vault,
+    contact_id: int,
+    key_id: str,
+    channel: str,
+    value: str,
+    *,
+    at: datetime,
 ) -> int:
     """Attach a normalised address; an address belongs to one contact only."""
     index = vault.blind_index(channel, value)
     owner = conn.execute(
-        select(addresses.c.contact_id).where(addresses.c.channel == channel, addresses.c.blind_index == index)
+        select(addresses.c.contact_id).where(
+            addresses.c.channel == channel, addresses.c.blind_index == index
+        )
     ).scalar()
     if owner is not None:
         if owner == contact_id:
             return int(
                 conn.execute(
-                    select(addresses.c.id).where(addresses.c.channel == channel, addresses.c.blind_index == index)
+                    select(addresses.c.id).where(
+                        addresses.c.channel == channel, addresses.c.blind_index == index
+                    )
                 ).scalar_one()
             )
         raise Conflict(f"addresses: this {channel} address belongs to another contact")
@@ -119,7 +140,9 @@ def contact_row(conn: Connection, contact_id: int) -> Any:
     return row
 
 
-def read_contact(conn: Connection, vault: Vault, contact_id: int, *, identifying: bool = True) -> dict[str, Any]:
+def read_contact(
+    conn: Connection, vault: Vault, contact_id: int, *, identifying: bool = True
+) -> dict[str, Any]:
     """The contact as the API shows it; identifying=False leaves names and addresses out."""
     row = contact_row(conn, contact_id)
     identity: dict[str, Any] = {"first_name": None, "last_name": None}
@@ -135,7 +158,14 @@ def read_contact(conn: Connection, vault: Vault, contact_id: int, *, identifying
         if identifying:
             plain = vault.decrypt(row["key_id"], f"address:{a['channel']}", a["value"])
             value = plain.decode() if plain is not None else None
-        items.append({"id": a["id"], "channel": a["channel"], "value": value, "deliverable": a["deliverable"]})
+        items.append(
+            {
+                "id": a["id"],
+                "channel": a["channel"],
+                "value": value,
+                "deliverable": a["deliverable"],
+            }
+        )
     return {
         "id": row["id"],
         "external_id": row["external_id"],
@@ -161,20 +191,37 @@ def find_by_address(conn: Connection, vault: Vault, channel: str, value: str) ->
     found = conn.execute(
         select(addresses.c.contact_id)
         .join(contacts, contacts.c.id == addresses.c.contact_id)
-        .where(addresses.c.channel.in_(channels), addresses.c.blind_index == index, contacts.c.erased_at.is_(None))
+        .where(
+            addresses.c.channel.in_(channels),
+            addresses.c.blind_index == index,
+            contacts.c.erased_at.is_(None),
+        )
         .limit(1)
     ).scalar()
     return int(found) if found is not None else None
 
 
 def rectify_contact(
-    conn: Connection, vault: Vault, contact_id: int, changes: dict[str, Any], *, actor: str, at: datetime
+    conn: Connection,
+    vault: Vault,
+    contact_id: int,
+    changes: dict[str, Any],
+    *,
+    actor: str,
+    at: datetime,
 ) -> list[str]:
     """Apply changes (names, attributes, new addresses); each change keeps old and new value."""
     row = contact_row(conn, contact_id)
     key_id = row["key_id"]
     changed: list[str] = []
-    unknown = set(changes) - {"first_name", "last_name", "attributes", "addresses", "language", "timezone"}
+    unknown = set(changes) - {
+        "first_name",
+        "last_name",
+        "attributes",
+        "addresses",
+        "language",
+        "timezone",
+    }
     if unknown:
         raise InvalidInput(sorted(unknown)[0], "cannot be changed")
     raw = vault.decrypt(key_id, "identity", row["identity"])
@@ -182,7 +229,9 @@ def rectify_contact(
     new_identity = dict(identity)
     for name in IDENTITY_FIELDS:
         if name in changes and changes[name] != identity.get(name):
-            _history(conn, vault, key_id, contact_id, name, identity.get(name), changes[name], actor, at)
+            _history(
+                conn, vault, key_id, contact_id, name, identity.get(name), changes[name], actor, at
+            )
             new_identity[name] = changes[name]
             changed.append(name)
     values: dict[str, Any] = {}
@@ -193,7 +242,17 @@ def rectify_contact(
         merged = dict(row["attributes"])
         for name, value in attrs.items():
             if merged.get(name) != value:
-                _history(conn, vault, key_id, contact_id, f"attributes.{name}", merged.get(name), value, actor, at)
+                _history(
+                    conn,
+                    vault,
+                    key_id,
+                    contact_id,
+                    f"attributes.{name}",
+                    merged.get(name),
+                    value,
+                    actor,
+                    at,
+                )
                 changed.append(f"attributes.{name}")
                 merged[name] = value
         values["attributes"] = merged
@@ -201,26 +260,101 @@ def rectify_contact(
         if name in changes and changes[name] != row[name]:
             values[name] = changes[name]
             changed.append(name)
-    for channel, value in normalized_addresses([NewAddress(**a) for a in changes.get("addresses", [])]):
+    for channel, value in normalized_addresses(
+        [NewAddress(**a) for a in changes.get("addresses") or []]
+    ):
+        if _holds_address(conn, vault, contact_id, channel, value):
+            continue
         add_address(conn, vault, contact_id, key_id, channel, value, at=at)
         _history(conn, vault, key_id, contact_id, f"addresses.{channel}", None, value, actor, at)
         changed.append(f"addresses.{channel}")
     if values:
-        conn.execute(update(contacts).where(contacts.c.id == contact_id).values(updated_at=at, **values))
+        conn.execute(
+            update(contacts).where(contacts.c.id == contact_id).values(updated_at=at, **values)
+        )
     audit.record(
-        conn, actor=actor, action="contact.rectify", object_type="contact", object_id=contact_id, at=at, fields=changed
+        conn,
+        actor=actor,
+        action="contact.rectify",
+        object_type="contact",
+        object_id=contact_id,
+        at=at,
+        fields=changed,
     )
     return changed
 
 
+def _holds_address(
+    conn: Connection, vault: Vault, contact_id: int, channel: str, value: str
+) -> bool:
+    index = vault.blind_index(channel, value)
+    found = conn.execute(
+        select(addresses.c.id).where(
+            addresses.c.contact_id == contact_id,
+            addresses.c.channel == channel,
+            addresses.c.blind_index == index,
+        )
+    ).first()
+    return found is not None
+
+
 def _history(
-    conn: Connection, vault: Vault, key_id: str, contact_id: int, name: str, old: Any, new: Any, actor: str, at: datetime
+    conn: Connection,
+    vault: Vault,
+    key_id: str,
+    contact_id: int,
+    name: str,
+    old: Any,
+    new: Any,
+    actor: str,
+    at: datetime,
 ) -> None:
     def seal(value: Any) -> bytes | None:
-        return None if value is None else vault.encrypt(key_id, f"rect:{name}", json.dumps(value).encode())
+        return (
+            None
+            if value is None
+            else vault.encrypt(key_id, f"rect:{name}", json.dumps(value).encode())
+        )
 
     conn.execute(
         insert(rectifications).values(
-            contact_id=contact_id, at=at, actor=actor, field=name, old_value=seal(old), new_value=seal(new)
+            contact_id=contact_id,
+            at=at,
+            actor=actor,
+            field=name,
+            old_value=seal(old),
+            new_value=seal(new),
         )
     )
+
+
+def lock_contact(conn: Connection, contact_id: int) -> Any:
+    """Serialise writers of one contact's chain (row lock on PostgreSQL, the DB lock on SQLite)."""
+    row = contact_row(conn, contact_id)
+    if not is_sqlite(conn.engine):
+        conn.execute(select(contacts.c.id).where(contacts.c.id == contact_id).with_for_update())
+    return row
+
+
+def address_id_for(
+    conn: Connection, vault: Vault, contact_id: int, channel: str | None, value: str | None
+) -> int | None:
+    """The id of one of the contact's own addresses, given its value."""
+    if value is None:
+        return None
+    if channel is None:
+        raise InvalidInput("channel", "required when an address is given")
+    try:
+        index = vault.blind_index(channel, normalize(channel, value))
+    except AddressError as exc:
+        raise InvalidInput("address", str(exc)) from None
+    found = conn.execute(
+        select(addresses.c.id).where(
+            addresses.c.contact_id == contact_id,
+            addresses.c.channel == channel,
+            addresses.c.blind_index == index,
+        )
+    ).scalar()
+    if found is None:
+        raise InvalidInput("address", "not an address of this contact")
+    return int(found)

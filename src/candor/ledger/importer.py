@@ -20,16 +20,27 @@ from sqlalchemy import Connection, Engine, insert, select, tuple_
 from candor.errors import InvalidInput
 from candor.ledger import audit
 from candor.ledger.addresses import AddressError, normalize
-from candor.ledger.chain import event_hash
+from candor.ledger.import_consents import write_consents
 from candor.ledger.profile import attribute_types, coerce_value
+from candor.ledger.registry import facts_from_row
 from candor.ledger.vault import Vault
 from candor.policy.facts import PurposeFacts
-from candor.ledger.registry import facts_from_row
-from candor.store.tables import addresses, consent_events, consent_state, contacts, ledger_heads, purposes, themes
+from candor.store.tables import (
+    addresses,
+    contacts,
+    purposes,
+    themes,
+)
 
 ADDRESS_COLUMNS = {"email": "email", "phone": "sms", "whatsapp": "whatsapp"}
 PLAIN_COLUMNS = {"external_id", "first_name", "last_name", "language", "timezone"}
-EVIDENCE_COLUMNS = {"consent_source", "consent_at", "consent_ip", "consent_user_agent", "consent_confirmed_at"}
+EVIDENCE_COLUMNS = {
+    "consent_source",
+    "consent_at",
+    "consent_ip",
+    "consent_user_agent",
+    "consent_confirmed_at",
+}
 CONSENT_VALUES = ("granted", "refused", "withdrawn")
 
 
@@ -90,20 +101,32 @@ def plan_header(conn: Connection, header: list[str]) -> Plan:
     }
     consent_columns = []
     for name in header:
-        if name in PLAIN_COLUMNS or name in ADDRESS_COLUMNS or name in EVIDENCE_COLUMNS or name in types:
+        if (
+            name in PLAIN_COLUMNS
+            or name in ADDRESS_COLUMNS
+            or name in EVIDENCE_COLUMNS
+            or name in types
+        ):
             continue
         if not name.startswith("consent:"):
-            raise InvalidInput(f"column {name!r}", "not a known column or declared attribute (data minimization)")
+            raise InvalidInput(
+                f"column {name!r}", "not a known column or declared attribute (data minimization)"
+            )
         parts = name.split(":")
         if len(parts) > 4 or parts[1] not in purpose_rows:
-            raise InvalidInput(f"column {name!r}", "expected consent:<purpose>[:<channel>[:<theme>]] with a known purpose")
+            raise InvalidInput(
+                f"column {name!r}",
+                "expected consent:<purpose>[:<channel>[:<theme>]] with a known purpose",
+            )
         channel = parts[2] if len(parts) > 2 and parts[2] else None
         theme = parts[3] if len(parts) > 3 and parts[3] else None
         if channel is not None and channel not in ("email", "sms", "whatsapp", "post"):
             raise InvalidInput(f"column {name!r}", f"unknown channel {channel!r}")
         if theme is not None and theme not in theme_scopes:
             raise InvalidInput(f"column {name!r}", f"unknown theme {theme!r}")
-        consent_columns.append(ConsentColumn(name, facts_from_row(purpose_rows[parts[1]]), channel, theme))
+        consent_columns.append(
+            ConsentColumn(name, facts_from_row(purpose_rows[parts[1]]), channel, theme)
+        )
     if "external_id" not in header:
         raise InvalidInput("column 'external_id'", "is required (imports are idempotent on it)")
     return Plan({k: v for k, v in types.items() if k in header}, consent_columns)
@@ -135,11 +158,18 @@ def parse_row(plan: Plan, line: int, row: dict[str, str], vault: Vault, at: date
             if value not in CONSENT_VALUES:
                 raise InvalidInput(col.column, f"must be one of {', '.join(CONSENT_VALUES)}")
             consents.append((col, value))
-    evidence = {k.removeprefix("consent_"): row[k] for k in ("consent_ip", "consent_user_agent") if row.get(k)}
+    evidence = {
+        k.removeprefix("consent_"): row[k]
+        for k in ("consent_ip", "consent_user_agent")
+        if row.get(k)
+    }
     return Candidate(
         line=line,
         external_id=external_id,
-        identity={"first_name": row.get("first_name") or None, "last_name": row.get("last_name") or None},
+        identity={
+            "first_name": row.get("first_name") or None,
+            "last_name": row.get("last_name") or None,
+        },
         attributes=attrs,
         language=(row.get("language") or "en").strip() or "en",
         timezone=(row.get("timezone") or "UTC").strip() or "UTC",
@@ -180,8 +210,16 @@ def import_csv(
         reader = csv.DictReader(handle)
         with engine.connect() as conn:
             plan = plan_header(conn, list(reader.fieldnames or []))
-        return import_rows(engine, vault, plan, _numbered(reader), actor=actor, at=at,
-                           batch_size=batch_size, on_progress=on_progress)
+        return import_rows(
+            engine,
+            vault,
+            plan,
+            _numbered(reader),
+            actor=actor,
+            at=at,
+            batch_size=batch_size,
+            on_progress=on_progress,
+        )
 
 
 def _numbered(reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, str]]]:
@@ -233,7 +271,12 @@ def _reject(report: ImportReport, line: int, column: str, problem: str) -> None:
 
 
 def _write_batch(
-    engine: Engine, vault: Vault, batch: list[Candidate], report: ImportReport, actor: str, at: datetime
+    engine: Engine,
+    vault: Vault,
+    batch: list[Candidate],
+    report: ImportReport,
+    actor: str,
+    at: datetime,
 ) -> None:
     with engine.begin() as conn:
         fresh = _drop_existing(conn, batch, report)
@@ -241,46 +284,79 @@ def _write_batch(
         if not fresh:
             return
         key_ids = vault.create_keys(len(fresh))
-        contact_rows = [_contact_row(vault, key_id, c, at) for key_id, c in zip(key_ids, fresh, strict=True)]
-        ids = conn.execute(
+        contact_rows = [
+            _contact_row(vault, key_id, c, at) for key_id, c in zip(key_ids, fresh, strict=True)
+        ]
+        inserted = conn.execute(
             insert(contacts).returning(contacts.c.id, sort_by_parameter_order=True), contact_rows
-        ).scalars().all()
+        )
+        ids = [int(i) for i in inserted.scalars()]
         address_rows, address_ids = [], []
         for contact_id, key_id, c in zip(ids, key_ids, fresh, strict=True):
             for channel, value, index in c.addresses:
-                address_rows.append({
-                    "contact_id": contact_id, "channel": channel, "blind_index": index, "deliverable": True,
-                    "value": vault.encrypt(key_id, f"address:{channel}", value.encode()), "created_at": at,
-                })
+                address_rows.append(
+                    {
+                        "contact_id": contact_id,
+                        "channel": channel,
+                        "blind_index": index,
+                        "deliverable": True,
+                        "value": vault.encrypt(key_id, f"address:{channel}", value.encode()),
+                        "created_at": at,
+                    }
+                )
         if address_rows:
-            address_ids = list(conn.execute(
-                insert(addresses).returning(addresses.c.id, sort_by_parameter_order=True), address_rows
-            ).scalars())
-        report.consent_events += _write_consents(conn, vault, ids, key_ids, fresh, at)
+            address_ids = list(
+                conn.execute(
+                    insert(addresses).returning(addresses.c.id, sort_by_parameter_order=True),
+                    address_rows,
+                ).scalars()
+            )
+        report.consent_events += write_consents(conn, vault, ids, key_ids, fresh, at)
         report.imported += len(fresh)
-        audit.record(conn, actor=actor, action="contacts.import", object_type="import", object_id=ids[0], at=at,
-                     contacts=len(fresh), addresses=len(address_ids))
+        audit.record(
+            conn,
+            actor=actor,
+            action="contacts.import",
+            object_type="import",
+            object_id=ids[0],
+            at=at,
+            contacts=len(fresh),
+            addresses=len(address_ids),
+        )
 
 
-def _drop_existing(conn: Connection, batch: list[Candidate], report: ImportReport) -> list[Candidate]:
+def _drop_existing(
+    conn: Connection, batch: list[Candidate], report: ImportReport
+) -> list[Candidate]:
     wanted = [c.external_id for c in batch]
-    present = set(conn.execute(select(contacts.c.external_id).where(contacts.c.external_id.in_(wanted))).scalars())
+    present = set(
+        conn.execute(
+            select(contacts.c.external_id).where(contacts.c.external_id.in_(wanted))
+        ).scalars()
+    )
     report.existing += sum(1 for c in batch if c.external_id in present)
     return [c for c in batch if c.external_id not in present]
 
 
-def _drop_taken_addresses(conn: Connection, batch: list[Candidate], report: ImportReport) -> list[Candidate]:
+def _drop_taken_addresses(
+    conn: Connection, batch: list[Candidate], report: ImportReport
+) -> list[Candidate]:
     keys = [(channel, index) for c in batch for channel, _, index in c.addresses]
     if not keys:
         return batch
-    taken = set(conn.execute(
-        select(addresses.c.channel, addresses.c.blind_index).where(
-            tuple_(addresses.c.channel, addresses.c.blind_index).in_(keys)
-        )
-    ).tuples())
-    kept, claimed = [], set()
+    taken = set(
+        conn.execute(
+            select(addresses.c.channel, addresses.c.blind_index).where(
+                tuple_(addresses.c.channel, addresses.c.blind_index).in_(keys)
+            )
+        ).all()
+    )
+    kept: list[Candidate] = []
+    claimed: set[tuple[str, str]] = set()
     for c in batch:
-        clash = next(((ch, i) for ch, _, i in c.addresses if (ch, i) in taken or (ch, i) in claimed), None)
+        clash = next(
+            ((ch, i) for ch, _, i in c.addresses if (ch, i) in taken or (ch, i) in claimed), None
+        )
         if clash is not None:
             column = next(k for k, v in ADDRESS_COLUMNS.items() if v == clash[0])
             _reject(report, c.line, column, "address already belongs to another contact")
@@ -292,58 +368,13 @@ def _drop_taken_addresses(conn: Connection, batch: list[Candidate], report: Impo
 
 def _contact_row(vault: Vault, key_id: str, c: Candidate, at: datetime) -> dict[str, Any]:
     return {
-        "external_id": c.external_id, "key_id": key_id,
+        "external_id": c.external_id,
+        "key_id": key_id,
         "identity": vault.encrypt(key_id, "identity", json.dumps(c.identity).encode()),
-        "attributes": c.attributes, "language": c.language, "timezone": c.timezone, "source": "import",
-        "created_at": at, "updated_at": at,
+        "attributes": c.attributes,
+        "language": c.language,
+        "timezone": c.timezone,
+        "source": "import",
+        "created_at": at,
+        "updated_at": at,
     }
-
-
-def _write_consents(
-    conn: Connection, vault: Vault, ids: list[int], key_ids: list[str], batch: list[Candidate], at: datetime
-) -> int:
-    """Chain and insert the batch's consent events, their heads and projection rows in bulk."""
-    events: list[dict[str, Any]] = []
-    for contact_id, key_id, c in zip(ids, key_ids, batch, strict=True):
-        prev, seq = "", 0
-        for col, value in c.consents:
-            for status, when in _statuses(col, value, c, at):
-                seq += 1
-                evidence = {**c.evidence, "column": col.column, "imported_at": at.isoformat()}
-                event = {
-                    "contact_id": contact_id, "seq": seq, "purpose_id": col.purpose.id,
-                    "purpose_version": col.purpose.current_version, "theme": col.theme, "channel": col.channel,
-                    "address_id": None, "status": status, "source": c.source, "occurred_at": when,
-                    "recorded_at": at, "communication_id": None, "confirms_event_id": None, "prev_hash": prev,
-                    "evidence": vault.encrypt(key_id, "evidence", json.dumps(evidence, sort_keys=True).encode()),
-                }
-                event["hash"] = prev = event_hash(event)
-                events.append(event)
-    if not events:
-        return 0
-    event_ids = conn.execute(
-        insert(consent_events).returning(consent_events.c.id, sort_by_parameter_order=True), events
-    ).scalars().all()
-    heads: dict[int, dict[str, Any]] = {}
-    state: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for event_id, e in zip(event_ids, events, strict=True):
-        heads[e["contact_id"]] = {"contact_id": e["contact_id"], "last_event_id": event_id,
-                                  "last_hash": e["hash"], "event_count": e["seq"]}
-        key = (e["contact_id"], e["purpose_id"], e["theme"] or "", e["channel"] or "", 0)
-        state[key] = {"contact_id": key[0], "purpose_id": key[1], "scope_theme": key[2], "scope_channel": key[3],
-                      "scope_address": 0, "event_id": event_id, "status": e["status"],
-                      "occurred_at": e["occurred_at"], "purpose_version": e["purpose_version"]}
-    conn.execute(insert(ledger_heads), list(heads.values()))
-    conn.execute(insert(consent_state), list(state.values()))
-    return len(events)
-
-
-def _statuses(col: ConsentColumn, value: str, c: Candidate, at: datetime) -> list[tuple[str, datetime]]:
-    """A granted column on a double opt-in channel is pending, then confirmed if evidenced."""
-    when = c.consent_at or at
-    doi = col.purpose.double_opt_in and (col.channel is None or col.channel in col.purpose.double_opt_in)
-    if value != "granted" or not doi:
-        return [(value, when)]
-    if c.confirmed_at is None:
-        return [("pending", when)]
-    return [("pending", when), ("confirmed", max(c.confirmed_at, when))]

@@ -13,10 +13,14 @@ from candor.store.tables import attributes
 
 def attribute_types(conn: Connection) -> dict[str, str]:
     """Declared attribute name -> type."""
-    return {row.name: row.type for row in conn.execute(select(attributes.c.name, attributes.c.type))}
+    return {
+        row.name: row.type for row in conn.execute(select(attributes.c.name, attributes.c.type))
+    }
 
 
-def coerce_attributes(values: dict[str, Any], types: dict[str, str], path: str = "attributes") -> dict[str, Any]:
+def coerce_attributes(
+    values: dict[str, Any], types: dict[str, str], path: str = "attributes"
+) -> dict[str, Any]:
     """Check each value against its declared type; JSON-ready output (dates as ISO text)."""
     if not isinstance(values, dict):
         raise InvalidInput(path, "must be an object of declared attributes")
@@ -76,4 +80,10 @@ def _date(value: Any) -> str:
     return date.fromisoformat(str(value)).isoformat()
 
 
-_COERCE = {"string": _string, "number": _number, "integer": _integer, "boolean": _boolean, "date": _date}
+_COERCE = {
+    "string": _string,
+    "number": _number,
+    "integer": _integer,
+    "boolean": _boolean,
+    "date": _date,
+}

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from candor.durations import parse_duration
-from candor.errors import InvalidInput, NotFound
+from candor.errors import InvalidInput
 from candor.policy.facts import PurposeFacts, ThemeRef
 from candor.store.tables import purpose_versions, purposes, settings, themes
 
@@ -37,7 +37,9 @@ def theme_ref(conn: Connection, theme_id: str | None, field: str = "theme") -> T
     """A theme (with its group) for a request; InvalidInput when it is not declared."""
     if theme_id is None:
         return None
-    row = conn.execute(select(themes.c.id, themes.c.group_id).where(themes.c.id == theme_id)).first()
+    row = conn.execute(
+        select(themes.c.id, themes.c.group_id).where(themes.c.id == theme_id)
+    ).first()
     if row is None:
         raise InvalidInput(field, f"unknown theme {theme_id!r}")
     return ThemeRef(row.id, row.group_id)
@@ -60,16 +62,27 @@ def list_purposes(conn: Connection) -> list[dict[str, Any]]:
     versions: dict[str, list[dict[str, Any]]] = {}
     for v in conn.execute(select(purpose_versions).order_by(purpose_versions.c.version)).mappings():
         versions.setdefault(v["purpose_id"], []).append(
-            {"version": v["version"], "name": v["name"], "wording": v["wording"], "reconsent": v["reconsent"],
-             "created_at": v["created_at"].isoformat()}
+            {
+                "version": v["version"],
+                "name": v["name"],
+                "wording": v["wording"],
+                "reconsent": v["reconsent"],
+                "created_at": v["created_at"].isoformat(),
+            }
         )
     out = []
     for row in conn.execute(select(purposes).order_by(purposes.c.id)).mappings():
         out.append(
             {
-                "id": row["id"], "name": row["name"], "kind": row["kind"], "legal_basis": row["legal_basis"],
-                "dpv": row["dpv"], "version": row["current_version"], "double_opt_in": row["double_opt_in"],
-                "consent_valid_for": row["consent_valid_for"], "versions": versions.get(row["id"], []),
+                "id": row["id"],
+                "name": row["name"],
+                "kind": row["kind"],
+                "legal_basis": row["legal_basis"],
+                "dpv": row["dpv"],
+                "version": row["current_version"],
+                "double_opt_in": row["double_opt_in"],
+                "consent_valid_for": row["consent_valid_for"],
+                "versions": versions.get(row["id"], []),
             }
         )
     return out

@@ -53,7 +53,9 @@ def load_master_key(key_file: Path) -> bytes:
     if env:
         return parse_master_key(env)
     if not key_file.exists():
-        raise MasterKeyError(f"no master key: set CANDOR_MASTER_KEY or run `candor init` ({key_file})")
+        raise MasterKeyError(
+            f"no master key: set CANDOR_MASTER_KEY or run `candor init` ({key_file})"
+        )
     return parse_master_key(key_file.read_text())
 
 
@@ -103,7 +105,7 @@ class Vault:
         if rows:
             with self.keystore.begin() as conn:
                 conn.execute(insert(contact_keys), rows)
-        return [row["key_id"] for row in rows]
+        return [str(row["key_id"]) for row in rows]
 
     def load(self, key_ids: Iterable[str]) -> None:
         """Fetch and unwrap the keys not yet cached, in one query."""
@@ -154,7 +156,9 @@ class Vault:
         if cipher is None:
             return None
         try:
-            return cipher.decrypt(blob[:NONCE_SIZE], blob[NONCE_SIZE:], f"{key_id}:{field}".encode())
+            return cipher.decrypt(
+                blob[:NONCE_SIZE], blob[NONCE_SIZE:], f"{key_id}:{field}".encode()
+            )
         except InvalidTag:
             return None
 

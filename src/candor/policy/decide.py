@@ -42,7 +42,9 @@ ALLOWED: Final = "allowed"
 BASES: Final = ("consent", "legitimate_interest", "contract", "legal_obligation")
 BLOCK_KINDS: Final = ("all", "channel", "address", "theme")
 # Events that decide; `requested` only records that we asked.
-DECISIVE_STATUSES: Final = frozenset({"granted", "confirmed", "refused", "withdrawn", "expired", "pending"})
+DECISIVE_STATUSES: Final = frozenset(
+    {"granted", "confirmed", "refused", "withdrawn", "expired", "pending"}
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,12 @@ class Decision:
     event_id: int | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {"allowed": self.allowed, "reason": self.reason, "basis": self.basis, "event": self.event_id}
+        return {
+            "allowed": self.allowed,
+            "reason": self.reason,
+            "basis": self.basis,
+            "event": self.event_id,
+        }
 
 
 def deny(reason: str, event_id: int | None = None) -> Decision:
@@ -123,7 +130,11 @@ def first_block(
     at: datetime,
 ) -> str | None:
     """The first block kind (in reason order) among the active blocks covering the request."""
-    kinds = {b.kind for b in blocks if _block_active(b, at) and _block_covers(b, channel, address_id, theme)}
+    kinds = {
+        b.kind
+        for b in blocks
+        if _block_active(b, at) and _block_covers(b, channel, address_id, theme)
+    }
     return next((kind for kind in BLOCK_KINDS if kind in kinds), None)
 
 
@@ -132,7 +143,9 @@ def _block_active(block: BlockFacts, at: datetime) -> bool:
     return started and (block.lifted_at is None or block.lifted_at > at)
 
 
-def _block_covers(block: BlockFacts, channel: str | None, address_id: int | None, theme: ThemeRef | None) -> bool:
+def _block_covers(
+    block: BlockFacts, channel: str | None, address_id: int | None, theme: ThemeRef | None
+) -> bool:
     return (
         (block.channel is None or block.channel == channel)
         and (block.address_id is None or block.address_id == address_id)
@@ -175,7 +188,9 @@ def consent_decision(purpose: PurposeFacts, event: ConsentFacts | None, at: date
         return deny(event.status, event.id)
     if event.status == "pending":
         return deny("doi_pending", event.id)
-    if purpose.consent_valid_for is not None and event.occurred_at < subtract(at, purpose.consent_valid_for):
+    if purpose.consent_valid_for is not None and event.occurred_at < subtract(
+        at, purpose.consent_valid_for
+    ):
         return deny("expired", event.id)
     if event.purpose_version < purpose.reconsent_floor:
         return deny("reconsent_required", event.id)

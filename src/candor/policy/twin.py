@@ -32,7 +32,14 @@ from candor.policy.facts import PurposeFacts, ThemeRef
 from candor.store.tables import addresses, block_lifts, blocks, consent_state, contacts
 
 _BLOCK_RANK = {"all": 1, "channel": 2, "address": 3, "theme": 4}
-_CONSENT_REASONS = ("refused", "withdrawn", "expired", "doi_pending", "reconsent_required", "consent")
+_CONSENT_REASONS = (
+    "refused",
+    "withdrawn",
+    "expired",
+    "doi_pending",
+    "reconsent_required",
+    "consent",
+)
 
 
 def decisions(
@@ -62,7 +69,9 @@ def decisions(
     latest = _latest_covering(purpose.id, channel, resolved, scopes, at)
     query = query.outerjoin(latest, and_(latest.c.contact_id == c.c.id, latest.c.rn == 1))
 
-    outcome = _outcome(purpose, c, resolved, block_rank, latest, at, channel is not None or address_id is not None)
+    outcome = _outcome(
+        purpose, c, resolved, block_rank, latest, at, channel is not None or address_id is not None
+    )
     outcome = outcome.label("outcome")
     inner = query.add_columns(outcome, latest.c.event_id.label("latest_event")).subquery("decided")
     is_allowed = inner.c.outcome.in_(BASES)
@@ -70,7 +79,9 @@ def decisions(
         inner.c.contact_id,
         case((is_allowed, literal(ALLOWED)), else_=inner.c.outcome).label("reason"),
         case((is_allowed, inner.c.outcome), else_=null()).label("basis"),
-        case((inner.c.outcome.in_(_CONSENT_REASONS), inner.c.latest_event), else_=null()).label("event_id"),
+        case((inner.c.outcome.in_(_CONSENT_REASONS), inner.c.latest_event), else_=null()).label(
+            "event_id"
+        ),
     )
 
 
@@ -81,7 +92,11 @@ def _resolved_addresses(channel: str | None, address_id: int | None) -> Any:
         conditions = [a.c.id == address_id, a.c.deliverable.is_(True)]
         if channel is not None:
             conditions.append(a.c.channel == channel)
-        return select(a.c.contact_id, a.c.id.label("address_id")).where(*conditions).subquery("resolved")
+        return (
+            select(a.c.contact_id, a.c.id.label("address_id"))
+            .where(*conditions)
+            .subquery("resolved")
+        )
     if channel is None:
         return None
     return (
@@ -102,8 +117,14 @@ def _block_ranks(channel: str | None, resolved: Any, scopes: tuple[str, ...], at
     if resolved is not None:
         query = query.outerjoin(resolved, resolved.c.contact_id == b.c.contact_id)
         address_match = or_(address_match, b.c.address_id == resolved.c.address_id)
-    channel_match = b.c.channel.is_(None) if channel is None else or_(b.c.channel.is_(None), b.c.channel == channel)
-    theme_match = b.c.theme.is_(None) if not scopes else or_(b.c.theme.is_(None), b.c.theme.in_(scopes))
+    channel_match = (
+        b.c.channel.is_(None)
+        if channel is None
+        else or_(b.c.channel.is_(None), b.c.channel == channel)
+    )
+    theme_match = (
+        b.c.theme.is_(None) if not scopes else or_(b.c.theme.is_(None), b.c.theme.in_(scopes))
+    )
     return (
         query.where(
             b.c.created_at <= at,
@@ -177,11 +198,15 @@ def _outcome(
     if purpose.consent_valid_for is not None:
         cutoff = subtract(at, purpose.consent_valid_for)
         whens.append((latest.c.occurred_at < cutoff, "expired"))
-    whens.append((latest.c.purpose_version < literal(purpose.reconsent_floor, Integer), "reconsent_required"))
+    whens.append(
+        (latest.c.purpose_version < literal(purpose.reconsent_floor, Integer), "reconsent_required")
+    )
     return case(*whens, else_=literal("consent", String))
 
 
-def decide_many(conn: Connection, query: Select[Any], batch: int = 10_000) -> Iterator[tuple[int, Decision]]:
+def decide_many(
+    conn: Connection, query: Select[Any], batch: int = 10_000
+) -> Iterator[tuple[int, Decision]]:
     """Stream the twin's rows as (contact_id, Decision) without loading them all."""
     result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
     for row in result:

@@ -23,7 +23,7 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as conn:
         config = alembic_config()
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
 
 
 def revision(engine: Engine, message: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from candor.store.tables import metadata
+from candor.store.schema import metadata
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -1,0 +1,130 @@
+"""Tables of the journey studio: definitions, journey-scoped contact state, outbox, templates.
+
+Journey-scoped tables (journey_contacts, journey_transitions) are purged when a journey
+archives; journey_step_stats (aggregates) and communications (evidence) remain.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from candor.store.tables import Id, metadata
+from candor.store.types import UTCDateTime
+
+journeys = Table(
+    "journeys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("version", Integer, nullable=False, default=1),
+    Column("name", Text, nullable=False),
+    Column("purpose_id", String(64), nullable=False),
+    Column("definition", JSON, nullable=False),
+    # draft | running | stopped | archived
+    Column("state", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("launched_at", UTCDateTime, nullable=True),
+    Column("ends_at", UTCDateTime, nullable=True),
+    Column("archived_at", UTCDateTime, nullable=True),
+    Column("entered", Integer, nullable=False, default=0),
+)
+
+# Where each contact stands in a journey; `data` holds only the journey's declared fields
+# plus what the journey gathered. Deleted on archive.
+journey_contacts = Table(
+    "journey_contacts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("journey_id", String(64), ForeignKey("journeys.id", ondelete="CASCADE"), nullable=False),
+    Column("contact_id", Id, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("step_id", String(64), nullable=False),
+    # active (due at due_at) | done | exited
+    Column("status", String(16), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("entered_at", UTCDateTime, nullable=False),
+    Column("step_entered_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("data", JSON, nullable=False, default=dict),
+    UniqueConstraint("journey_id", "contact_id"),
+    Index("ix_journey_contacts_due", "journey_id", "status", "step_id", "due_at"),
+    Index("ix_journey_contacts_contact", "contact_id"),
+)
+
+journey_transitions = Table(
+    "journey_transitions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("journey_id", String(64), ForeignKey("journeys.id", ondelete="CASCADE"), nullable=False),
+    Column("contact_id", Id, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("from_step", String(64), nullable=True),
+    Column("to_step", String(64), nullable=True),
+    Column("outcome", String(48), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_journey_transitions_journey", "journey_id", "contact_id"),
+)
+
+# Aggregates that outlive the journey: per step and outcome (decide's reason codes, passed,
+# deferred:*), and how many contacts are at each step right now (maintained incrementally).
+journey_step_stats = Table(
+    "journey_step_stats",
+    metadata,
+    Column(
+        "journey_id", String(64), ForeignKey("journeys.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("step_id", String(64), primary_key=True),
+    Column("outcome", String(48), primary_key=True),
+    Column("count", Integer, nullable=False, default=0),
+)
+
+# Outgoing messages. The gate decided inside the transaction that wrote the row; the
+# idempotency key (journey, contact, step) makes a second enqueue impossible and gives the
+# stable Message-ID, so a crash can at most re-deliver the same message.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("journey_id", String(64), nullable=True),
+    Column("step_id", String(64), nullable=True),
+    Column("contact_id", Id, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("address_id", Id, nullable=True),
+    Column("template_id", String(64), nullable=False),
+    Column("purpose_id", String(64), nullable=False),
+    Column("theme", String(64), nullable=True),
+    # marketing | service | confirmation: what the message is, for headers and links
+    Column("kind", String(16), nullable=False),
+    Column("context", JSON, nullable=False, default=dict),
+    Column("decision_reason", String(32), nullable=False),
+    Column("decision_basis", String(32), nullable=True),
+    Column("decision_event_id", Id, nullable=True),
+    # queued | sending | sent | failed | cancelled
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("message_id", String(200), nullable=True),
+    Column("communication_id", Id, nullable=True),
+    Column("error", String(64), nullable=True),
+    Index("ix_outbox_status_due", "status", "next_attempt_at"),
+    Index("ix_outbox_contact_channel", "contact_id", "channel", "created_at"),
+)
+
+templates = Table(
+    "templates",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    # channel -> parts (email: subject, html, text; sms/whatsapp: text)
+    Column("parts", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,10 @@
+"""The complete schema: imports every table module so `metadata` holds all tables."""
+
+from __future__ import annotations
+
+from candor.store import journey_tables, rights_tables, tables
+from candor.store.tables import metadata
+
+TABLE_MODULES = (tables, journey_tables, rights_tables)
+
+__all__ = ["TABLE_MODULES", "metadata"]

@@ -1,0 +1,92 @@
+"""Contact blocks (advertising blocks): set, list, lift (a new recorded act)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from candor.ledger.blocks import lift_block, list_blocks, set_block
+from candor.ledger.contacts import contact_row
+from candor.store.engine import reading
+from candor.web.api_communications import check_communication
+from candor.web.deps import (
+    AddressValue,
+    Body,
+    Channel,
+    Cx,
+    Ident,
+    Note,
+    PathId,
+    Reader,
+    RowId,
+    Writer,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["blocks"])
+
+
+class BlockIn(Body):
+    channel: Channel | None = None
+    address: AddressValue | None = None
+    theme: Ident | None = None
+    reason: Note
+    communication_id: RowId | None = None
+
+
+class LiftIn(Body):
+    reason: Note | None = None
+    communication_id: RowId | None = None
+
+
+@router.post("/contacts/{contact_id}/blocks", status_code=201)
+def post_block(contact_id: PathId, body: BlockIn, cx: Cx, principal: Writer) -> dict[str, Any]:
+    """Set a block; with no channel, address or theme it is a complete advertising block."""
+    with cx.engine.begin() as conn:
+        check_communication(conn, contact_id, body.communication_id)
+        block_id = set_block(
+            conn,
+            cx.vault,
+            contact_id,
+            reason=body.reason,
+            source="api",
+            channel=body.channel,
+            address=body.address,
+            theme=body.theme,
+            communication_id=body.communication_id,
+            actor=principal.actor,
+            at=cx.clock.now(),
+        )
+        return next(b for b in list_blocks(conn, contact_id) if b["id"] == block_id)
+
+
+@router.get("/contacts/{contact_id}/blocks")
+def get_blocks(contact_id: PathId, cx: Cx, principal: Reader) -> dict[str, Any]:
+    with reading(cx.engine) as conn:
+        contact_row(conn, contact_id)
+        return {"items": list_blocks(conn, contact_id)}
+
+
+@router.delete("/blocks/{block_id}")
+def delete_block(
+    block_id: PathId,
+    cx: Cx,
+    principal: Writer,
+    body: LiftIn | None = None,
+    reason: Annotated[Note | None, Query()] = None,
+) -> dict[str, Any]:
+    """Lift a block: the block stays, the lift is recorded beside it."""
+    lift_reason = (body.reason if body is not None else None) or reason or ""
+    communication_id = body.communication_id if body is not None else None
+    with cx.engine.begin() as conn:
+        lifted = lift_block(
+            conn,
+            block_id,
+            reason=lift_reason,
+            source="api",
+            communication_id=communication_id,
+            actor=principal.actor,
+            at=cx.clock.now(),
+        )
+        check_communication(conn, lifted["contact"], communication_id)
+    return lifted

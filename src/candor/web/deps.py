@@ -1,0 +1,123 @@
+"""Shared dependencies: the product container, the caller (API key and role), field types."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import Depends, HTTPException, Request
+from fastapi import Path as PathParam
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from candor.auth import Principal, authenticate
+from candor.runtime import Candor
+from candor.store.engine import reading
+
+# Largest id any backend stores (BIGINT); larger path or body ids are refused, not crashed on.
+MAX_ID = 2**63 - 1
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it up front rather than fail in the driver.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not a known IANA time zone") from None
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+Name = Annotated[str, StringConstraints(max_length=200), NoNul]
+Ident = Annotated[str, StringConstraints(min_length=1, max_length=64), NoNul]
+Source = Annotated[str, StringConstraints(min_length=1, max_length=32), NoNul]
+Note = Annotated[str, StringConstraints(max_length=2000), NoNul]
+AddressValue = Annotated[str, StringConstraints(min_length=1, max_length=320), NoNul]
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=128), NoNul]
+Language = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,4})?$")]
+TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_timezone)]
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+PathId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+
+
+class Body(BaseModel):
+    """Request bodies: unknown fields are errors, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def get_cx(request: Request) -> Candor:
+    cx: Candor = request.app.state.cx
+    return cx
+
+
+Cx = Annotated[Candor, Depends(get_cx)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cnd_...`")
+
+
+def _unauthorized(problem: str) -> HTTPException:
+    return HTTPException(401, problem, headers={"WWW-Authenticate": "Bearer"})
+
+
+def current_principal(
+    cx: Cx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """The caller behind the bearer key; 401 when it is missing, unknown or revoked."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthorized("a bearer API key is required")
+    with reading(cx.engine) as conn:
+        principal = authenticate(conn, credentials.credentials)
+    if principal is None:
+        raise _unauthorized("unknown or revoked API key")
+    return principal
+
+
+def writing_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    """A caller allowed to change data (every role but auditor)."""
+    if not principal.may_write:
+        raise HTTPException(403, f"the {principal.role} role is read-only")
+    return principal
+
+
+def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    """A caller allowed to change the registry (admin only)."""
+    if principal.role != "admin":
+        raise HTTPException(403, "needs the admin role")
+    return principal
+
+
+Reader = Annotated[Principal, Depends(current_principal)]
+Writer = Annotated[Principal, Depends(writing_principal)]
+Admin = Annotated[Principal, Depends(admin_principal)]
+
+Channel = Literal["email", "sms", "whatsapp", "post"]
+
+
+def _requires_key(dependant: Any) -> bool:
+    return any(d.call is current_principal or _requires_key(d) for d in dependant.dependencies)
+
+
+def refused_caller(request: Request) -> HTTPException | None:
+    """The 401 for a keyed route called without a valid key, checked outside dependencies.
+
+    FastAPI parses a JSON body before it resolves dependencies, so a malformed body would
+    otherwise answer 422 to a caller who has no key at all.
+    """
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not _requires_key(dependant):
+        return None
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return _unauthorized("a bearer API key is required")
+    cx = get_cx(request)
+    with reading(cx.engine) as conn:
+        known = authenticate(conn, key.strip()) is not None
+    return None if known else _unauthorized("unknown or revoked API key")
