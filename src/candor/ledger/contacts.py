@@ -15,6 +15,7 @@ from candor.ledger import audit
 from candor.ledger.addresses import AddressError, normalize
 from candor.ledger.profile import attribute_types, coerce_attributes
 from candor.ledger.vault import Vault
+from candor.rights.suppression import refuse_suppressed
 from candor.store.engine import is_sqlite
 from candor.store.tables import addresses, contacts, rectifications
 
@@ -56,6 +57,7 @@ def create_contact(
     """Insert one contact with its encrypted identity and addresses; returns its id."""
     attrs = coerce_attributes(new.attributes, attribute_types(conn))
     normalized = normalized_addresses(new.addresses)
+    refuse_suppressed(conn, normalized, vault.blind_index)  # erased addresses need new consent
     (key_id,) = vault.create_keys(1)
     identity = {"first_name": new.first_name, "last_name": new.last_name}
     try:
@@ -260,9 +262,9 @@ def rectify_contact(
         if name in changes and changes[name] != row[name]:
             values[name] = changes[name]
             changed.append(name)
-    for channel, value in normalized_addresses(
-        [NewAddress(**a) for a in changes.get("addresses") or []]
-    ):
+    added = normalized_addresses([NewAddress(**a) for a in changes.get("addresses") or []])
+    refuse_suppressed(conn, added, vault.blind_index)  # erased addresses need new consent
+    for channel, value in added:
         if _holds_address(conn, vault, contact_id, channel, value):
             continue
         add_address(conn, vault, contact_id, key_id, channel, value, at=at)

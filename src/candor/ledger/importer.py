@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, tuple_
+from sqlalchemy import Connection, Engine, insert, select
 
 from candor.errors import InvalidInput
 from candor.ledger import audit
@@ -25,6 +25,8 @@ from candor.ledger.profile import attribute_types, coerce_value
 from candor.ledger.registry import facts_from_row
 from candor.ledger.vault import Vault
 from candor.policy.facts import PurposeFacts
+from candor.rights.suppression import SUPPRESSED_PROBLEM as SUPPRESSED
+from candor.rights.suppression import drop_suppressed
 from candor.store.tables import (
     addresses,
     contacts,
@@ -281,6 +283,10 @@ def _write_batch(
     with engine.begin() as conn:
         fresh = _drop_existing(conn, batch, report)
         fresh = _drop_taken_addresses(conn, fresh, report)
+        column = {channel: name for name, channel in ADDRESS_COLUMNS.items()}  # suppressed rows:
+        fresh = drop_suppressed(
+            conn, fresh, lambda c, ch: _reject(report, c.line, column[ch], SUPPRESSED)
+        )
         if not fresh:
             return
         key_ids = vault.create_keys(len(fresh))
@@ -341,16 +347,15 @@ def _drop_existing(
 def _drop_taken_addresses(
     conn: Connection, batch: list[Candidate], report: ImportReport
 ) -> list[Candidate]:
-    keys = [(channel, index) for c in batch for channel, _, index in c.addresses]
-    if not keys:
+    indexes = sorted({index for c in batch for _, _, index in c.addresses})
+    if not indexes:
         return batch
-    taken = set(
-        conn.execute(
-            select(addresses.c.channel, addresses.c.blind_index).where(
-                tuple_(addresses.c.channel, addresses.c.blind_index).in_(keys)
-            )
-        ).all()
-    )
+    taken: set[tuple[str, str]] = set()
+    for start in range(0, len(indexes), 1000):
+        query = select(addresses.c.channel, addresses.c.blind_index).where(
+            addresses.c.blind_index.in_(indexes[start : start + 1000])
+        )
+        taken.update((row.channel, row.blind_index) for row in conn.execute(query))
     kept: list[Candidate] = []
     claimed: set[tuple[str, str]] = set()
     for c in batch:

@@ -67,7 +67,7 @@ def decisions(
         query = query.outerjoin(ranked, ranked.c.contact_id == c.c.id)
         block_rank = ranked.c.rank
     latest = _latest_covering(purpose.id, channel, resolved, scopes, at)
-    query = query.outerjoin(latest, and_(latest.c.contact_id == c.c.id, latest.c.rn == 1))
+    query = query.outerjoin(latest, latest.c.contact_id == c.c.id)
 
     outcome = _outcome(
         purpose, c, resolved, block_rank, latest, at, channel is not None or address_id is not None
@@ -86,7 +86,10 @@ def decisions(
 
 
 def _resolved_addresses(channel: str | None, address_id: int | None) -> Any:
-    """Per contact, the deliverable address a message would go to (see decide.resolve_address)."""
+    """Per contact, the deliverable address a message would go to (see decide.resolve_address).
+
+    A CTE: computed once though blocks, consents and the final CASE all read it.
+    """
     a = addresses
     if address_id is not None:
         conditions = [a.c.id == address_id, a.c.deliverable.is_(True)]
@@ -103,7 +106,7 @@ def _resolved_addresses(channel: str | None, address_id: int | None) -> Any:
         select(a.c.contact_id, func.min(a.c.id).label("address_id"))
         .where(a.c.channel == channel, a.c.deliverable.is_(True))
         .group_by(a.c.contact_id)
-        .subquery("resolved")
+        .cte("resolved")
     )
 
 
@@ -141,30 +144,55 @@ def _block_ranks(channel: str | None, resolved: Any, scopes: tuple[str, ...], at
 def _latest_covering(
     purpose_id: str, channel: str | None, resolved: Any, scopes: tuple[str, ...], at: datetime
 ) -> Any:
-    """Per contact, the projection rows covering the request, newest first (rn = 1 wins)."""
-    s = consent_state
-    address_match: ColumnElement[bool] = s.c.scope_address == 0
+    """Per contact, the newest projection row covering the request (one row per contact).
+
+    "Newest" is an anti-join (no covering row is later by (occurred_at, event_id)): an index
+    lookup per contact on both databases, where a window function made SQLite scan.
+    """
+    row, newer = consent_state.alias("row"), consent_state.alias("newer")
     query = select(
-        s.c.contact_id,
-        s.c.event_id,
-        s.c.status,
-        s.c.occurred_at,
-        s.c.purpose_version,
-        func.row_number()
-        .over(partition_by=s.c.contact_id, order_by=(s.c.occurred_at.desc(), s.c.event_id.desc()))
-        .label("rn"),
-    ).select_from(s)
+        row.c.contact_id, row.c.event_id, row.c.status, row.c.occurred_at, row.c.purpose_version
+    ).select_from(row)
     if resolved is not None:
-        query = query.outerjoin(resolved, resolved.c.contact_id == s.c.contact_id)
+        query = query.outerjoin(resolved, resolved.c.contact_id == row.c.contact_id)
+    later = or_(
+        newer.c.occurred_at > row.c.occurred_at,
+        and_(newer.c.occurred_at == row.c.occurred_at, newer.c.event_id > row.c.event_id),
+    )
+    superseded = (
+        select(literal(1))
+        .select_from(newer)
+        .where(
+            newer.c.contact_id == row.c.contact_id,
+            *_covers(newer, purpose_id, channel, resolved, scopes, at),
+            later,
+        )
+    )
+    return query.where(
+        *_covers(row, purpose_id, channel, resolved, scopes, at), ~superseded.exists()
+    ).subquery("latest")
+
+
+def _covers(
+    s: Any,
+    purpose_id: str,
+    channel: str | None,
+    resolved: Any,
+    scopes: tuple[str, ...],
+    at: datetime,
+) -> list[ColumnElement[bool]]:
+    """Conditions for a projection row whose scope covers the request (see decide)."""
+    address_match: ColumnElement[bool] = s.c.scope_address == 0
+    if resolved is not None:
         address_match = or_(address_match, s.c.scope_address == resolved.c.address_id)
     channels = ("",) if channel is None else ("", channel)
-    return query.where(
+    return [
         s.c.purpose_id == purpose_id,
         s.c.scope_theme.in_(("", *scopes)),
         s.c.scope_channel.in_(channels),
         address_match,
         s.c.occurred_at <= at,
-    ).subquery("latest")
+    ]
 
 
 def _outcome(

@@ -127,6 +127,7 @@ addresses = Table(
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("channel", "blind_index"),
     Index("ix_addresses_contact_channel", "contact_id", "channel", "id"),
+    Index("ix_addresses_blind_index", "blind_index"),
 )
 
 communications = Table(

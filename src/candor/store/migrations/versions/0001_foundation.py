@@ -162,6 +162,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_addresses_contact_channel", ["contact_id", "channel", "id"], unique=False
         )
+        batch_op.create_index("ix_addresses_blind_index", ["blind_index"], unique=False)
 
     op.create_table(
         "blocks",
@@ -422,6 +423,7 @@ def downgrade() -> None:
 
     op.drop_table("blocks")
     with op.batch_alter_table("addresses", schema=None) as batch_op:
+        batch_op.drop_index("ix_addresses_blind_index")
         batch_op.drop_index("ix_addresses_contact_channel")
 
     op.drop_table("addresses")

@@ -1,0 +1,44 @@
+"""`make bench`: run every benchmark and print one JSON document with the figures and sizes.
+
+Sizes come from environment variables (CANDOR_BENCH_CONTACTS, CANDOR_BENCH_IMPORT, ...);
+PostgreSQL is measured too when CANDOR_BENCH_POSTGRES_URL or CANDOR_TEST_POSTGRES_URL is set.
+Pass benchmark names to run only some: `python -m bench gate api`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+import sys
+import time
+from typing import Any
+
+BENCHMARKS = ("gate", "api", "intake", "journeys", "delivery", "rights")
+
+
+def main(names: list[str]) -> None:
+    report: dict[str, Any] = {
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": _cpus(),
+            "platform": platform.platform(),
+        },
+    }
+    for name in names or BENCHMARKS:
+        module = importlib.import_module(f"bench.{name}")
+        started = time.perf_counter()
+        report[name] = module.run()
+        report[name]["wall_seconds"] = round(time.perf_counter() - started, 1)
+        print(f"{name}: done", file=sys.stderr, flush=True)
+    print(json.dumps(report, indent=2, default=str))
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

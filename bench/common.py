@@ -1,0 +1,83 @@
+"""Shared set-up for benchmarks: throwaway databases, peak memory, JSON output."""
+
+from __future__ import annotations
+
+import os
+import resource
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import text
+
+from candor.clock import ManualClock
+from candor.ledger.config import apply_config, load_config_file
+from candor.ledger.vault import generate_master_key
+from candor.runtime import Candor
+from candor.store.engine import make_engine
+from candor.store.keystore import init_keystore
+from candor.store.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "examples" / "candor.yaml"
+
+
+def postgres_url() -> str | None:
+    """CANDOR_BENCH_POSTGRES_URL, else CANDOR_TEST_POSTGRES_URL; None skips PostgreSQL."""
+    return os.environ.get("CANDOR_BENCH_POSTGRES_URL") or os.environ.get("CANDOR_TEST_POSTGRES_URL")
+
+
+def backends() -> list[str]:
+    return ["sqlite", *(["postgres"] if postgres_url() else [])]
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+@contextmanager
+def fresh_candor(backend: str) -> Iterator[Candor]:
+    """A migrated, configured product on a throwaway SQLite file or PostgreSQL schema."""
+    os.environ.setdefault("CANDOR_MASTER_KEY", generate_master_key())
+    with tempfile.TemporaryDirectory() as tmp:
+        schema = None
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp}/bench.db"
+        else:
+            base = postgres_url()
+            assert base is not None
+            schema = f"candor_bench_{uuid.uuid4().hex[:8]}"
+            admin = make_engine(base)
+            with admin.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        cx = Candor.open(url, keystore=f"sqlite:///{tmp}/keys.db", clock=ManualClock())
+        init_keystore(cx.vault.keystore)
+        with cx.engine.begin() as conn:
+            apply_config(conn, load_config_file(CONFIG), actor="bench", at=cx.clock.now())
+        try:
+            yield cx
+        finally:
+            cx.dispose()
+            if schema is not None:
+                with admin.begin() as conn:
+                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                admin.dispose()
+
+
+class Timer:
+    """Wall-clock seconds of a block."""
+
+    def __enter__(self) -> Timer:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start

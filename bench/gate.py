@@ -1,0 +1,81 @@
+"""Gate benchmark: the SQL twin of decide() over a large target group, streamed."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import text
+
+from bench.common import Timer, backends, fresh_candor, peak_rss_mb
+from candor.ledger.registry import purpose_facts, theme_ref
+from candor.policy.twin import decide_many, decisions
+from candor.runtime import Candor
+
+SERIES = {
+    "sqlite": "WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < :n) ",
+    "postgresql": "WITH s(g) AS (SELECT generate_series(1, :n)) ",
+}
+
+
+def seed(cx: Candor, n: int) -> None:
+    """n contacts with an e-mail address; 60% granted, 10% withdrawn, 3% blocked (set-based)."""
+    series = SERIES[cx.engine.dialect.name]
+    now = cx.clock.now().replace(tzinfo=None)
+    statements = [
+        "INSERT INTO contacts (id, key_id, attributes, language, timezone, source, created_at, updated_at) "
+        "SELECT g, 'k' || g, '{}', 'en', 'UTC', 'bench', :now, :now FROM s",
+        "INSERT INTO addresses (id, contact_id, channel, blind_index, value, deliverable, created_at) "
+        "SELECT g, g, 'email', 'b' || g, :blob, true, :now FROM s",
+        "INSERT INTO consent_state (contact_id, purpose_id, scope_theme, scope_channel, scope_address, "
+        "event_id, status, occurred_at, purpose_version) "
+        "SELECT g, 'newsletter', '', 'email', 0, g, "
+        "CASE WHEN g % 10 < 6 THEN 'confirmed' WHEN g % 10 = 6 THEN 'withdrawn' ELSE 'pending' END, "
+        ":now, 1 FROM s WHERE g % 10 < 8",
+        "INSERT INTO blocks (contact_id, kind, channel, theme, reason, source, created_at) "
+        "SELECT g, 'theme', NULL, 'weekly', 'bench', 'bench', :now FROM s WHERE g % 33 = 0",
+    ]
+    with cx.engine.begin() as conn:
+        for sql in statements:
+            conn.execute(text(series + sql), {"n": n, "now": now, "blob": b"\x00" * 40})
+    if cx.engine.dialect.name == "postgresql":
+        with cx.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+    if cx.engine.dialect.name == "postgresql":
+        with cx.engine.begin() as conn:
+            conn.exec_driver_sql("SELECT setval('contacts_id_seq', (SELECT max(id) FROM contacts))")
+
+
+def measure(cx: Candor) -> dict[str, Any]:
+    """Stream every decision for newsletter/email/weekly and count them by reason."""
+    with cx.engine.connect() as conn:
+        purpose, theme = purpose_facts(conn, "newsletter"), theme_ref(conn, "weekly")
+        query = decisions(purpose, "email", theme, cx.clock.now())
+        reasons: dict[str, int] = {}
+        with Timer() as timer:
+            for _, decision in decide_many(conn, query, batch=20_000):
+                reasons[decision.reason] = reasons.get(decision.reason, 0) + 1
+    total = sum(reasons.values())
+    return {
+        "decisions": total,
+        "seconds": round(timer.seconds, 3),
+        "decisions_per_s": round(total / timer.seconds),
+        "by_reason": reasons,
+    }
+
+
+def run(n: int | None = None) -> dict[str, Any]:
+    n = n or int(os.environ.get("CANDOR_BENCH_CONTACTS", "1000000"))
+    out: dict[str, Any] = {
+        "contacts": n,
+        "goal": "1M decisions <= 1 s on PostgreSQL, <= 3 s on SQLite",
+    }
+    for backend in backends():
+        with fresh_candor(backend) as cx:
+            with Timer() as seeding:
+                seed(cx, n)
+            result = measure(cx)
+            result["seed_seconds"] = round(seeding.seconds, 1)
+            result["peak_rss_mb"] = peak_rss_mb()
+            out[backend] = result
+    return out
