@@ -23,14 +23,18 @@ def seed(cx: Candor, n: int) -> None:
     series = SERIES[cx.engine.dialect.name]
     now = cx.clock.now().replace(tzinfo=None)
     statements = [
-        "INSERT INTO contacts (id, key_id, attributes, language, timezone, source, created_at, updated_at) "
+        "INSERT INTO contacts "
+        "(id, key_id, attributes, language, timezone, source, created_at, updated_at) "
         "SELECT g, 'k' || g, '{}', 'en', 'UTC', 'bench', :now, :now FROM s",
-        "INSERT INTO addresses (id, contact_id, channel, blind_index, value, deliverable, created_at) "
+        "INSERT INTO addresses "
+        "(id, contact_id, channel, blind_index, value, deliverable, created_at) "
         "SELECT g, g, 'email', 'b' || g, :blob, true, :now FROM s",
-        "INSERT INTO consent_state (contact_id, purpose_id, scope_theme, scope_channel, scope_address, "
+        "INSERT INTO consent_state "
+        "(contact_id, purpose_id, scope_theme, scope_channel, scope_address, "
         "event_id, status, occurred_at, purpose_version) "
         "SELECT g, 'newsletter', '', 'email', 0, g, "
-        "CASE WHEN g % 10 < 6 THEN 'confirmed' WHEN g % 10 = 6 THEN 'withdrawn' ELSE 'pending' END, "
+        "CASE WHEN g % 10 < 6 THEN 'confirmed' WHEN g % 10 = 6 THEN 'withdrawn' "
+        "ELSE 'pending' END, "
         ":now, 1 FROM s WHERE g % 10 < 8",
         "INSERT INTO blocks (contact_id, kind, channel, theme, reason, source, created_at) "
         "SELECT g, 'theme', NULL, 'weekly', 'bench', 'bench', :now FROM s WHERE g % 33 = 0",
