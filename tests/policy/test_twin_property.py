@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 
 from candor.durations import parse_duration
 from candor.ledger.blocks import insert_block
@@ -252,6 +252,9 @@ def test_decide_and_twin_agree(
             for contact_id in ids:
                 pure = decide_for(conn, contact_id, purpose, req["channel"], None, theme, at)
                 assert twin[contact_id] == pure, (contact_id, req)
+            some = select(contacts.c.id).where(contacts.c.id.in_(ids[::2]))
+            part = dict(decide_many(conn, decisions(purpose, req["channel"], theme, at, target=some)))
+            assert part == {cid: twin[cid] for cid in ids[::2]}
 
 
 def test_twin_with_explicit_address_matches(configured: Candor) -> None:

@@ -52,7 +52,7 @@ def decisions(
 ) -> Select[Any]:
     """One row per contact in `target` (default: every contact) with its decision."""
     c = contacts.alias("c")
-    resolved = _resolved_addresses(channel, address_id)
+    resolved = _resolved_addresses(channel, address_id, target)
     scopes = theme.scopes() if theme is not None else ()
     marketing = purpose.kind == "marketing"
 
@@ -63,10 +63,10 @@ def decisions(
         query = query.outerjoin(resolved, resolved.c.contact_id == c.c.id)
     block_rank = None
     if marketing:
-        ranked = _block_ranks(channel, resolved, scopes, at)
+        ranked = _block_ranks(channel, resolved, scopes, at, target)
         query = query.outerjoin(ranked, ranked.c.contact_id == c.c.id)
         block_rank = ranked.c.rank
-    latest = _latest_covering(purpose.id, channel, resolved, scopes, at)
+    latest = _latest_covering(purpose.id, channel, resolved, scopes, at, target)
     query = query.outerjoin(latest, latest.c.contact_id == c.c.id)
 
     outcome = _outcome(
@@ -85,7 +85,12 @@ def decisions(
     )
 
 
-def _resolved_addresses(channel: str | None, address_id: int | None) -> Any:
+def _within(column: Any, target: Select[Any] | None) -> list[ColumnElement[bool]]:
+    """Narrow a subquery to the target group, so a small batch never scans everyone."""
+    return [] if target is None else [column.in_(target)]
+
+
+def _resolved_addresses(channel: str | None, address_id: int | None, target: Any) -> Any:
     """Per contact, the deliverable address a message would go to (see decide.resolve_address).
 
     A CTE: computed once though blocks, consents and the final CASE all read it.
@@ -104,13 +109,15 @@ def _resolved_addresses(channel: str | None, address_id: int | None) -> Any:
         return None
     return (
         select(a.c.contact_id, func.min(a.c.id).label("address_id"))
-        .where(a.c.channel == channel, a.c.deliverable.is_(True))
+        .where(a.c.channel == channel, a.c.deliverable.is_(True), *_within(a.c.contact_id, target))
         .group_by(a.c.contact_id)
         .cte("resolved")
     )
 
 
-def _block_ranks(channel: str | None, resolved: Any, scopes: tuple[str, ...], at: datetime) -> Any:
+def _block_ranks(
+    channel: str | None, resolved: Any, scopes: tuple[str, ...], at: datetime, target: Any
+) -> Any:
     """Per contact, the rank of the first active block covering the request (1 = all)."""
     b, lift = blocks, block_lifts
     rank = case(*[(b.c.kind == kind, value) for kind, value in _BLOCK_RANK.items()], else_=9)
@@ -135,6 +142,7 @@ def _block_ranks(channel: str | None, resolved: Any, scopes: tuple[str, ...], at
             channel_match,
             address_match,
             theme_match,
+            *_within(b.c.contact_id, target),
         )
         .group_by(b.c.contact_id)
         .subquery("block_rank")
@@ -142,7 +150,12 @@ def _block_ranks(channel: str | None, resolved: Any, scopes: tuple[str, ...], at
 
 
 def _latest_covering(
-    purpose_id: str, channel: str | None, resolved: Any, scopes: tuple[str, ...], at: datetime
+    purpose_id: str,
+    channel: str | None,
+    resolved: Any,
+    scopes: tuple[str, ...],
+    at: datetime,
+    target: Any,
 ) -> Any:
     """Per contact, the newest projection row covering the request (one row per contact).
 
@@ -169,7 +182,9 @@ def _latest_covering(
         )
     )
     return query.where(
-        *_covers(row, purpose_id, channel, resolved, scopes, at), ~superseded.exists()
+        *_covers(row, purpose_id, channel, resolved, scopes, at),
+        *_within(row.c.contact_id, target),
+        ~superseded.exists(),
     ).subquery("latest")
 
 
@@ -236,7 +251,8 @@ def decide_many(
     conn: Connection, query: Select[Any], batch: int = 10_000
 ) -> Iterator[tuple[int, Decision]]:
     """Stream the twin's rows as (contact_id, Decision) without loading them all."""
-    result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
+    # Per-statement options: the caller's connection keeps its own (executemany needs that).
+    result = conn.execute(query, execution_options={"stream_results": True, "yield_per": batch})
     for row in result:
         yield row.contact_id, Decision(row.reason == ALLOWED, row.reason, row.basis, row.event_id)
 
