@@ -1,0 +1,288 @@
+"""Composing outbox rows into messages: template, minimal context, links and headers.
+
+The context holds only what the row carries (the journey's declared fields), the contact's
+names when the template reads them (decrypted from the vault just then), and signed links.
+Marketing e-mail gets the RFC 8058 List-Unsubscribe headers and, if its template forgot
+one, a visible unsubscribe line; a double opt-in confirmation carries no advertising.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from html import escape
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.engine import RowMapping
+
+from candor.channels import links
+from candor.channels.email import OutgoingEmail, Unsubscribe, message_id_for
+from candor.channels.settings import ChannelSettings, EmailSettings
+from candor.channels.sms import OutgoingSms
+from candor.channels.template_store import message_template, resolve_template
+from candor.channels.templates import (
+    MessageTemplate,
+    TemplateError,
+    has_unsubscribe,
+    referenced_fields,
+    render,
+)
+from candor.errors import CandorError
+from candor.ledger.vault import Vault
+from candor.store.journey_tables import journeys
+from candor.store.tables import addresses, contacts
+
+logger = logging.getLogger(__name__)
+
+IDENTITY_FIELDS = frozenset({"first_name", "last_name"})
+# Context keys that feed links and are never template variables themselves.
+PRIVATE_KEYS = frozenset({"doi_token", "download_token", "click_target"})
+# Kinds that carry an unsubscribe way out (everything but the DOI confirmation).
+UNSUBSCRIBABLE = ("marketing", "service", "consent_request")
+ADVERTISING = ("marketing", "consent_request")
+
+
+@dataclass
+class Composed:
+    """A ready message for its channel's transport."""
+
+    message: OutgoingEmail | OutgoingSms
+
+
+def sms_message_id(outbox_id: int, idempotency_key: str) -> str:
+    """A stable provider message id that also names the outbox row (for receipts)."""
+    return f"{outbox_id}.{hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]}"
+
+
+def outbox_id_of(message_id: str) -> int | None:
+    """The outbox row an SMS/WhatsApp message id came from, if it is one of ours."""
+    head, dot, _ = message_id.partition(".")
+    return int(head) if dot and head.isdigit() else None
+
+
+@dataclass
+class Composer:
+    """Renders one batch: contacts, addresses and templates loaded once for all its rows."""
+
+    vault: Vault
+    settings: ChannelSettings
+    public_url: str
+    contacts: dict[int, RowMapping] = field(default_factory=dict)
+    addresses: dict[int, RowMapping] = field(default_factory=dict)
+    targets: Mapping[tuple[int, str], int] = field(default_factory=dict)
+    parts: dict[tuple[str | None, str], dict[str, Any] | None] = field(default_factory=dict)
+    compiled: dict[tuple[str | None, str, str], MessageTemplate | None] = field(
+        default_factory=dict
+    )
+    way_out: dict[int, bool] = field(default_factory=dict)
+    names: dict[int, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls,
+        conn: Connection,
+        vault: Vault,
+        settings: ChannelSettings,
+        *,
+        live_rows: Sequence[RowMapping],
+        targets: Mapping[tuple[int, str], int],
+    ) -> Composer:
+        """Fetch what the rows need in a few set-based reads."""
+        self = cls(vault, settings, settings.require_public_url(), targets=targets)
+        contact_ids = sorted({r["contact_id"] for r in live_rows})
+        if not contact_ids:
+            return self
+        query = select(contacts.c.id, contacts.c.key_id, contacts.c.identity).where(
+            contacts.c.id.in_(contact_ids)
+        )
+        self.contacts = {r["id"]: r for r in conn.execute(query).mappings()}
+        wanted = sorted({a for a in (self.address_of(r) for r in live_rows) if a is not None})
+        query = select(addresses.c.id, addresses.c.channel, addresses.c.value).where(
+            addresses.c.id.in_(wanted)
+        )
+        self.addresses = {r["id"]: r for r in conn.execute(query).mappings()}
+        vault.load(r["key_id"] for r in self.contacts.values())
+        journey_ids = sorted({r["journey_id"] for r in live_rows if r["journey_id"]})
+        inline: dict[str, Any] = {}
+        if journey_ids:
+            query = select(journeys.c.id, journeys.c.definition).where(
+                journeys.c.id.in_(journey_ids)
+            )
+            inline = {
+                r.id: (r.definition or {}).get("templates") or {} for r in conn.execute(query)
+            }
+        for row in live_rows:
+            key = (row["journey_id"], row["template_id"])
+            if key not in self.parts:
+                try:
+                    self.parts[key] = resolve_template(
+                        conn, row["template_id"], inline.get(row["journey_id"] or "")
+                    )
+                except CandorError:
+                    self.parts[key] = None
+        return self
+
+    def address_of(self, row: Mapping[Any, Any]) -> int | None:
+        """The address the row goes to: its own, else the one the gate resolved."""
+        explicit = row["address_id"]
+        return (
+            int(explicit)
+            if explicit is not None
+            else self.targets.get((row["contact_id"], row["channel"]))
+        )
+
+    def template(self, row: Mapping[Any, Any]) -> MessageTemplate | None:
+        key = (row["journey_id"], row["template_id"], row["channel"])
+        if key not in self.compiled:
+            parts = self.parts.get((row["journey_id"], row["template_id"]))
+            channel_parts = (parts or {}).get(row["channel"])
+            try:
+                self.compiled[key] = (
+                    message_template(row["template_id"], row["channel"], channel_parts)
+                    if channel_parts
+                    else None
+                )
+            except CandorError:
+                self.compiled[key] = None
+        return self.compiled[key]
+
+    def _has_way_out(self, template: MessageTemplate) -> bool:
+        """has_unsubscribe, cached per compiled template of the batch."""
+        key = id(template)
+        if key not in self.way_out:
+            self.way_out[key] = has_unsubscribe(template)
+        return self.way_out[key]
+
+    def _names(self, template: MessageTemplate) -> set[str]:
+        """referenced_fields, cached per compiled template of the batch."""
+        key = id(template)
+        if key not in self.names:
+            self.names[key] = referenced_fields(template)
+        return self.names[key]
+
+    def compose(self, row: Mapping[Any, Any]) -> Composed | str:
+        """The message for one row, or a permanent error code (no personal data in it)."""
+        template = self.template(row)
+        if template is None:
+            return "template_missing"
+        contact = self.contacts.get(row["contact_id"])
+        address_id = self.address_of(row)
+        address = self.addresses.get(address_id) if address_id is not None else None
+        if contact is None or address is None:
+            return "no_address"
+        raw = self.vault.decrypt(
+            contact["key_id"], f"address:{address['channel']}", address["value"]
+        )
+        if raw is None:
+            return "no_address"
+        names = self._names(template)
+        context = self.context(row, contact, names)
+        try:
+            rendered = render(template, context)
+        except TemplateError as exc:
+            # Ids and places only: a rendering error may quote a field's value.
+            logger.warning(
+                "outbox row %s: template %s, part %s, line %s does not render",
+                row["id"],
+                exc.template_id,
+                exc.part,
+                exc.line,
+            )
+            return "template_error"
+        text, html = rendered.text, rendered.html
+        footer = row["kind"] == "marketing" and not self._has_way_out(template)
+        needed = footer or (row["channel"] == "email" and row["kind"] in ADVERTISING)
+        unsubscribe = context.get("unsubscribe_url") or (
+            self._unsubscribe_url(row) if needed else ""
+        )
+        if row["channel"] == "email":
+            if footer:
+                text = f"{text.rstrip()}\n\nUnsubscribe: {unsubscribe}\n"
+                if html is not None:
+                    html += f'\n<p><a href="{escape(unsubscribe)}">Unsubscribe</a></p>\n'
+            return Composed(
+                self._email(row, raw.decode(), rendered.subject or "", text, html, unsubscribe)
+            )
+        if footer:
+            text = f"{text} Reply STOP to opt out."
+        return Composed(
+            OutgoingSms(raw.decode(), text, sms_message_id(row["id"], row["idempotency_key"]))
+        )
+
+    def _email(
+        self,
+        row: Mapping[Any, Any],
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None,
+        unsubscribe_url: str,
+    ) -> OutgoingEmail:
+        email = self.settings.email or EmailSettings()
+        one_click = None
+        if row["kind"] in ADVERTISING:
+            token = unsubscribe_url.rpartition("/")[2]
+            one_click = Unsubscribe(unsubscribe_url, links.unsubscribe_mailto(email.domain, token))
+        return OutgoingEmail(
+            to=to,
+            from_=email.from_,
+            subject=subject,
+            text=text,
+            html=html,
+            message_id=message_id_for(row["idempotency_key"], email.domain),
+            unsubscribe=one_click,
+            envelope_from=email.bounce,
+        )
+
+    def _unsubscribe_url(self, row: Mapping[Any, Any]) -> str:
+        issued: datetime = row["created_at"]
+        token = links.unsubscribe_token(
+            self.vault.signing_key,
+            contact_id=row["contact_id"],
+            purpose_id=row["purpose_id"],
+            theme=row["theme"],
+            channel=row["channel"],
+            address_id=self.address_of(row),
+            outbox_id=row["id"],
+            issued_at=issued,
+        )
+        return links.unsubscribe_url(self.public_url, token)
+
+    def context(
+        self, row: Mapping[Any, Any], contact: Mapping[Any, Any], names: set[str]
+    ) -> dict[str, Any]:
+        """Declared fields, names if read, and the links the template uses (all deterministic)."""
+        data: Mapping[str, Any] = row["context"] or {}
+        context = {k: v for k, v in data.items() if k not in PRIVATE_KEYS}
+        if names & IDENTITY_FIELDS:
+            raw = self.vault.decrypt(contact["key_id"], "identity", contact["identity"])
+            identity = json.loads(raw) if raw else {}
+            for name in names & IDENTITY_FIELDS:
+                context[name] = identity.get(name) or ""
+        key, issued, base = self.vault.signing_key, row["created_at"], self.public_url
+        if "unsubscribe_url" in names and row["kind"] in UNSUBSCRIBABLE:
+            context["unsubscribe_url"] = self._unsubscribe_url(row)
+        if "preferences_url" in names:
+            token = links.preferences_token(key, contact_id=row["contact_id"], issued_at=issued)
+            context["preferences_url"] = links.preferences_url(base, token)
+        if data.get("doi_token"):
+            context["confirm_url"] = links.confirm_url(base, str(data["doi_token"]))
+        if data.get("download_token"):
+            context["download_url"] = links.download_url(base, str(data["download_token"]))
+        if data.get("click_target") and row["journey_id"] and "click_url" in names:
+            token = links.click_token(
+                key,
+                contact_id=row["contact_id"],
+                journey_id=row["journey_id"],
+                step_id=row["step_id"] or "",
+                channel=row["channel"],
+                target=str(data["click_target"]),
+                issued_at=issued,
+            )
+            context["click_url"] = links.click_url(base, token)
+        return context

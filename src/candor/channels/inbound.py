@@ -1,0 +1,201 @@
+"""Inbound messages, delivery receipts and clicks: recorded as communications, acted on.
+
+STOP-style keywords set an address block with the inbound message as evidence; START lifts
+the blocks set by keyword (never one set another way). Unknown senders are not stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from candor.channels.compose import outbox_id_of
+from candor.channels.dispatch import mark_undeliverable
+from candor.channels.keywords import KeywordConfig, classify_inbound
+from candor.channels.links import ClickClaims
+from candor.channels.sms import DeliveryReceipt
+from candor.errors import InvalidInput
+from candor.ledger.addresses import AddressError, normalize
+from candor.ledger.blocks import lift_block, set_block
+from candor.ledger.communications import record_communication
+from candor.ledger.vault import Vault
+from candor.store.journey_tables import outbox
+from candor.store.tables import addresses, block_lifts, blocks, contacts
+
+KEYWORD_SOURCE = "keyword"
+STOP_REASON = "STOP keyword"
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    """What an inbound message did (ids and codes only)."""
+
+    recorded: bool
+    keyword: str = "none"
+    communication_id: int | None = None
+    block_ids: tuple[int, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "recorded": self.recorded,
+            "keyword": self.keyword,
+            "communication": self.communication_id,
+            "blocks": list(self.block_ids),
+        }
+
+
+def _sender(
+    conn: Connection, vault: Vault, channel: str, sender: str
+) -> tuple[int, str | None, str] | None:
+    """(contact, the sender's address on this channel or None, language) via the blind index."""
+    try:
+        value = normalize(channel, sender)
+    except AddressError:
+        return None
+    index = vault.blind_index(channel, value)
+    phone_channels = ("sms", "whatsapp") if channel in ("sms", "whatsapp") else (channel,)
+    rows = conn.execute(
+        select(addresses.c.contact_id, addresses.c.channel, contacts.c.language)
+        .join(contacts, contacts.c.id == addresses.c.contact_id)
+        .where(
+            addresses.c.channel.in_(phone_channels),
+            addresses.c.blind_index == index,
+            contacts.c.erased_at.is_(None),
+        )
+        .order_by(addresses.c.id)
+    ).all()
+    if not rows:
+        return None
+    exact = next((r for r in rows if r.channel == channel), None)
+    chosen = exact or rows[0]
+    return int(chosen.contact_id), value if exact else None, chosen.language
+
+
+def receive_inbound(
+    conn: Connection,
+    vault: Vault,
+    channel: str,
+    sender: str,
+    text: str,
+    *,
+    keywords: KeywordConfig | None = None,
+    provider_message_id: str | None = None,
+    at: datetime,
+) -> InboundResult:
+    """Record an inbound message and apply STOP/START; unknown senders leave no trace."""
+    found = _sender(conn, vault, channel, sender)
+    if found is None:
+        return InboundResult(recorded=False)
+    contact_id, address, language = found
+    kind = classify_inbound(text or "", language, keywords)
+    ref = f"inbound:{kind}" + (f":{provider_message_id[:100]}" if provider_message_id else "")
+    comm = record_communication(
+        conn,
+        vault,
+        contact_id,
+        channel=channel,
+        direction="in",
+        address=address,
+        content_ref=ref,
+        actor="inbound",
+        at=at,
+    )
+    changed: list[int] = []
+    if kind == "stop" and not _keyword_blocks(conn, contact_id, channel, at):
+        changed.append(
+            set_block(
+                conn,
+                vault,
+                contact_id,
+                reason=STOP_REASON,
+                source=KEYWORD_SOURCE,
+                channel=channel,
+                address=address,
+                communication_id=comm,
+                actor="inbound",
+                at=at,
+            )
+        )
+    elif kind == "start":
+        for block_id in _keyword_blocks(conn, contact_id, channel, at):
+            lift_block(
+                conn,
+                block_id,
+                reason="START keyword",
+                source=KEYWORD_SOURCE,
+                communication_id=comm,
+                actor="inbound",
+                at=at,
+            )
+            changed.append(block_id)
+    return InboundResult(True, kind, comm, tuple(changed))
+
+
+def _keyword_blocks(conn: Connection, contact_id: int, channel: str, at: datetime) -> list[int]:
+    """Active blocks a keyword set on this channel for this contact."""
+    query = (
+        select(blocks.c.id)
+        .outerjoin(block_lifts, block_lifts.c.block_id == blocks.c.id)
+        .where(
+            blocks.c.contact_id == contact_id,
+            blocks.c.channel == channel,
+            blocks.c.source == KEYWORD_SOURCE,
+            blocks.c.created_at <= at,
+            block_lifts.c.block_id.is_(None),
+        )
+        .order_by(blocks.c.id)
+    )
+    return [int(b) for b in conn.execute(query).scalars()]
+
+
+def apply_receipt(conn: Connection, channel: str, receipt: DeliveryReceipt) -> str:
+    """Apply a provider's delivery receipt: a permanent failure makes the address undeliverable.
+
+    Returns what happened: unknown, delivered, failed or undeliverable.
+    """
+    outbox_id = outbox_id_of(receipt.message_id)
+    if outbox_id is None:
+        return "unknown"
+    row = conn.execute(
+        select(outbox.c.id, outbox.c.address_id, outbox.c.message_id).where(
+            outbox.c.id == outbox_id, outbox.c.channel == channel
+        )
+    ).first()
+    if row is None or row.message_id != receipt.message_id:
+        return "unknown"
+    if receipt.status == "delivered":
+        return "delivered"
+    error = "receipt_undeliverable" if receipt.permanent else "receipt_failed"
+    conn.execute(update(outbox).where(outbox.c.id == row.id).values(error=error))
+    if receipt.permanent and row.address_id is not None:
+        mark_undeliverable(conn, [row.address_id])
+    return receipt.status
+
+
+def record_click(
+    conn: Connection, vault: Vault, claims: ClickClaims, *, at: datetime
+) -> int | None:
+    """Record a click as an inbound communication `click:<journey>:<step>` (None if erased)."""
+    exists = conn.execute(
+        select(contacts.c.id).where(
+            contacts.c.id == claims.contact_id, contacts.c.erased_at.is_(None)
+        )
+    ).first()
+    if exists is None:
+        return None
+    try:
+        return record_communication(
+            conn,
+            vault,
+            claims.contact_id,
+            channel=claims.channel,
+            direction="in",
+            content_ref=f"click:{claims.journey_id}:{claims.step_id}",
+            actor="click",
+            at=at,
+        )
+    except InvalidInput:
+        return None

@@ -1,0 +1,139 @@
+"""Provider webhooks (inbound SMS/WhatsApp, delivery receipts) and tracked link clicks.
+
+Webhooks are authenticated by the channel's provider API key as a bearer token, checked
+before the body is read. Answers carry ids and codes only, never a number or a message.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from candor import tokens
+from candor.channels.inbound import apply_receipt, receive_inbound, record_click
+from candor.channels.links import read_click
+from candor.channels.settings import ChannelSettings, ChannelSettingsError, load_settings
+from candor.channels.sms import parse_delivery_receipt
+from candor.runtime import Candor
+from candor.store.engine import reading
+from candor.web.subject_unsubscribe import page
+
+log = logging.getLogger("candor.web.hooks")
+router = APIRouter(tags=["hooks"])
+
+MobileChannel = Literal["sms", "whatsapp"]
+MAX_BODY = 64 * 1024
+
+
+class InboundMessage(BaseModel):
+    """A provider's inbound message: sender number, text, optional provider message id."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    sender: str = Field(alias="from", min_length=1, max_length=64)
+    text: str = Field("", max_length=4096)
+    message_id: str | None = Field(None, max_length=200)
+
+
+def _settings(cx: Candor) -> ChannelSettings:
+    with reading(cx.engine) as conn:
+        try:
+            return load_settings(conn)
+        except ChannelSettingsError:
+            log.error("channel settings are invalid; refusing webhooks")
+            raise HTTPException(503, "channel settings are invalid") from None
+
+
+def _authorise(request: Request, settings: ChannelSettings, channel: str) -> None:
+    """401 unless the bearer token is the channel provider's API key; 404 if not configured."""
+    provider = settings.provider(channel)
+    key = provider.api_key() if provider is not None else None
+    if not key:
+        raise HTTPException(404, f"channel {channel} has no provider configured")
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        presented.strip().encode(), key.encode()
+    ):
+        raise HTTPException(
+            401, "the provider's API key is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+async def _json(request: Request) -> Any:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise HTTPException(413, "body too large")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(422, "body is not valid JSON") from None
+
+
+@router.post("/hooks/inbound/{channel}")
+async def inbound(request: Request, channel: MobileChannel) -> dict[str, Any]:
+    """Record an inbound message from a known sender and apply STOP/START keywords."""
+    cx: Candor = request.app.state.cx
+    settings = await run_in_threadpool(_settings, cx)
+    _authorise(request, settings, channel)
+    try:
+        message = InboundMessage.model_validate(await _json(request))
+    except ValidationError as exc:
+        fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
+        raise HTTPException(422, f"invalid inbound message: {', '.join(fields)}") from None
+
+    def work() -> dict[str, Any]:
+        with cx.engine.begin() as conn:
+            result = receive_inbound(
+                conn,
+                cx.vault,
+                channel,
+                message.sender,
+                message.text,
+                keywords=settings.keyword_config(),
+                provider_message_id=message.message_id,
+                at=cx.clock.now(),
+            )
+        return result.as_dict()
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/hooks/delivery/{channel}")
+async def delivery(request: Request, channel: MobileChannel) -> dict[str, Any]:
+    """Accept a delivery receipt; `undeliverable` marks the address unusable."""
+    cx: Candor = request.app.state.cx
+    settings = await run_in_threadpool(_settings, cx)
+    _authorise(request, settings, channel)
+    try:
+        receipt = parse_delivery_receipt(await _json(request))
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+    def work() -> dict[str, Any]:
+        with cx.engine.begin() as conn:
+            return {"status": apply_receipt(conn, channel, receipt)}
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/c/{token}", response_model=None)
+def click(request: Request, token: str) -> Response:
+    """Record a tracked click (for wait-for-click steps) and go on to the signed target."""
+    cx: Candor = request.app.state.cx
+    now = cx.clock.now()
+    try:
+        claims = read_click(cx.vault.signing_key, token, now)
+    except tokens.TokenError:
+        return page("Link not valid", "<p>This link is not valid or has expired.</p>", 400)
+    with cx.engine.begin() as conn:
+        record_click(conn, cx.vault, claims, at=now)
+    return RedirectResponse(
+        claims.target, status_code=302, headers={"Referrer-Policy": "no-referrer"}
+    )
