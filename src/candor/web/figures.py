@@ -1,0 +1,281 @@
+"""Mission Control figures, from indexed aggregates and incremental tallies (never per contact).
+
+- journeys: journey_contacts grouped by (journey, status, step) on its index, plus the
+  journey_step_stats aggregates the runtime maintains (passed, stopped by reason, deferred);
+- purposes: consent_state grouped by (purpose, status) (its index); "not yet asked" is the
+  number of contacts minus those with any projection row for the purpose;
+- blocks by kind, DSRs by status (index status, due_at), sends per minute from an in-memory
+  tally that only reads communications newer than the last id it saw.
+
+A snapshot is shared by every viewer and recomputed at most once per interval (longer when a
+computation was slow), so N open dashboards cost one computation.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import Connection, and_, distinct, func, select
+
+from candor.durations import parse_duration, subtract
+from candor.policy.decide import DENIAL_REASONS
+from candor.runtime import Candor
+from candor.store.engine import reading
+from candor.store.journey_tables import journey_contacts, journey_step_stats, journeys
+from candor.store.rights_tables import dsr_requests
+from candor.store.tables import (
+    block_lifts,
+    blocks,
+    communications,
+    consent_state,
+    contacts,
+    purposes,
+)
+
+OPEN_REQUESTS: Final = ("received", "verifying", "in_progress")
+HERE_STATUSES: Final = ("active", "waiting")
+STOP_OUTCOMES: Final = frozenset(
+    {*DENIAL_REASONS, "erased", "stopped", "exited", "timeout", "journey_expired"}
+)
+EXPIRY_WARNING: Final = timedelta(days=30)
+SEND_WINDOW_MINUTES: Final = 10
+BACKFILL_ROWS: Final = 20_000
+
+
+def journey_figures(conn: Connection) -> list[dict[str, Any]]:
+    """Per running journey and step: contacts there now, passed, stopped by reason, deferred."""
+    running = conn.execute(
+        select(journeys.c.id, journeys.c.name, journeys.c.purpose_id, journeys.c.entered)
+        .where(journeys.c.state == "running")
+        .order_by(journeys.c.id)
+    ).all()
+    ids = [r.id for r in running]
+    if not ids:
+        return []
+    jc = journey_contacts
+    here: dict[tuple[str, str], int] = {}
+    for journey_id, step_id, n in conn.execute(
+        select(jc.c.journey_id, jc.c.step_id, func.count())
+        .where(jc.c.journey_id.in_(ids), jc.c.status.in_(HERE_STATUSES))
+        .group_by(jc.c.journey_id, jc.c.step_id)
+    ).tuples():
+        here[(journey_id, step_id)] = int(n)
+    st = journey_step_stats
+    stats: dict[tuple[str, str], dict[str, int]] = {}
+    for r in conn.execute(
+        select(st.c.journey_id, st.c.step_id, st.c.outcome, st.c.count).where(
+            st.c.journey_id.in_(ids)
+        )
+    ):
+        stats.setdefault((r.journey_id, r.step_id), {})[r.outcome] = int(r[3])
+    out = []
+    for j in running:
+        steps: dict[str, dict[str, Any]] = {}
+        keys = {k[1] for k in here if k[0] == j.id} | {k[1] for k in stats if k[0] == j.id}
+        for step_id in sorted(keys):
+            key = (j.id, step_id)
+            steps[step_id] = step_figures(here.get(key, 0), stats.get(key, {}))
+        out.append(
+            {"id": j.id, "name": j.name, "purpose": j.purpose_id, "entered": int(j.entered or 0),
+             "steps": steps}
+        )
+    return out
+
+
+def step_figures(here: int, outcomes: dict[str, int]) -> dict[str, Any]:
+    """One step's figures from its outcome counters."""
+    stopped = {o: n for o, n in outcomes.items() if o in STOP_OUTCOMES and n}
+    deferred = sum(n for o, n in outcomes.items() if o.startswith("deferred"))
+    passed = sum(
+        n for o, n in outcomes.items() if o not in STOP_OUTCOMES and not o.startswith("deferred")
+    )
+    return {
+        "here": here,
+        "passed": passed,
+        "stopped": dict(sorted(stopped.items())),
+        "stopped_total": sum(stopped.values()),
+        "deferred": deferred,
+    }
+
+
+def purpose_figures(conn: Connection, at: datetime) -> list[dict[str, Any]]:
+    """Per consent purpose: not yet asked, pending double opt-in, re-consent due, expiring."""
+    total = int(
+        conn.execute(
+            select(func.count()).select_from(contacts).where(contacts.c.erased_at.is_(None))
+        ).scalar_one()
+    )
+    rows = conn.execute(select(purposes).order_by(purposes.c.id)).mappings().all()
+    cs = consent_state
+    answered: dict[str, int] = dict(
+        conn.execute(
+            select(cs.c.purpose_id, func.count(distinct(cs.c.contact_id))).group_by(cs.c.purpose_id)
+        ).all()
+    )
+    pending: dict[str, int] = dict(
+        conn.execute(
+            select(cs.c.purpose_id, func.count(distinct(cs.c.contact_id)))
+            .where(cs.c.status == "pending")
+            .group_by(cs.c.purpose_id)
+        ).all()
+    )
+    agreed = cs.c.status.in_(("granted", "confirmed"))
+    out = []
+    for p in rows:
+        if p["legal_basis"] != "consent":
+            continue
+        reconsent = 0
+        if p["reconsent_floor"]:
+            reconsent = _distinct(conn, cs.c.purpose_id == p["id"], agreed,
+                                  cs.c.purpose_version < p["reconsent_floor"])
+        expiring = 0
+        if p["consent_valid_for"]:
+            lapse = subtract(at + EXPIRY_WARNING, parse_duration(p["consent_valid_for"]))
+            expiring = _distinct(conn, cs.c.purpose_id == p["id"], agreed, cs.c.occurred_at < lapse)
+        out.append(
+            {
+                "id": p["id"],
+                "name": p["name"],
+                "not_asked": max(total - int(answered.get(p["id"], 0)), 0),
+                "pending_doi": int(pending.get(p["id"], 0)),
+                "reconsent": reconsent,
+                "expiring": expiring,
+            }
+        )
+    return out
+
+
+def _distinct(conn: Connection, *where: Any) -> int:
+    cs = consent_state
+    return int(
+        conn.execute(select(func.count(distinct(cs.c.contact_id))).where(and_(*where))).scalar_one()
+    )
+
+
+def block_figures(conn: Connection) -> dict[str, int]:
+    """Active (not lifted) blocks by kind: all, channel, address, theme."""
+    counts = {"all": 0, "channel": 0, "address": 0, "theme": 0}
+    for kind, n in conn.execute(
+        select(blocks.c.kind, func.count())
+        .outerjoin(block_lifts, block_lifts.c.block_id == blocks.c.id)
+        .where(block_lifts.c.block_id.is_(None))
+        .group_by(blocks.c.kind)
+    ):
+        counts[kind] = int(n)
+    return counts
+
+
+def request_figures(conn: Connection, at: datetime) -> dict[str, Any]:
+    """DSRs by status, the overdue count, and the open ones by due date with days left."""
+    r = dsr_requests
+    by_status = {s: int(n) for s, n in conn.execute(
+        select(r.c.status, func.count()).group_by(r.c.status)
+    )}
+    overdue = int(conn.execute(
+        select(func.count()).select_from(r).where(r.c.status.in_(OPEN_REQUESTS), r.c.due_at < at)
+    ).scalar_one())
+    items = []
+    for row in conn.execute(
+        select(r.c.id, r.c.type, r.c.status, r.c.due_at, r.c.extended_months)
+        .where(r.c.status.in_(OPEN_REQUESTS))
+        .order_by(r.c.due_at, r.c.id)
+        .limit(20)
+    ):
+        left = row.due_at - at
+        items.append(
+            {"id": row.id, "type": row.type, "status": row.status,
+             "due_at": row.due_at.isoformat(), "days_left": left.days,
+             "overdue": row.due_at < at, "extended_months": row.extended_months}
+        )
+    return {"by_status": by_status, "overdue": overdue, "open": items}
+
+
+class SendTally:
+    """Outgoing messages per minute, read incrementally: only rows after the last id seen."""
+
+    def __init__(self, window_minutes: int = SEND_WINDOW_MINUTES) -> None:
+        self.window = window_minutes
+        self.cursor: int | None = None
+        self.times: deque[datetime] = deque()
+        self.lock = threading.Lock()
+
+    def figures(self, conn: Connection, at: datetime) -> dict[str, Any]:
+        c = communications
+        with self.lock:
+            if self.cursor is None:
+                top = conn.execute(select(func.max(c.c.id))).scalar() or 0
+                self.cursor = max(int(top) - BACKFILL_ROWS, 0)
+            rows = conn.execute(
+                select(c.c.id, c.c.occurred_at)
+                .where(c.c.id > self.cursor, c.c.direction == "out")
+                .order_by(c.c.id)
+                .limit(200_000)
+            ).all()
+            if rows:
+                self.cursor = int(rows[-1].id)
+                self.times.extend(r.occurred_at for r in rows)
+            start = at.replace(second=0, microsecond=0) - timedelta(minutes=self.window - 1)
+            kept = sorted(t for t in self.times if t >= start)
+            self.times = deque(kept)
+            per = Counter(t.replace(second=0, microsecond=0) for t in kept if t <= at)
+        minutes = [start + timedelta(minutes=i) for i in range(self.window)]
+        series = [{"minute": m.isoformat(), "count": per.get(m, 0)} for m in minutes]
+        return {"per_minute": series, "last_minute": series[-1]["count"],
+                "window_total": sum(s["count"] for s in series)}
+
+
+def compute(conn: Connection, at: datetime, tally: SendTally) -> dict[str, Any]:
+    """Every Mission Control figure at `at`."""
+    return {
+        "generated_at": at.isoformat(),
+        "journeys": journey_figures(conn),
+        "purposes": purpose_figures(conn, at),
+        "blocks": block_figures(conn),
+        "sends": tally.figures(conn, at),
+        "requests": request_figures(conn, at),
+    }
+
+
+class FiguresCache:
+    """One snapshot shared by every viewer; recomputed after `min_interval` (or 10x slower)."""
+
+    def __init__(self, min_interval: float = 1.0) -> None:
+        self.min_interval = min_interval
+        self.tally = SendTally()
+        self.snapshot: dict[str, Any] | None = None
+        self.stamp = 0.0
+        self.cost = 0.0
+        self.version = 0
+        self.lock = threading.Lock()
+
+    def get(self, cx: Candor, *, fresh: bool = False) -> tuple[int, dict[str, Any]]:
+        """(version, figures); the version changes only when some figure changed."""
+        with self.lock:
+            age = time.monotonic() - self.stamp
+            if self.snapshot is None or fresh or age >= max(self.min_interval, 10 * self.cost):
+                started = time.monotonic()
+                with reading(cx.engine) as conn:
+                    figures = compute(conn, cx.clock.now(), self.tally)
+                self.cost = time.monotonic() - started
+                self.stamp = time.monotonic()
+                if self.snapshot is None or _body(figures) != _body(self.snapshot):
+                    self.version += 1
+                self.snapshot = figures
+            return self.version, self.snapshot
+
+
+def _body(figures: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in figures.items() if k != "generated_at"}
+
+
+def figures_cache(cx_state: Any) -> FiguresCache:
+    """The app's shared cache (created on first use)."""
+    cache = getattr(cx_state, "figures_cache", None)
+    if cache is None:
+        cache = cx_state.figures_cache = FiguresCache()
+    assert isinstance(cache, FiguresCache)
+    return cache

@@ -1,0 +1,55 @@
+"""Simulate and launch from the journey page, through the journey runtime's own verbs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from candor.journeys.definition import JourneyError, build_journey
+from candor.ledger import audit
+from candor.ledger.registry import purpose_facts
+from candor.policy.twin import count_by_reason, decisions
+from candor.runtime import Candor
+from candor.store.engine import reading
+
+
+class ActionRefused(Exception):
+    """The runtime refused (validation or lint errors, a journey no longer a draft)."""
+
+
+def simulate(cx: Candor, journey_id: str) -> dict[str, Any]:
+    """Who would enter now and, for the others, the gate's reasons (nothing is changed)."""
+    from candor.journeys.runtime.enroll import NEVER_ENTER
+    from candor.journeys.runtime.filters import target_select
+    from candor.journeys.runtime.model import journey_row
+    from candor.journeys.runtime.store_registry import DbRegistry
+
+    now = cx.clock.now()
+    with reading(cx.engine) as conn:
+        row = journey_row(conn, journey_id)
+        try:
+            defn = build_journey(row["definition"])
+        except JourneyError as exc:
+            raise ActionRefused(str(exc)) from None
+        types = DbRegistry(conn).profile_types()
+        query = decisions(purpose_facts(conn, defn.purpose), None, None, now,
+                          target=target_select(defn.target, types))
+        by_reason = count_by_reason(conn, query)
+    entering = sum(n for reason, n in by_reason.items() if reason not in NEVER_ENTER)
+    with cx.engine.begin() as conn:
+        audit.record(conn, actor="pages", action="journey.simulate", object_type="journey",
+                     object_id=journey_id, at=now, entering=entering)
+    return {"action": "simulate", "entering": entering,
+            "by_reason": dict(sorted(by_reason.items()))}
+
+
+def launch(cx: Candor, journey_id: str, *, actor: str) -> dict[str, Any]:
+    """Launch a stored draft (the runtime checks, stores as running and enrolls)."""
+    from candor.journeys.runtime import enroll
+
+    try:
+        report = enroll.launch(cx, journey_id=journey_id, actor=actor)
+    except enroll.JourneyRefused as exc:
+        raise ActionRefused("; ".join(str(p) for p in exc.problems)) from None
+    return {"action": "launch", "entering": report.entered,
+            "by_reason": dict(sorted(report.by_reason.items())),
+            "warnings": [str(w) for w in report.warnings]}

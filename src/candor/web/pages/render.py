@@ -1,0 +1,53 @@
+"""Jinja2 rendering of the pages (autoescaped), with language, CSRF token and no-store caching."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from candor.runtime import Candor
+from candor.web.pages.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
+from candor.web.pages.security import csrf_token, is_https, remember_csrf_seed
+
+HERE: Final = Path(__file__).parent
+TEMPLATES: Final = HERE / "templates"
+STATIC: Final = HERE / "static"
+
+env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"], default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def cx_of(request: Request) -> Candor:
+    cx: Candor = request.app.state.cx
+    return cx
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render a template with the person's language, a CSRF token and strict caching."""
+    cx = cx_of(request)
+    lang = choose_language(request)
+    other = "de" if lang == "en" else "en"
+    html = env.get_template(name).render(
+        lang=lang,
+        t=translator(lang),
+        csrf=csrf_token(cx, request),
+        switch_href=f"{request.url.path}?lang={other}",
+        session=getattr(request.state, "session", None),
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+    remember_csrf_seed(request, response)
+    if request.query_params.get("lang") in LANGUAGES:
+        response.set_cookie(
+            LANG_COOKIE, lang, max_age=31536000, samesite="strict", secure=is_https(request),
+            httponly=True, path="/",
+        )
+    return response

@@ -1,0 +1,213 @@
+"""Team pages: login sessions, roles, CSRF, contacts, the DSR queue, journeys, Mission Control."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from candor.journeys.definition import build_journey
+from candor.journeys.runtime.enroll import launch, save_draft
+from candor.ledger.consents import ConsentInput, record_consent
+from candor.rights.requests import NewRequest, open_subject_request
+from candor.store.engine import reading
+from candor.store.rights_tables import dsr_requests
+from candor.store.tables import api_keys, audit_log, contacts
+from candor.web.figures import figures_cache
+
+from .conftest import Site, csrf_of
+
+JOURNEY = {
+    "id": "welcome", "name": "Welcome", "purpose": "events", "fields": ["country"],
+    "target": {"field": "country", "op": "eq", "value": "DE"},
+    "steps": [
+        {"id": "pause", "type": "wait", "duration": "P1D"},
+        {"id": "ask", "type": "branch", "default": "done",
+         "cases": [{"when": {"field": "country", "op": "eq", "value": "DE"}, "next": "done"}]},
+        {"id": "done", "type": "end"},
+    ],
+}
+
+
+def test_login_sets_a_strict_session_cookie_and_logout_ends_it(site: Site) -> None:
+    client = TestClient(site.client.app)
+    assert client.get("/team/mission-control", follow_redirects=False).headers["location"] == (
+        "/team/login")
+    page = client.get("/team/login")
+    bad = client.post("/team/login", data={"csrf": csrf_of(page.text), "api_key": "cnd_nope"})
+    assert bad.status_code == 401
+    good = client.post("/team/login", data={"csrf": csrf_of(page.text),
+                                            "api_key": site.keys["marketer"]},
+                       follow_redirects=False)
+    assert good.status_code == 303
+    cookie = next(c for c in good.headers.get_list("set-cookie") if "candor_session" in c)
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    assert site.keys["marketer"] not in cookie
+    home = client.get("/team/mission-control")
+    assert home.status_code == 200 and "Mission Control" in home.text
+    assert "Contacts" not in home.text.split("</nav>")[0]  # a marketer sees no contacts link
+    out = client.post("/team/logout", data={"csrf": csrf_of(home.text)}, follow_redirects=False)
+    assert out.status_code == 303
+    assert client.get("/team/mission-control", follow_redirects=False).status_code == 303
+
+
+def test_login_and_logout_need_csrf(site: Site) -> None:
+    client = TestClient(site.client.app)
+    refused = client.post("/team/login", data={"api_key": site.keys["admin"]})
+    assert refused.status_code == 403
+    logged = site.login("admin")
+    assert logged.post("/team/logout", data={}).status_code == 403
+
+
+def test_revoked_key_ends_the_session(site: Site) -> None:
+    client = site.login("dpo")
+    with site.cx.engine.begin() as conn:
+        conn.execute(update(api_keys).values(revoked_at=site.cx.clock.now()))
+    assert client.get("/team/mission-control", follow_redirects=False).status_code == 303
+
+
+def test_roles_that_may_not_see_a_page_get_403(site: Site) -> None:
+    marketer, auditor, dpo = site.login("marketer"), site.login("auditor"), site.login("dpo")
+    assert marketer.get("/team/contacts").status_code == 403
+    assert auditor.get("/team/contacts").status_code == 403
+    assert marketer.get("/team/requests").status_code == 403
+    assert auditor.get("/team/requests").status_code == 403
+    assert dpo.get("/team/contacts").status_code == 200
+    assert dpo.get("/team/requests").status_code == 200
+    assert auditor.get("/team/journeys").status_code == 200
+    refused = auditor.post("/team/journeys/welcome/launch", data={})
+    assert refused.status_code == 403
+
+
+def test_contact_search_by_post_and_the_record(site: Site) -> None:
+    with site.cx.engine.begin() as conn:
+        record_consent(conn, site.cx.vault, site.contact_id,
+                       ConsentInput(purpose="events", status="granted", source="form",
+                                    channel="email", evidence={"ip": "203.0.113.9"}),
+                       actor="test", at=site.cx.clock.now())
+    dpo = site.login("dpo")
+    found = site.post_form(dpo, "/team/contacts", {"kind": "email",
+                                                   "address": "person@example.org"},
+                           follow_redirects=False)
+    assert found.status_code == 303
+    assert found.headers["location"] == f"/team/contacts/{site.contact_id}"
+    assert "example.org" not in found.headers["location"]
+    record = dpo.get(found.headers["location"])
+    assert record.status_code == 200
+    assert "203.0.113.9" in record.text  # evidence
+    assert "Why this person may or may not be contacted now" in record.text
+    assert "not_asked" in record.text and "allowed" in record.text
+    missing = site.post_form(dpo, "/team/contacts", {"kind": "email",
+                                                     "address": "nobody@example.org"})
+    assert missing.status_code == 404
+    with reading(site.cx.engine) as conn:
+        actions = set(conn.execute(select(audit_log.c.action)).scalars())
+    assert {"contact.search", "contact.view", "session.login"} <= actions
+
+
+def _subject_request(site: Site, kind: str = "access") -> int:
+    with site.cx.engine.begin() as conn:
+        open_subject_request(conn, site.cx.vault,
+                             NewRequest(type=kind, email="person@example.org", channel="web"),
+                             at=site.cx.clock.now())
+        return int(conn.execute(select(dsr_requests.c.id)).scalar_one())
+
+
+def test_dsr_queue_verify_extend_fulfil_and_download(site: Site) -> None:
+    request_id = _subject_request(site)
+    dpo = site.login("dpo")
+    queue = dpo.get("/team/requests")
+    assert f"#{request_id} access" in queue.text and "days left" in queue.text
+    extended = site.post_form(dpo, f"/team/requests/{request_id}/extend",
+                              {"months": "1", "reason": "many systems to search"},
+                              form_path="/team/requests", follow_redirects=False)
+    assert extended.status_code == 303
+    no_note = site.post_form(dpo, f"/team/requests/{request_id}/verify", {"reason": " "},
+                             form_path="/team/requests")
+    assert no_note.status_code == 409
+    verified = site.post_form(dpo, f"/team/requests/{request_id}/verify",
+                              {"reason": "called back on the number on file"},
+                              form_path="/team/requests", follow_redirects=False)
+    assert verified.status_code == 303
+    with reading(site.cx.engine) as conn:
+        row = conn.execute(select(dsr_requests)).mappings().one()
+    assert row["status"] == "fulfilled" and row["extended_months"] == 1
+    download = dpo.get(f"/team/requests/{request_id}/result")
+    assert download.status_code == 200
+    assert "attachment" in download.headers["content-disposition"]
+    assert json.loads(download.text)["data"]["contact"]["id"] == site.contact_id
+    assert site.login("marketer").get(f"/team/requests/{request_id}/result").status_code == 403
+
+
+def test_team_forms_refuse_a_missing_csrf_token(site: Site) -> None:
+    request_id = _subject_request(site)
+    dpo = site.login("dpo")
+    refused = dpo.post(f"/team/requests/{request_id}/deny", data={"reason": "x"})
+    assert refused.status_code == 403
+    with reading(site.cx.engine) as conn:
+        assert conn.execute(select(dsr_requests.c.status)).scalar() == "verifying"
+
+
+def test_journeys_list_drawing_simulate_and_launch(site: Site) -> None:
+    with site.cx.engine.begin() as conn:
+        save_draft(conn, build_journey(JOURNEY), actor="test", at=site.cx.clock.now())
+    marketer = site.login("marketer")
+    listing = marketer.get("/team/journeys")
+    assert "Welcome" in listing.text and "draft" in listing.text
+    page = marketer.get("/team/journeys/welcome")
+    assert "<svg" in page.text and 'data-fig="journeys/welcome/steps/pause/here"' in page.text
+    simulated = site.post_form(marketer, "/team/journeys/welcome/simulate", {},
+                               form_path="/team/journeys/welcome")
+    assert "would enter" in simulated.text
+    launched = site.post_form(marketer, "/team/journeys/welcome/launch", {},
+                              form_path="/team/journeys/welcome")
+    assert "entered" in launched.text and "state-running" in launched.text
+    auditor = site.login("auditor")
+    assert "Launch" not in auditor.get("/team/journeys/welcome").text
+
+
+def test_mission_control_json_and_stream_agree(site: Site) -> None:
+    with site.cx.engine.begin() as conn:
+        record_consent(conn, site.cx.vault, site.contact_id,
+                       ConsentInput(purpose="newsletter", status="granted", source="form",
+                                    channel="email"),
+                       actor="test", at=site.cx.clock.now())
+    answer = site.client.get("/api/v1/mission-control",
+                             headers={"Authorization": f"Bearer {site.keys['auditor']}"})
+    assert answer.status_code == 200
+    figures = answer.json()
+    purposes = {p["id"]: p for p in figures["purposes"]}
+    assert purposes["newsletter"]["pending_doi"] == 1
+    assert purposes["newsletter"]["not_asked"] == 0
+    assert purposes["events"]["not_asked"] == 1
+    assert "soft_optin" not in purposes  # not a consent purpose
+    assert set(figures) >= {"journeys", "purposes", "blocks", "sends", "requests"}
+    assert site.client.get("/api/v1/mission-control").status_code == 401
+    client = site.login("marketer")
+    stream = client.get("/team/mission-control/stream?once=true")
+    assert stream.headers["content-type"].startswith("text/event-stream")
+    data = next(line for line in stream.text.splitlines() if line.startswith("data: "))
+    streamed = json.loads(data.removeprefix("data: "))
+    assert streamed["purposes"] == figures["purposes"]
+    anonymous = TestClient(site.client.app)
+    assert anonymous.get("/team/mission-control/stream?once=true").status_code == 401
+
+
+def test_mission_control_counts_running_journeys_blocks_and_requests(site: Site) -> None:
+    with site.cx.engine.begin() as conn:
+        save_draft(conn, build_journey(JOURNEY), actor="test", at=site.cx.clock.now())
+        conn.execute(update(contacts).values(attributes={"country": "DE"}))
+    launch(site.cx, journey_id="welcome", actor="test")
+    _subject_request(site)
+    admin = site.login("admin")
+    site.post_form(site.client, f"/preferences/{site.pref_token()}", {"action": "block"})
+    figures = figures_cache(site.client.app.state).get(site.cx, fresh=True)[1]  # type: ignore[attr-defined]
+    (journey,) = figures["journeys"]
+    assert journey["steps"]["pause"]["here"] == 1
+    assert journey["steps"]["(enter)"]["passed"] == 1
+    assert figures["blocks"]["all"] == 1
+    assert figures["requests"]["by_status"] == {"verifying": 1}
+    assert figures["requests"]["open"][0]["days_left"] >= 27
+    page = admin.get("/team/mission-control")
+    assert 'data-fig="journeys/welcome/steps/pause/here">1<' in page.text
