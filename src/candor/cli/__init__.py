@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from candor.cli import apikeys, base, config_cmd, contacts_cmd, ledger_cmd, server
+from candor.cli import (
+    apikeys,
+    base,
+    channels_cmd,
+    config_cmd,
+    contacts_cmd,
+    journey_cmd,
+    ledger_cmd,
+    rights_cmd,
+    server,
+)
 
 app = typer.Typer(
     help="Candor: privacy-by-design consent CRM and journey studio.", no_args_is_help=True
@@ -18,6 +28,10 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(apikeys.app, name="api-key")
 app.add_typer(ledger_cmd.app, name="ledger")
 app.add_typer(contacts_cmd.app, name="contacts")
+rights_cmd.register(app)  # dsr, retention, ropa, contacts forget
+app.command("mailsink")(channels_cmd.mailsink)
+app.add_typer(channels_cmd.app, name="template")
+journey_cmd.register(app)  # journey schema|validate|lint|simulate|launch|stop|status|run, worker
 
 
 def main() -> None:

@@ -47,12 +47,15 @@ journey_contacts = Table(
     Column("journey_id", String(64), ForeignKey("journeys.id", ondelete="CASCADE"), nullable=False),
     Column("contact_id", Id, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
     Column("step_id", String(64), nullable=False),
-    # active (due at due_at) | done | exited
+    # active (due at due_at) | waiting (held: due at its timeout, or woken by an event) |
+    # done | exited
     Column("status", String(16), nullable=False),
     Column("due_at", UTCDateTime, nullable=False),
     Column("entered_at", UTCDateTime, nullable=False),
     Column("step_entered_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=True),
+    # Events up to this moment were examined by an event-holding step (None: since entry).
+    Column("checked_at", UTCDateTime, nullable=True),
     Column("data", JSON, nullable=False, default=dict),
     UniqueConstraint("journey_id", "contact_id"),
     Index("ix_journey_contacts_due", "journey_id", "status", "step_id", "due_at"),

@@ -146,6 +146,8 @@ communications = Table(
     Column("decision_basis", String(32), nullable=True),
     Column("decision_event_id", Id, nullable=True),
     Index("ix_communications_contact", "contact_id", "id"),
+    # Deleting an address (erasure) looks up its messages through this FK.
+    Index("ix_communications_address", "address_id"),
 )
 
 # ---------------------------------------------------------------- consent ledger

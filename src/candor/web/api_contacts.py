@@ -10,10 +10,10 @@ from sqlalchemy import Connection
 
 from candor.auth import Principal
 from candor.errors import InvalidInput
-from candor.ledger.contacts import address_id_for
 from candor.ledger.contacts import (
     NewAddress,
     NewContact,
+    address_id_for,
     create_contact,
     find_by_address,
     normalized_addresses,

@@ -15,9 +15,14 @@ from candor.web import (
     api_consents,
     api_contacts,
     api_decide,
+    api_journeys,
     api_registry,
+    api_rights,
+    hooks,
+    subject_unsubscribe,
 )
 from candor.web.errors import install_error_handlers
+from candor.web.pages import install_pages
 
 health = APIRouter(prefix="/api/v1", tags=["health"])
 
@@ -51,4 +56,9 @@ def create_app(cx: Candor) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(subject_unsubscribe.router)
+    app.include_router(hooks.router)
+    app.include_router(api_rights.router)
+    app.include_router(api_journeys.router)
+    install_pages(app)
     return app

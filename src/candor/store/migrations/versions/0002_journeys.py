@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("entered_at", candor.store.types.UTCDateTime(), nullable=False),
         sa.Column("step_entered_at", candor.store.types.UTCDateTime(), nullable=False),
         sa.Column("expires_at", candor.store.types.UTCDateTime(), nullable=True),
+        sa.Column("checked_at", candor.store.types.UTCDateTime(), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["contact_id"],

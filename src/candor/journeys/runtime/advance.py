@@ -1,0 +1,156 @@
+"""Advancing running journeys: claim due contacts in batches and move them in bulk.
+
+Per journey and step, due contacts are claimed in batches (PostgreSQL: FOR UPDATE SKIP
+LOCKED, so several workers share the work; SQLite: one writer at a time) and walked through
+as many instantaneous steps as possible inside the batch's one transaction. Expired contacts
+exit; a journey past its end archives. Time comes only from cx.clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select
+
+from candor.journeys.definition import Step
+from candor.journeys.runtime.archive import archive_journey
+from candor.journeys.runtime.handlers import Handler, get_handler
+from candor.journeys.runtime.model import ACTIVE, Journey, running_journeys
+from candor.journeys.runtime.moves import (
+    Member,
+    Moves,
+    StepContext,
+    apply,
+    flush_stats,
+    leave,
+)
+from candor.runtime import Candor
+from candor.store.engine import is_sqlite, reading
+from candor.store.journey_tables import journey_contacts
+
+MAX_ROUNDS = 1000  # passes over one journey's steps in one advance (a guard, never reached)
+MEMBER_COLUMNS = ("id", "contact_id", "status", "step_entered_at", "due_at", "checked_at")
+
+
+def advance(cx: Candor, *, batch_size: int = 5000, journey_id: str | None = None) -> int:
+    """Process everything due now in every running journey; returns contact-steps handled."""
+    now = cx.clock.now()
+    with reading(cx.engine) as conn:
+        journeys = running_journeys(conn)
+    total = 0
+    for journey in journeys:
+        if journey_id is not None and journey.id != journey_id:
+            continue
+        if journey.ends_at is not None and now >= journey.ends_at:
+            archive_journey(cx, journey.id, actor="worker", reason="ended")
+            continue
+        total += advance_journey(cx, journey, now, batch_size)
+    return total
+
+
+def advance_journey(cx: Candor, journey: Journey, now: datetime, batch_size: int) -> int:
+    """Rounds over the journey's steps until a round finds nothing due."""
+    total = 0
+    for _ in range(MAX_ROUNDS):
+        moved = expire(cx, journey, now, batch_size)
+        for step in journey.defn.steps:
+            moved += drain_step(cx, journey, step, now, batch_size)
+        total += moved
+        if moved == 0:
+            break
+    return total
+
+
+def drain_step(cx: Candor, journey: Journey, step: Step, now: datetime, batch_size: int) -> int:
+    """Claim and walk batches at one step until fewer than a batch are due there."""
+    handler = get_handler(step.type)
+    if handler is None:
+        return 0  # a step type without a runtime yet: its contacts wait for it
+    done = 0
+    while True:
+        with cx.engine.begin() as conn:
+            ctx = StepContext(conn, cx, journey, step, now)
+            members = claim(ctx, handler, batch_size)
+            if members:
+                walk(ctx, members)
+                flush_stats(conn, journey.id, ctx.stats)
+        done += len(members)
+        if len(members) < batch_size:
+            return done
+
+
+def claim(ctx: StepContext, handler: Handler, limit: int) -> list[Member]:
+    """Lock up to `limit` contacts due at the step (or woken by their awaited event)."""
+    jc = journey_contacts
+    due: Any = jc.c.due_at <= ctx.now
+    wake = handler.wake(ctx) if handler.wake is not None else None
+    if wake is not None:
+        due = or_(due, and_(jc.c.status == "waiting", wake))
+    query = select(*[jc.c[name] for name in MEMBER_COLUMNS]).where(
+        jc.c.journey_id == ctx.journey.id, jc.c.step_id == ctx.step.id, jc.c.status.in_(ACTIVE), due
+    )
+    return _locked(ctx.conn, query.limit(limit))
+
+
+def _locked(conn: Connection, query: Any) -> list[Member]:
+    if not is_sqlite(conn.engine):
+        query = query.with_for_update(skip_locked=True, of=journey_contacts)
+    return [Member(**row) for row in conn.execute(query).mappings()]
+
+
+def walk(ctx: StepContext, members: list[Member]) -> None:
+    """Run the batch through its step and every step it reaches at once (same transaction)."""
+    todo: list[tuple[Step, list[Member]]] = [(ctx.step, members)]
+    hops = 0
+    limit = 4 * len(ctx.journey.steps) + 4
+    while todo and hops < limit:
+        step, group = todo.pop()
+        hops += 1
+        handler = get_handler(step.type)
+        if handler is None:
+            continue
+        here = replace(ctx, step=step)
+        moves = handler.run(here, group)
+        _all_sorted(step, group, moves)
+        for to, onward in apply(here, moves):
+            todo.append((ctx.journey.steps[to], onward))
+
+
+def _all_sorted(step: Step, group: Sequence[Member], moves: Moves) -> None:
+    sorted_ids = {m.id for ms in moves.values() for m in ms}
+    if len(sorted_ids) != len({m.id for m in group}):
+        raise RuntimeError(f"handler for step {step.id!r} left contacts unsorted")
+
+
+def expire(cx: Candor, journey: Journey, now: datetime, batch_size: int) -> int:
+    """Contacts whose stay ran out (expires_at passed) exit with outcome `expired`."""
+    jc = journey_contacts
+    done = 0
+    while True:
+        with cx.engine.begin() as conn:
+            query = select(*[jc.c[name] for name in (*MEMBER_COLUMNS, "step_id")]).where(
+                jc.c.journey_id == journey.id, jc.c.status.in_(ACTIVE), jc.c.expires_at <= now
+            )
+            rows = _locked_rows(conn, query.limit(batch_size))
+            stats = StepContext(conn, cx, journey, journey.defn.steps[0], now).stats
+            for step_id in sorted({r["step_id"] for r in rows}):
+                members = [
+                    Member(**{k: r[k] for k in MEMBER_COLUMNS})
+                    for r in rows
+                    if r["step_id"] == step_id
+                ]
+                step = journey.steps.get(step_id, journey.defn.steps[0])
+                apply(StepContext(conn, cx, journey, step, now, stats), {leave("expired"): members})
+            flush_stats(conn, journey.id, stats)
+        done += len(rows)
+        if len(rows) < batch_size:
+            return done
+
+
+def _locked_rows(conn: Connection, query: Any) -> list[Any]:
+    if not is_sqlite(conn.engine):
+        query = query.with_for_update(skip_locked=True, of=journey_contacts)
+    return list(conn.execute(query).mappings())

@@ -1,0 +1,127 @@
+"""Ending journeys (stop, or automatically at ends_at) and reading their figures.
+
+Archiving cancels the journey's queued messages and deletes its journey-scoped data
+(journey_contacts, journey_transitions); the aggregates in journey_step_stats and the
+communications with their decision records (the evidence) remain.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select, update
+
+from candor.errors import Conflict
+from candor.journeys.runtime.model import journey_row
+from candor.ledger import audit
+from candor.runtime import Candor
+from candor.store.engine import is_sqlite
+from candor.store.journey_tables import (
+    journey_contacts,
+    journey_step_stats,
+    journey_transitions,
+    journeys,
+    outbox,
+)
+
+PURGE_BATCH = 50_000
+
+
+def stop_journey(cx: Candor, journey_id: str, *, actor: str) -> dict[str, Any]:
+    """Stop a running (or draft) journey now and archive it."""
+    return archive_journey(cx, journey_id, actor=actor, reason="stopped")
+
+
+def archive_journey(cx: Candor, journey_id: str, *, actor: str, reason: str) -> dict[str, Any]:
+    """Cancel queued messages, purge journey-scoped rows, set state archived (idempotent)."""
+    now = cx.clock.now()
+    with cx.engine.begin() as conn:
+        row = _lock_journey(conn, journey_id)
+        if row["state"] == "archived":
+            if reason == "stopped":
+                raise Conflict(f"journey: {journey_id!r} is already archived")
+            return {"id": journey_id, "state": "archived"}
+        cancelled = conn.execute(
+            update(outbox)
+            .where(outbox.c.journey_id == journey_id, outbox.c.status == "queued")
+            .values(status="cancelled", error=f"journey_{reason}")
+        ).rowcount
+        conn.execute(
+            update(journeys)
+            .where(journeys.c.id == journey_id)
+            .values(state="archived", archived_at=now)
+        )
+        audit.record(
+            conn,
+            actor=actor,
+            action=f"journey.{reason}",
+            object_type="journey",
+            object_id=journey_id,
+            at=now,
+            cancelled=cancelled,
+        )
+    purged = _purge(cx, journey_id)
+    return {"id": journey_id, "state": "archived", "cancelled": cancelled, "purged": purged}
+
+
+def _lock_journey(conn: Connection, journey_id: str) -> Any:
+    row = journey_row(conn, journey_id)
+    if not is_sqlite(conn.engine):
+        conn.execute(select(journeys.c.id).where(journeys.c.id == journey_id).with_for_update())
+        row = journey_row(conn, journey_id)
+    return row
+
+
+def _purge(cx: Candor, journey_id: str) -> int:
+    """Delete the journey's contacts and transitions in batches (memory and locks stay small)."""
+    purged = 0
+    for table in (journey_transitions, journey_contacts):
+        while True:
+            with cx.engine.begin() as conn:
+                ids = select(table.c.id).where(table.c.journey_id == journey_id).limit(PURGE_BATCH)
+                done = conn.execute(
+                    delete(table).where(table.c.id.in_(ids.scalar_subquery()))
+                ).rowcount
+            purged += done
+            if done < PURGE_BATCH:
+                break
+    return purged
+
+
+def journey_status(conn: Connection, journey_id: str) -> dict[str, Any]:
+    """The journey's state, its counts per step and outcome, and who is at which step now."""
+    row = journey_row(conn, journey_id)
+    stats = conn.execute(
+        select(
+            journey_step_stats.c.step_id, journey_step_stats.c.outcome, journey_step_stats.c.count
+        ).where(journey_step_stats.c.journey_id == journey_id)
+    )
+    outcomes: dict[str, dict[str, int]] = {}
+    for step_id, outcome, count in stats:
+        outcomes.setdefault(step_id, {})[outcome] = count
+    jc = journey_contacts
+    current: dict[str, dict[str, int]] = {}
+    for step_id, status, count in conn.execute(
+        select(jc.c.step_id, jc.c.status, func.count())
+        .where(jc.c.journey_id == journey_id)
+        .group_by(jc.c.step_id, jc.c.status)
+    ):
+        current.setdefault(step_id, {})[status] = count
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "purpose": row["purpose_id"],
+        "state": row["state"],
+        "version": row["version"],
+        "entered": row["entered"],
+        "launched_at": _iso(row["launched_at"]),
+        "ends_at": _iso(row["ends_at"]),
+        "archived_at": _iso(row["archived_at"]),
+        "outcomes": outcomes,
+        "current": current,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,205 @@
+"""Storing and launching journeys: the checks, the journeys row, and set-based enrollment.
+
+Launch enrolls the whole target group with ONE INSERT ... SELECT from the SQL twin of decide:
+erased, restricted, objected and completely blocked people never enter; only the declared
+`fields` that are profile attributes are copied into the journey-scoped data.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, insert, literal, select, update
+
+from candor.durations import add
+from candor.errors import Conflict
+from candor.journeys.definition import JourneyDefinition, Problem, build_journey
+from candor.journeys.lint import check, has_errors
+from candor.journeys.registry import parse_duration
+from candor.journeys.runtime.filters import target_select
+from candor.journeys.runtime.model import journey_row
+from candor.journeys.runtime.moves import flush_stats
+from candor.journeys.runtime.store_registry import DbRegistry
+from candor.journeys.validate import validate
+from candor.ledger import audit
+from candor.ledger.registry import purpose_facts
+from candor.policy.twin import count_by_reason, decisions
+from candor.runtime import Candor
+from candor.store.engine import is_sqlite
+from candor.store.journey_tables import journey_contacts, journeys
+from candor.store.tables import contacts
+from candor.store.types import UTCDateTime
+
+NEVER_ENTER = ("erased", "restricted", "objected", "blocked:all")
+ENTER_STEP = "(enter)"
+
+
+class JourneyRefused(Exception):
+    """Validation or lint errors: the journey may not be stored or launched."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass
+class LaunchReport:
+    journey_id: str
+    entered: int
+    by_reason: dict[str, int] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def checked(conn: Connection, defn: JourneyDefinition, *, lint_too: bool = True) -> list[Problem]:
+    """Problems of the journey against the database registry; raise JourneyRefused on errors."""
+    problems = check(defn, DbRegistry(conn)) if lint_too else _validate_only(conn, defn)
+    if has_errors(problems):
+        raise JourneyRefused([p for p in problems if p.severity == "error"])
+    return problems
+
+
+def _validate_only(conn: Connection, defn: JourneyDefinition) -> list[Problem]:
+    return validate(defn, DbRegistry(conn))
+
+
+def save_draft(
+    conn: Connection, defn: JourneyDefinition, *, actor: str, at: datetime
+) -> list[Problem]:
+    """Store (or replace) a draft after validation; a launched journey cannot be replaced."""
+    problems = checked(conn, defn, lint_too=False)
+    existing = conn.execute(
+        select(journeys.c.state, journeys.c.version).where(journeys.c.id == defn.id)
+    ).first()
+    values = {
+        "name": defn.name,
+        "purpose_id": defn.purpose,
+        "definition": defn.dump(),
+        "ends_at": defn.ends_at,
+    }
+    if existing is None:
+        conn.execute(
+            insert(journeys).values(
+                id=defn.id, version=1, state="draft", created_at=at, entered=0, **values
+            )
+        )
+    elif existing.state == "draft":
+        conn.execute(
+            update(journeys)
+            .where(journeys.c.id == defn.id)
+            .values(version=existing.version + 1, **values)
+        )
+    else:
+        raise Conflict(f"journey: {defn.id!r} is {existing.state}; use a new id")
+    audit.record(
+        conn, actor=actor, action="journey.save", object_type="journey", object_id=defn.id, at=at
+    )
+    return problems
+
+
+def launch(
+    cx: Candor, defn: JourneyDefinition | None = None, *, journey_id: str | None = None, actor: str
+) -> LaunchReport:
+    """Check, store as running and enroll the target group, all in one transaction."""
+    now = cx.clock.now()
+    with cx.engine.begin() as conn:
+        if defn is None:
+            assert journey_id is not None
+            row = journey_row(conn, journey_id)
+            if row["state"] != "draft":
+                raise Conflict(f"journey: {journey_id!r} is {row['state']}, not a draft")
+            defn = build_journey(row["definition"])
+        else:
+            save_draft(conn, defn, actor=actor, at=now)
+        problems = checked(conn, defn)
+        report = _enroll(conn, defn, now)
+        conn.execute(
+            update(journeys)
+            .where(journeys.c.id == defn.id)
+            .values(state="running", launched_at=now, ends_at=defn.ends_at, entered=report.entered)
+        )
+        audit.record(
+            conn,
+            actor=actor,
+            action="journey.launch",
+            object_type="journey",
+            object_id=defn.id,
+            at=now,
+            entered=report.entered,
+        )
+    report.warnings = [p for p in problems if p.severity == "warning"]
+    return report
+
+
+def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime) -> LaunchReport:
+    """One INSERT ... SELECT from the twin; entry counts by reason into journey_step_stats."""
+    registry = DbRegistry(conn)
+    types = registry.profile_types()
+    decided = decisions(
+        purpose_facts(conn, defn.purpose), None, None, now, target=target_select(defn.target, types)
+    )
+    by_reason = count_by_reason(conn, decided)
+    sub = decided.subquery("d")
+    start = max(now, defn.starts_at) if defn.starts_at else now
+    expires = add(now, parse_duration(defn.expires_after)) if defn.expires_after else None
+    at = literal(now, UTCDateTime())
+    query = (
+        select(
+            literal(defn.id),
+            sub.c.contact_id,
+            literal(defn.steps[0].id),
+            literal("active"),
+            literal(start, UTCDateTime()),
+            at,
+            at,
+            literal(expires, UTCDateTime()),
+            data_object(conn, [f for f in defn.fields if f in types]),
+        )
+        .select_from(sub)
+        .join(contacts, contacts.c.id == sub.c.contact_id)
+        .where(sub.c.reason.not_in(NEVER_ENTER))
+    )
+    columns = [
+        "journey_id",
+        "contact_id",
+        "step_id",
+        "status",
+        "due_at",
+        "entered_at",
+        "step_entered_at",
+        "expires_at",
+        "data",
+    ]
+    result = conn.execute(insert(journey_contacts).from_select(columns, query))
+    entered = sum(n for reason, n in by_reason.items() if reason not in NEVER_ENTER)
+    if result.rowcount not in (-1, None) and result.rowcount != entered:
+        entered = result.rowcount
+    counts: Counter[tuple[str, str]] = Counter({(ENTER_STEP, "entered"): entered})
+    counts.update({(ENTER_STEP, r): n for r, n in by_reason.items() if r in NEVER_ENTER})
+    flush_stats(conn, defn.id, counts)
+    return LaunchReport(defn.id, entered, by_reason)
+
+
+def data_object(conn: Connection, names: list[str]) -> Any:
+    """JSON object of the named profile attributes (json_object / json_build_object)."""
+    attrs = contacts.c.attributes
+    if is_sqlite(conn.engine):
+        pairs: list[Any] = []
+        for name in names:
+            pairs += [literal(name), func.json(attrs.op("->")(literal(f'$."{name}"')))]
+        return func.json_object(*pairs)
+    pg_pairs: list[Any] = []
+    for name in names:
+        pg_pairs += [literal(name), attrs[name]]
+    return func.json_build_object(*pg_pairs)
+
+
+def enter_select(conn: Connection, defn: JourneyDefinition, now: datetime) -> Select[Any]:
+    """The ids of the contacts that would enter now (for simulate)."""
+    types = DbRegistry(conn).profile_types()
+    decided = decisions(
+        purpose_facts(conn, defn.purpose), None, None, now, target=target_select(defn.target, types)
+    ).subquery("entering")
+    return select(decided.c.contact_id).where(decided.c.reason.not_in(NEVER_ENTER))

@@ -1,0 +1,92 @@
+"""A stored journey as the runtime sees it: definition, purpose facts, steps and exits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from candor.errors import NotFound
+from candor.journeys.definition import JourneyDefinition, Step, build_journey
+from candor.ledger.registry import purpose_facts
+from candor.policy.facts import PurposeFacts, ThemeRef
+from candor.store.journey_tables import journeys
+from candor.store.tables import attributes, themes
+
+ACTIVE = ("active", "waiting")
+
+
+@dataclass
+class Journey:
+    """A journey loaded for running: everything a step handler needs besides the batch."""
+
+    id: str
+    state: str
+    defn: JourneyDefinition
+    purpose: PurposeFacts
+    ends_at: datetime | None
+    types: dict[str, str] = field(default_factory=dict)
+    theme_groups: dict[str, str | None] = field(default_factory=dict)
+
+    @cached_property
+    def steps(self) -> dict[str, Step]:
+        """Steps by id (file order)."""
+        return {s.id: s for s in self.defn.steps}
+
+    @property
+    def first_step(self) -> str:
+        return self.defn.steps[0].id
+
+    @property
+    def outbox_kind(self) -> str:
+        """What a `send` of this journey is: marketing, or a service message."""
+        return "marketing" if self.purpose.kind == "marketing" else "service"
+
+    def theme(self, name: str | None) -> ThemeRef | None:
+        """A step's theme (or theme group) as the gate needs it."""
+        if name is None:
+            return None
+        return ThemeRef(name, self.theme_groups.get(name))
+
+    def next_of(self, step: Step) -> str | None:
+        """Where the step leads by default: `next`, else the following step."""
+        return step.next or step.following
+
+    def exit(self, step: Step, name: str) -> str | None:
+        """A named exit (`on_denied`), falling back to the step's `next`."""
+        return step.exits.get(name) or self.next_of(step)
+
+
+def journey_row(conn: Connection, journey_id: str) -> Any:
+    """The journeys row, or NotFound."""
+    row = conn.execute(select(journeys).where(journeys.c.id == journey_id)).mappings().first()
+    if row is None:
+        raise NotFound("journey", journey_id)
+    return row
+
+
+def load_journey_row(conn: Connection, row: Any) -> Journey:
+    """Build the runtime view of a stored journey."""
+    defn = build_journey(row["definition"])
+    return Journey(
+        id=row["id"],
+        state=row["state"],
+        defn=defn,
+        purpose=purpose_facts(conn, defn.purpose),
+        ends_at=row["ends_at"],
+        types={r.name: r.type for r in conn.execute(select(attributes.c.name, attributes.c.type))},
+        theme_groups={
+            r.id: r.group_id for r in conn.execute(select(themes.c.id, themes.c.group_id))
+        },
+    )
+
+
+def running_journeys(conn: Connection) -> list[Journey]:
+    """Every journey in state running."""
+    rows = conn.execute(
+        select(journeys).where(journeys.c.state == "running").order_by(journeys.c.id)
+    )
+    return [load_journey_row(conn, row) for row in rows.mappings()]

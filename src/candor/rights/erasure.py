@@ -1,0 +1,358 @@
+"""Erasure (Art. 17): the person leaves every table in the registry, then their key is destroyed.
+
+One data transaction per batch: journeys and queued messages go, registry rows are deleted
+except what a retention rule or legal hold still requires (re-sealed under a retention key,
+restricted, with retain_until), each address leaves a hashed suppression entry, the contact
+row becomes a tombstone (id only, so decide says `erased`), the consent chain's final digest
+goes into the certificate, and a verification scan proves nothing else is left. The
+contact key is destroyed last (crypto-shredding: old backups become unreadable too).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+
+from candor.errors import NotFound
+from candor.ledger import audit
+from candor.ledger.vault import Vault
+from candor.rights import records
+from candor.rights.registry import PLACES
+from candor.rights.scan import Identifiers, verification_scan
+from candor.rights.suppression import kind_of, suppress
+from candor.runtime import Candor
+from candor.store.engine import is_sqlite
+from candor.store.journey_tables import journey_contacts, outbox
+from candor.store.rights_tables import business_records, erasure_certificates, legal_holds
+from candor.store.tables import addresses, contacts, ledger_heads, retention_rules
+
+BATCH = 5000
+
+
+def erase_contact(
+    cx: Candor, contact_id: int, *, actor: str, reason: str, request_id: int | None = None
+) -> dict[str, Any]:
+    """Erase one contact in one transaction; returns its certificate (NotFound when gone)."""
+    with cx.engine.begin() as conn:
+        certificates = erase_in(
+            conn,
+            cx.vault,
+            [contact_id],
+            actor=actor,
+            reason=reason,
+            at=cx.clock.now(),
+            request_id=request_id,
+        )
+    if not certificates:
+        raise NotFound("contact", contact_id)
+    return certificates[0]
+
+
+def erase_contacts(
+    cx: Candor, contact_ids: list[int], *, actor: str, reason: str, batch: int = BATCH
+) -> list[dict[str, Any]]:
+    """Erase many contacts set-based, one transaction per batch; unknown or erased ids skip."""
+    out: list[dict[str, Any]] = []
+    ids = sorted(set(contact_ids))
+    for start in range(0, len(ids), batch):
+        with cx.engine.begin() as conn:
+            out += erase_in(
+                conn,
+                cx.vault,
+                ids[start : start + batch],
+                actor=actor,
+                reason=reason,
+                at=cx.clock.now(),
+            )
+    return out
+
+
+def erase_in(
+    conn: Connection,
+    vault: Vault,
+    contact_ids: list[int],
+    *,
+    actor: str,
+    reason: str,
+    at: datetime,
+    request_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Erase the contacts in the caller's transaction (a DSR fulfils inside its own)."""
+    query = select(
+        contacts.c.id, contacts.c.key_id, contacts.c.identity, contacts.c.external_id
+    ).where(contacts.c.id.in_(contact_ids), contacts.c.erased_at.is_(None))
+    if not is_sqlite(conn.engine):
+        query = query.with_for_update()
+    people = conn.execute(query.order_by(contacts.c.id)).all()
+    if not people:
+        return []
+    ids = [p.id for p in people]
+    keys = {p.id: p.key_id for p in people}
+    idents, per_contact = _identifiers(conn, vault, people)
+    heads = {
+        h.contact_id: h
+        for h in conn.execute(select(ledger_heads).where(ledger_heads.c.contact_id.in_(ids)))
+    }
+    cancelled = _count(
+        conn,
+        select(outbox.c.contact_id, func.count())
+        .where(outbox.c.contact_id.in_(ids), outbox.c.status == "queued")
+        .group_by(outbox.c.contact_id),
+    )
+    journeys_left = _count(
+        conn,
+        select(journey_contacts.c.contact_id, func.count())
+        .where(
+            journey_contacts.c.contact_id.in_(ids),
+            journey_contacts.c.status.in_(("active", "waiting")),
+        )
+        .group_by(journey_contacts.c.contact_id),
+    )
+    kept = _retain(conn, vault, ids, keys, at)
+    deleted, scrubbed = _delete_rows(
+        conn, ids, {k["record"] for ks in kept.values() for k in ks}, at
+    )
+    suppressed = suppress(conn, [e for items in per_contact.values() for e in items], at)
+    conn.execute(
+        update(contacts)
+        .where(contacts.c.id.in_(ids))
+        .values(
+            identity=None,
+            attributes={},
+            external_id=None,
+            language="en",
+            timezone="UTC",
+            source="erased",
+            restricted_at=None,
+            objected_at=None,
+            erased_at=at,
+            updated_at=at,
+        )
+    )
+    scan = verification_scan(conn, idents)
+    certificates = []
+    for contact_id in ids:
+        head = heads.get(contact_id)
+        certificates.append(
+            {
+                "contact": contact_id,
+                "issued_at": at.isoformat(),
+                "actor": actor,
+                "reason": reason,
+                "request": request_id,
+                "deleted": deleted.get(contact_id, {}),
+                "scrubbed": scrubbed.get(contact_id, {}),
+                "tombstone": {
+                    "table": "contacts",
+                    "kept_columns": ["id", "key_id", "created_at", "erased_at"],
+                },
+                "kept": kept.get(contact_id, []),
+                "journeys_left": journeys_left.get(contact_id, 0),
+                "outbox_cancelled": cancelled.get(contact_id, 0),
+                "suppression_entries": len({index for _, index in per_contact.get(contact_id, [])}),
+                "ledger": {
+                    "events": head.event_count if head else 0,
+                    "final_digest": head.last_hash if head else "",
+                },
+                "key": {"destroyed": True, "method": "crypto-shredding (AES-GCM data key deleted)"},
+                "connectors_notified": [],
+                "scan": {**scan, "batch_size": len(ids)},
+            }
+        )
+    cert_ids = (
+        conn.execute(
+            insert(erasure_certificates).returning(
+                erasure_certificates.c.id, sort_by_parameter_order=True
+            ),
+            [
+                {
+                    "contact_id": c["contact"],
+                    "request_id": request_id,
+                    "issued_at": at,
+                    "actor": actor,
+                    "reason": reason,
+                    "ledger_digest": c["ledger"]["final_digest"],
+                    "body": c,
+                }
+                for c in certificates
+            ],
+        )
+        .scalars()
+        .all()
+    )
+    for cert, cert_id in zip(certificates, cert_ids, strict=True):
+        cert["id"] = int(cert_id)
+    if len(ids) == 1:
+        audit.record(
+            conn,
+            actor=actor,
+            action="contact.erase",
+            object_type="contact",
+            object_id=ids[0],
+            at=at,
+            certificate=certificates[0]["id"],
+            request=request_id,
+            suppressed=suppressed,
+        )
+    else:
+        audit.record(
+            conn,
+            actor=actor,
+            action="contacts.erase",
+            object_type="contact_batch",
+            object_id=ids[0],
+            at=at,
+            contacts=len(ids),
+            first_certificate=certificates[0]["id"],
+            suppressed=suppressed,
+        )
+    vault.destroy(keys.values())  # last: from here on every copy of their data is unreadable
+    return certificates
+
+
+def _count(conn: Connection, query: Any) -> dict[int, int]:
+    return {int(contact): int(n) for contact, n in conn.execute(query)}
+
+
+def _identifiers(
+    conn: Connection, vault: Vault, people: Sequence[Any]
+) -> tuple[Identifiers, dict[int, list[tuple[str, str]]]]:
+    """Blind indexes and plaintext values of the people, read before anything is deleted."""
+    vault.load(p.key_id for p in people)
+    keys = {p.id: p.key_id for p in people}
+    ids = Identifiers(contact_ids=[p.id for p in people])
+    for p in people:
+        raw = vault.decrypt(p.key_id, "identity", p.identity)
+        for value in (json.loads(raw) if raw else {}).values():
+            if isinstance(value, str):
+                ids.names.add(value)
+        if p.external_id:
+            ids.distinctive.add(p.external_id)
+    per_contact: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    rows = conn.execute(
+        select(
+            addresses.c.contact_id, addresses.c.channel, addresses.c.blind_index, addresses.c.value
+        ).where(addresses.c.contact_id.in_(ids.contact_ids))
+    )
+    for r in rows:
+        ids.blind_indexes.add(r.blind_index)
+        per_contact[r.contact_id].append((kind_of(r.channel), r.blind_index))
+        plain = vault.decrypt(keys[r.contact_id], f"address:{r.channel}", r.value)
+        if plain is not None:
+            ids.distinctive.add(plain.decode())
+    return ids, per_contact
+
+
+def _retain(
+    conn: Connection, vault: Vault, ids: list[int], keys: dict[int, str], at: datetime
+) -> dict[int, list[dict[str, Any]]]:
+    """Re-seal what retention still requires under a retention key; restrict it; say why."""
+    plan = records.keep_plan(conn, ids, at)
+    if not plan:
+        return {}
+    basis = {
+        r.category: r.basis
+        for r in conn.execute(select(retention_rules.c.category, retention_rules.c.basis))
+    }
+    rows = (
+        conn.execute(select(business_records).where(business_records.c.id.in_(list(plan))))
+        .mappings()
+        .all()
+    )
+    owners = sorted({r["contact_id"] for r in rows})
+    retention_keys = dict(zip(owners, vault.create_keys(len(owners)), strict=True))
+    updates, kept = [], defaultdict(list)
+    for r in rows:
+        keep = plan[r["id"]]
+        new_key = retention_keys[r["contact_id"]]
+        plain = vault.decrypt(keys[r["contact_id"]], records.RECORD_FIELD, r["data"])
+        data = vault.encrypt(new_key, records.RECORD_FIELD, plain if plain is not None else b"null")
+        updates.append({"rid": r["id"], "k": new_key, "d": data, "u": keep.until, "w": keep.under})
+        kept[r["contact_id"]].append(
+            {
+                "table": "business_records",
+                "record": r["id"],
+                "category": r["category"],
+                "under": keep.under,
+                "basis": basis.get(r["category"], "legal hold"),
+                "until": keep.until.isoformat() if keep.until else None,
+            }
+        )
+    br = business_records
+    conn.execute(
+        update(br)
+        .where(br.c.id == bindparam("rid"))
+        .values(
+            key_id=bindparam("k"),
+            data=bindparam("d"),
+            retain_until=bindparam("u"),
+            retained_under=bindparam("w"),
+            restricted_at=at,
+        ),
+        updates,
+    )
+    return dict(kept)
+
+
+def _delete_rows(
+    conn: Connection, ids: list[int], kept_records: set[int], at: datetime
+) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, int]]]:
+    """Walk the registry (children first): count per contact, then delete or scrub."""
+    deleted: dict[int, dict[str, int]] = defaultdict(dict)
+    scrubbed: dict[int, dict[str, int]] = defaultdict(dict)
+    for place in PLACES:
+        if place.erase == "tombstone":
+            continue
+        counts = _count(conn, place.counts(ids))
+        condition = place.owned_by(ids)
+        if place.erase == "scrub":
+            for contact_id, n in counts.items():
+                scrubbed[contact_id][place.name] = n
+            if place.scrub:
+                conn.execute(
+                    update(place.table).where(condition).values({c: None for c in place.scrub})
+                )
+            continue
+        if place.table is business_records and kept_records:
+            kept_by = _count(
+                conn,
+                select(business_records.c.contact_id, func.count())
+                .where(business_records.c.id.in_(kept_records))
+                .group_by(business_records.c.contact_id),
+            )
+            counts = {c: n - kept_by.get(c, 0) for c, n in counts.items()}
+            condition = condition & business_records.c.id.not_in(kept_records)
+        if place.table is legal_holds:
+            # Active holds stay with the records they keep; released or expired ones go.
+            ended = legal_holds.c.released_at.is_not(None) | (legal_holds.c.until <= at)
+            counts = _count(
+                conn,
+                select(legal_holds.c.contact_id, func.count())
+                .where(condition, ended)
+                .group_by(legal_holds.c.contact_id),
+            )
+            condition = condition & ended
+        for contact_id, n in counts.items():
+            if n:
+                deleted[contact_id][place.name] = n
+        if counts:
+            conn.execute(delete(place.table).where(condition))
+    return dict(deleted), dict(scrubbed)
+
+
+def certificate_of(conn: Connection, contact_id: int) -> dict[str, Any]:
+    """The newest erasure certificate of a contact (NotFound when it was never erased)."""
+    row = conn.execute(
+        select(erasure_certificates.c.id, erasure_certificates.c.body)
+        .where(erasure_certificates.c.contact_id == contact_id)
+        .order_by(erasure_certificates.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        raise NotFound("certificate", contact_id)
+    return {**row.body, "id": int(row.id)}

@@ -1,0 +1,135 @@
+"""Archive keeps figures and evidence but purges journey data; simulate writes nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, insert, select
+
+from candor.clock import ManualClock
+from candor.journeys import load_journey
+from candor.journeys.runtime import journey_status, simulate, stop_journey
+from candor.runtime import Candor
+from candor.store.engine import reading
+from candor.store.journey_tables import journey_contacts, journey_transitions, journeys, outbox
+from candor.store.schema import metadata
+from candor.store.tables import communications, settings
+
+from .helpers import add_contact, block, consent, journey_yaml, messages, run, start, stats
+
+STEPS = [
+    {
+        "id": "invite",
+        "type": "send",
+        "channel": "email",
+        "template": "promo_mail",
+        "theme": "events",
+    },
+    {"id": "pause", "type": "wait", "duration": "P7D"},
+    {
+        "id": "again",
+        "type": "send",
+        "channel": "email",
+        "template": "promo_mail",
+        "theme": "events",
+    },
+    {"id": "done", "type": "end"},
+]
+
+
+def _count(cx: Candor, table: object, **where: object) -> int:
+    with reading(cx.engine) as conn:
+        query = select(func.count()).select_from(table)  # type: ignore[arg-type]
+        for name, value in where.items():
+            query = query.where(table.c[name] == value)  # type: ignore[attr-defined]
+        return int(conn.execute(query).scalar_one())
+
+
+def test_stop_purges_journey_data_but_keeps_stats_and_evidence(configured: Candor) -> None:
+    cx = configured
+    a = add_contact(cx, 1)
+    add_contact(cx, 2)
+    consent(cx, a, "events")
+    start(cx, STEPS)
+    run(cx)
+    with cx.engine.begin() as conn:  # the dispatcher would record the sent message like this
+        conn.execute(
+            insert(communications).values(
+                contact_id=a,
+                channel="email",
+                direction="out",
+                occurred_at=cx.clock.now(),
+                content_ref="outbox:1",
+                decision_reason="allowed",
+                decision_basis="consent",
+            )
+        )
+    assert _count(cx, journey_contacts) == 2 and _count(cx, journey_transitions) > 0
+    before = stats(cx)
+
+    result = stop_journey(cx, "promo", actor="test")
+
+    assert result["cancelled"] == 1
+    assert _count(cx, journey_contacts) == 0
+    assert _count(cx, journey_transitions) == 0
+    assert stats(cx) == before
+    assert _count(cx, communications) == 1
+    assert [m["status"] for m in messages(cx)] == ["cancelled"]
+    with reading(cx.engine) as conn:
+        status = journey_status(conn, "promo")
+    assert status["state"] == "archived"
+    assert status["outcomes"]["invite"] == {"passed": 1, "not_asked": 1}
+    assert status["current"] == {}
+
+
+def test_journey_archives_itself_at_its_end(configured: Candor, clock: ManualClock) -> None:
+    cx = configured
+    add_contact(cx, 1)
+    start(cx, STEPS, ends_at=(clock.now() + timedelta(days=3)).isoformat())
+    run(cx)
+    clock.advance(timedelta(days=3))
+    run(cx)
+    with reading(cx.engine) as conn:
+        assert conn.execute(select(journeys.c.state)).scalar_one() == "archived"
+    assert _count(cx, journey_contacts) == 0
+
+
+def test_status_shows_who_is_where(configured: Candor) -> None:
+    cx = configured
+    for n in range(3):
+        consent(cx, add_contact(cx, n), "events")
+    start(cx, STEPS)
+    run(cx)
+    with reading(cx.engine) as conn:
+        status = journey_status(conn, "promo")
+    assert status["current"] == {"pause": {"waiting": 3}}
+    assert status["outcomes"]["(enter)"] == {"entered": 3}
+
+
+def test_simulate_counts_by_reason_and_writes_nothing(configured: Candor) -> None:
+    cx = configured
+    ok, blocked, refused, _never = (add_contact(cx, n, timezone="Europe/Berlin") for n in range(4))
+    consent(cx, ok, "events")
+    consent(cx, blocked, "events")
+    block(cx, blocked, channel="email")
+    consent(cx, refused, "events", status="refused")
+    with cx.engine.begin() as conn:
+        conn.execute(
+            insert(settings).values(
+                key="sending", value={"quiet_hours": {"start": "09:00", "end": "12:00"}}
+            )
+        )  # 10:00 in Berlin: quiet
+    counts_before = {t.name: _count(cx, t) for t in metadata.sorted_tables}
+    defn = load_journey(journey_yaml(STEPS))
+    with reading(cx.engine) as conn:
+        figures = simulate(conn, defn, cx.clock.now())
+    assert figures["enter"] == {
+        "entered": 4,
+        "by_reason": {"allowed": 2, "refused": 1, "not_asked": 1},
+    }
+    invite = figures["steps"][0]
+    assert invite["step"] == "invite"
+    assert invite["by_reason"] == {"allowed": 1, "blocked:channel": 1, "refused": 1, "not_asked": 1}
+    assert invite["deferred"] == {"deferred:frequency_cap": 0, "deferred:quiet_hours": 1}
+    assert {t.name: _count(cx, t) for t in metadata.sorted_tables} == counts_before
+    assert messages(cx) == [] and _count(cx, outbox) == 0

@@ -1,0 +1,143 @@
+"""Launch: the gate decides who enters (set-based), only declared fields are copied."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from candor.journeys import load_journey
+from candor.journeys.runtime import JourneyRefused, launch
+from candor.runtime import Candor
+from candor.store.engine import reading
+from candor.store.journey_tables import journey_contacts, journeys
+from candor.store.tables import contacts
+
+from .helpers import add_contact, block, journey_yaml, positions, start, stats
+
+END = [{"id": "bye", "type": "end"}]
+WAIT = [{"id": "hold", "type": "wait", "duration": "P1D"}, *END]
+
+
+def test_enrollment_excludes_erased_restricted_objected_and_blocked(configured: Candor) -> None:
+    cx = configured
+    ids = [add_contact(cx, n) for n in range(7)]
+    now = cx.clock.now()
+    with cx.engine.begin() as conn:
+        conn.execute(update(contacts).where(contacts.c.id == ids[0]).values(erased_at=now))
+        conn.execute(update(contacts).where(contacts.c.id == ids[1]).values(restricted_at=now))
+        conn.execute(update(contacts).where(contacts.c.id == ids[2]).values(objected_at=now))
+    block(cx, ids[3])  # complete advertising block
+    block(cx, ids[4], channel="email")  # a channel block does not keep anyone out
+    other = add_contact(cx, 99, attributes={"country": "FR"})
+
+    report = start(cx, WAIT)
+
+    assert report.entered == 3
+    assert set(positions(cx)) == {ids[4], ids[5], ids[6]}
+    assert other not in positions(cx)
+    figures = stats(cx)
+    assert figures[("(enter)", "entered")] == 3
+    for reason in ("erased", "restricted", "objected", "blocked:all"):
+        assert figures[("(enter)", reason)] == 1
+    with reading(cx.engine) as conn:
+        row = conn.execute(select(journeys).where(journeys.c.id == "promo")).mappings().one()
+    assert row["state"] == "running"
+    assert row["entered"] == 3
+    assert row["launched_at"] == now
+
+
+def test_only_declared_profile_fields_are_copied(configured: Candor) -> None:
+    cx = configured
+    cid = add_contact(cx, 1, attributes={"vip": True, "birth_year": 1980, "interests": "shoes"})
+    start(cx, WAIT, fields=["country", "customer_value", "vip", "first_name"])
+    with reading(cx.engine) as conn:
+        row = (
+            conn.execute(select(journey_contacts).where(journey_contacts.c.contact_id == cid))
+            .mappings()
+            .one()
+        )
+    # first_name is an identity field: decrypted at render time, never copied
+    assert row["data"] == {"country": "DE", "customer_value": 150.0, "vip": True}
+    assert row["step_id"] == "hold"
+    assert row["expires_at"] == cx.clock.now() + timedelta(days=90)
+
+
+def test_target_filter_operators(configured: Candor) -> None:
+    cx = configured
+    a = add_contact(cx, 1, attributes={"customer_value": 50.0, "birth_year": 1990, "vip": True})
+    b = add_contact(cx, 2, attributes={"customer_value": 500.0, "birth_year": 1970})
+    c = add_contact(
+        cx, 3, attributes={"country": "AT", "customer_value": 200.0, "last_order": "2026-01-15"}
+    )
+    target = {
+        "any": [
+            {
+                "all": [
+                    {"field": "vip", "op": "eq", "value": True},
+                    {"field": "birth_year", "op": "between", "value": [1985, 1995]},
+                ]
+            },
+            {
+                "all": [
+                    {"field": "country", "op": "in", "value": ["AT", "CH"]},
+                    {"field": "last_order", "op": "ge", "value": "2026-01-01"},
+                ]
+            },
+            {
+                "not": {
+                    "any": [
+                        {"field": "customer_value", "op": "lt", "value": 400},
+                        {"field": "vip", "op": "exists"},
+                    ]
+                }
+            },
+        ]
+    }
+    start(
+        cx,
+        WAIT,
+        target=target,
+        fields=["country", "customer_value", "vip", "birth_year", "last_order"],
+    )
+    assert set(positions(cx)) == {a, b, c}
+
+    cx2_target = {
+        "all": [
+            {"field": "customer_value", "op": "gt", "value": 100},
+            {"field": "country", "op": "ne", "value": "AT"},
+        ]
+    }
+    start(cx, WAIT, id="second", target=cx2_target)
+    assert set(positions(cx, "second")) == {b}
+
+
+def test_validation_and_lint_errors_refuse_the_launch(configured: Candor) -> None:
+    cx = configured
+    add_contact(cx, 1)
+    steps = [
+        {"id": "s", "type": "send", "channel": "email", "template": "nope", "theme": "events"},
+        *END,
+    ]
+    with pytest.raises(JourneyRefused) as refused:
+        start(cx, steps)
+    assert any(p.code == "unknown-template" and p.step == "s" for p in refused.value.problems)
+    no_unsub = {"bare": {"email": {"subject": "x", "text": "no way out"}}}
+    steps = [
+        {"id": "s", "type": "send", "channel": "email", "template": "bare", "theme": "events"},
+        *END,
+    ]
+    with pytest.raises(JourneyRefused) as refused:
+        start(cx, steps, templates=no_unsub)
+    assert [p.code for p in refused.value.problems] == ["no-unsubscribe"]
+    with reading(cx.engine) as conn:
+        assert conn.execute(select(func.count()).select_from(journeys)).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(journey_contacts)).scalar_one() == 0
+
+
+def test_a_journey_is_launched_once(configured: Candor) -> None:
+    cx = configured
+    start(cx, WAIT)
+    with pytest.raises(Exception, match="running"):
+        launch(cx, load_journey(journey_yaml(WAIT)), actor="test")

@@ -1,0 +1,64 @@
+"""The registry of personal data places: no table naming a contact can be forgotten."""
+
+from __future__ import annotations
+
+from sqlalchemy import LargeBinary
+
+import candor.web.app  # noqa: F401  (every module that declares tables is imported)
+from candor.rights.access import compile_access_copy
+from candor.rights.registry import NOT_PERSONAL, PLACES, sections
+from candor.runtime import Candor
+from candor.store.engine import reading
+from candor.store.schema import metadata
+
+
+def _names_contact(table: object) -> bool:
+    return any(
+        c.name == "contact_id" or any(f.column.table.name == "contacts" for f in c.foreign_keys)
+        for c in table.columns  # type: ignore[attr-defined]
+    )
+
+
+def test_every_table_naming_a_contact_is_in_the_registry() -> None:
+    registered = {p.name for p in PLACES} | set(NOT_PERSONAL)
+    missing = [
+        t.name for t in metadata.sorted_tables if _names_contact(t) and t.name not in registered
+    ]
+    assert missing == [], f"add these tables to candor.rights.registry: {missing}"
+
+
+def test_every_table_hanging_off_a_registered_table_is_registered() -> None:
+    registered = {p.name for p in PLACES}
+    children = [
+        t.name
+        for t in metadata.sorted_tables
+        if t.name not in registered
+        and any(
+            f.column.table.name in registered - {"contacts"}
+            for c in t.columns
+            for f in c.foreign_keys
+        )
+    ]
+    assert children == [], f"rows of these tables belong to a person: register them: {children}"
+
+
+def test_entries_name_real_columns_and_encrypted_ones_hold_ciphertext() -> None:
+    for place in PLACES:
+        assert place.table.name in metadata.tables, place.name
+        if place.contact_column:
+            assert place.contact_column in place.table.c, place.name
+        for column in (*place.encrypted, *place.scrub):
+            assert column in place.table.c, f"{place.name}.{column}"
+        for column in place.encrypted:
+            assert isinstance(place.table.c[column].type, LargeBinary), f"{place.name}.{column}"
+    # children come before their parents, so erasure deletes in a valid order
+    order = [p.name for p in PLACES]
+    for place in PLACES:
+        if place.parent:
+            assert order.index(place.name) < order.index(place.parent[1].name)
+
+
+def test_every_registry_section_is_a_section_of_the_copy(configured: Candor, alice: int) -> None:
+    with reading(configured.engine) as conn:
+        copy = compile_access_copy(conn, configured.vault, alice, at=configured.clock.now())
+    assert set(sections()) <= set(copy), set(sections()) - set(copy)

@@ -1,0 +1,53 @@
+"""The record of processing activities, generated from purposes, journeys, connectors, rules."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert
+
+from candor.rights.ropa import build_ropa, ropa_markdown
+from candor.store.journey_tables import journeys
+from tests.rights.conftest import Api, set_setting
+
+
+def test_ropa_from_the_declarations(api: Api) -> None:
+    cx = api.cx
+    set_setting(cx, "connectors", [{"id": "erp", "name": "ERP", "kind": "candor", "country": "DE"}])
+    with cx.engine.begin() as conn:
+        conn.execute(
+            insert(journeys).values(
+                id="welcome",
+                version=2,
+                name="Welcome",
+                purpose_id="newsletter",
+                definition={"fields": ["country", "customer_value"]},
+                state="running",
+                created_at=cx.clock.now(),
+                entered=0,
+            )
+        )
+        record = build_ropa(conn, cx.clock.now())
+    activities = {a["purpose"]: a for a in record["activities"]}
+    assert set(activities) == {"newsletter", "events", "soft_optin", "profiling", "service"}
+    newsletter = activities["newsletter"]
+    assert newsletter["legal_basis"] == "consent" and newsletter["dpv"] == "dpv:DirectMarketing"
+    assert {"demographic", "financial", "identity"} <= set(newsletter["data_categories"])
+    assert newsletter["journeys"] == [
+        {"id": "welcome", "name": "Welcome", "state": "running", "version": 2}
+    ]
+    assert newsletter["recipients"][0]["name"] == "ERP"
+    assert newsletter["retention"][0]["category"] == "financial"
+    assert "behavioural" in activities["profiling"]["data_categories"]
+    markdown = ropa_markdown(record)
+    assert "# Record of processing activities (Art. 30 GDPR)" in markdown
+    assert (
+        "## Newsletter marketing (`newsletter`, v1)" in markdown
+        and "- Journeys: welcome" in markdown
+    )
+    http = api.get("/api/v1/ropa", "auditor").json()
+    assert [a["purpose"] for a in http["activities"]] == [
+        a["purpose"] for a in record["activities"]
+    ]
+    md = api.get("/api/v1/ropa", "auditor", params={"format": "md"})
+    assert (
+        md.headers["content-type"].startswith("text/markdown") and "## Retention rules" in md.text
+    )
