@@ -52,6 +52,10 @@ def decisions(
 ) -> Select[Any]:
     """One row per contact in `target` (default: every contact) with its decision."""
     c = contacts.alias("c")
+    if target is not None:
+        # One CTE for the group: its parameters are bound once, however often it is read.
+        group = target.cte()
+        target = select(group.c[0])
     resolved = _resolved_addresses(channel, address_id, target)
     scopes = theme.scopes() if theme is not None else ()
     marketing = purpose.kind == "marketing"
@@ -111,7 +115,7 @@ def _resolved_addresses(channel: str | None, address_id: int | None, target: Any
         select(a.c.contact_id, func.min(a.c.id).label("address_id"))
         .where(a.c.channel == channel, a.c.deliverable.is_(True), *_within(a.c.contact_id, target))
         .group_by(a.c.contact_id)
-        .cte("resolved")
+        .cte()
     )
 
 
