@@ -35,6 +35,7 @@ from candor.policy.decide import Decision
 from candor.runtime import Candor
 from candor.store.engine import is_sqlite, reading
 from candor.store.journey_tables import outbox
+from candor.store.sql import in_batch
 from candor.store.tables import addresses, communications
 
 logger = logging.getLogger(__name__)
@@ -229,7 +230,7 @@ def _still_ours(conn: Connection, outcomes: Sequence[Outcome]) -> set[int]:
     if not ids:
         return set()
     query = select(outbox.c.id, outbox.c.attempts).where(
-        outbox.c.id.in_(ids), outbox.c.status == "sending"
+        in_batch(outbox.c.id, ids), outbox.c.status == "sending"
     )
     if not is_sqlite(conn.engine):
         query = query.with_for_update()
@@ -356,7 +357,7 @@ def mark_undeliverable(conn: Connection, address_ids: Iterable[int]) -> int:
     if not ids:
         return 0
     result = conn.execute(
-        update(addresses).where(addresses.c.id.in_(ids)).values(deliverable=False)
+        update(addresses).where(in_batch(addresses.c.id, ids)).values(deliverable=False)
     )
     return int(result.rowcount or 0)
 

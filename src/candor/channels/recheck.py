@@ -20,6 +20,7 @@ from candor.ledger.registry import purpose_facts, theme_ref
 from candor.policy.decide import ALLOWED, Decision
 from candor.policy.facts import PurposeFacts, ThemeRef
 from candor.policy.twin import decisions
+from candor.store.sql import in_batch
 from candor.store.tables import addresses, contacts
 
 
@@ -29,7 +30,7 @@ def default_addresses(conn: Connection, rows: Iterable[RowMapping]) -> dict[tupl
     a = addresses
     query = (
         select(a.c.contact_id, a.c.channel, func.min(a.c.id).label("address_id"))
-        .where(a.c.contact_id.in_(contact_ids), a.c.deliverable.is_(True))
+        .where(in_batch(a.c.contact_id, contact_ids), a.c.deliverable.is_(True))
         .group_by(a.c.contact_id, a.c.channel)
     )
     return {(r.contact_id, r.channel): r.address_id for r in conn.execute(query)}

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, case, func, select
 
 from candor.ledger.registry import setting
 from candor.store.journey_tables import outbox
+from candor.store.sql import in_batch
 from candor.store.tables import contacts
 
 FREQUENCY = "deferred:frequency_cap"
@@ -98,7 +99,7 @@ def timezones(conn: Connection, ids: Sequence[int]) -> dict[str, list[int]]:
     """The batch's contacts grouped by time zone name."""
     groups: dict[str, list[int]] = defaultdict(list)
     rows = conn.execute(
-        select(contacts.c.id, contacts.c.timezone).where(contacts.c.id.in_(list(ids)))
+        select(contacts.c.id, contacts.c.timezone).where(in_batch(contacts.c.id, ids))
     )
     for row in rows:
         groups[row.timezone or "UTC"].append(row.id)
@@ -114,7 +115,7 @@ def sent_counts(
     rows = conn.execute(
         select(o.c.contact_id, today.label("day"), func.count().label("week"))
         .where(
-            o.c.contact_id.in_(list(ids)),
+            in_batch(o.c.contact_id, ids),
             o.c.channel == channel,
             o.c.kind == "marketing",
             o.c.status != "cancelled",

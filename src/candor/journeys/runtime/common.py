@@ -19,6 +19,7 @@ from candor.policy.facts import PurposeFacts, ThemeRef
 from candor.policy.twin import decisions
 from candor.store.engine import is_sqlite
 from candor.store.journey_tables import journey_contacts, outbox
+from candor.store.sql import in_batch
 from candor.store.tables import addresses, communications, consent_state, contacts
 
 # Reasons that take a contact out of the journey wherever it stands.
@@ -32,7 +33,7 @@ def contact_ids(members: Iterable[Member]) -> list[int]:
 
 def batch_target(ids: Sequence[int]) -> Select[Any]:
     """The batch as a twin target."""
-    return select(contacts.c.id).where(contacts.c.id.in_(list(ids)))
+    return select(contacts.c.id).where(in_batch(contacts.c.id, ids))
 
 
 def decide_batch(
@@ -58,7 +59,7 @@ def resolved_addresses(conn: Connection, channel: str, ids: Sequence[int]) -> Se
     a = addresses
     return (
         select(a.c.contact_id, func.min(a.c.id).label("address_id"))
-        .where(a.c.contact_id.in_(list(ids)), a.c.channel == channel, a.c.deliverable.is_(True))
+        .where(in_batch(a.c.contact_id, ids), a.c.channel == channel, a.c.deliverable.is_(True))
         .group_by(a.c.contact_id)
     )
 
@@ -73,7 +74,7 @@ def journey_data(ctx: StepContext, members: Sequence[Member]) -> dict[int, dict[
     """contact id -> the journey-scoped data (declared fields and what was gathered)."""
     jc = journey_contacts
     rows = ctx.conn.execute(
-        select(jc.c.contact_id, jc.c.data).where(jc.c.id.in_([m.id for m in members]))
+        select(jc.c.contact_id, jc.c.data).where(in_batch(jc.c.id, [m.id for m in members]))
     )
     return {r.contact_id: dict(r.data or {}) for r in rows}
 
@@ -177,4 +178,4 @@ def woken(ctx: StepContext, members: Sequence[Member], clause: ColumnElement[boo
     ids = [m.id for m in members]
     if not ids:
         return set()
-    return set(ctx.conn.execute(select(jc.c.id).where(jc.c.id.in_(ids), clause)).scalars())
+    return set(ctx.conn.execute(select(jc.c.id).where(in_batch(jc.c.id, ids), clause)).scalars())

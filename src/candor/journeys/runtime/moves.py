@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -22,6 +22,7 @@ from candor.journeys.runtime.model import Journey
 from candor.runtime import Candor
 from candor.store.engine import is_sqlite
 from candor.store.journey_tables import journey_contacts, journey_step_stats, journey_transitions
+from candor.store.sql import bulk_insert, in_batch
 
 
 @dataclass
@@ -135,8 +136,7 @@ def apply(ctx: StepContext, moves: Moves) -> list[tuple[str, list[Member]]]:
             ]
         if move.to is not None and move.status == "active" and (move.due_at or ctx.now) <= ctx.now:
             onward.append((move.to, members))
-    if transitions:
-        ctx.conn.execute(insert(journey_transitions), transitions)
+    bulk_insert(ctx.conn, journey_transitions, transitions)
     return onward
 
 
@@ -151,7 +151,7 @@ def _update(ctx: StepContext, move: Move, members: list[Member]) -> None:
         if move.to is not None:
             values |= {"step_id": move.to, "step_entered_at": ctx.now, "checked_at": None}
     ids = [m.id for m in members]
-    ctx.conn.execute(update(jc).where(jc.c.id.in_(ids)).values(values))
+    ctx.conn.execute(update(jc).where(in_batch(jc.c.id, ids)).values(values))
     for m in members:
         m.checked_at = values.get("checked_at", m.checked_at)
         m.status = values.get("status", m.status)

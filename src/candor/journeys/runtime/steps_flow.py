@@ -33,6 +33,7 @@ from candor.ledger import audit
 from candor.ledger.bulk import lock_contacts
 from candor.ledger.profile import coerce_value
 from candor.store.journey_tables import journey_contacts, outbox
+from candor.store.sql import in_batch
 from candor.store.tables import communications, contacts
 
 # --- wait --------------------------------------------------------------------------------
@@ -130,7 +131,7 @@ def run_branch(ctx: StepContext, members: list[Member]) -> Moves:
         clause = compile_filter(
             case.when, jc.c.data, ctx.journey.types, lambda c: branch_event_clause(ctx, c)
         )
-        hits = ctx.conn.execute(select(jc.c.id).where(jc.c.id.in_(list(remaining)), clause))
+        hits = ctx.conn.execute(select(jc.c.id).where(in_batch(jc.c.id, remaining), clause))
         for member_id in hits.scalars():
             sort_into(moves, go(case.next, f"case:{case.next}"), remaining.pop(member_id))
     for m in remaining.values():
@@ -149,7 +150,7 @@ def run_store(ctx: StepContext, members: list[Member]) -> Moves:
     rows = ctx.conn.execute(
         select(jc.c.contact_id, jc.c.data, contacts.c.attributes)
         .join(contacts, contacts.c.id == jc.c.contact_id)
-        .where(jc.c.id.in_([m.id for m in members]), contacts.c.erased_at.is_(None))
+        .where(in_batch(jc.c.id, [m.id for m in members]), contacts.c.erased_at.is_(None))
     )
     changes = []
     for row in rows:

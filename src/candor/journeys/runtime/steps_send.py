@@ -25,6 +25,7 @@ from candor.journeys.runtime.handlers import Handler, register_handler
 from candor.journeys.runtime.moves import Member, Moves, StepContext, defer, go, sort_into
 from candor.policy.twin import decisions
 from candor.store.journey_tables import journey_contacts, outbox
+from candor.store.sql import in_batch
 from candor.store.types import UTCDateTime
 
 OUTBOX_COLUMNS = (
@@ -134,7 +135,7 @@ def _already_queued(ctx: StepContext, ids: Sequence[int]) -> set[int]:
         return set()
     keys = {message_key(ctx.journey.id, cid, ctx.step.id): cid for cid in ids}
     found = ctx.conn.execute(
-        select(outbox.c.idempotency_key).where(outbox.c.idempotency_key.in_(keys))
+        select(outbox.c.idempotency_key).where(in_batch(outbox.c.idempotency_key, keys))
     )
     return {keys[k] for k in found.scalars()}
 

@@ -1,0 +1,127 @@
+"""Journey benchmark: launch -> consent gate -> send -> wait -> send -> end, no transport.
+
+Each size runs in its own process so peak RSS shows whether memory stays flat as the target
+group grows. Contacts are seeded set-based (SQL), the journey through the real runtime.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from typing import Any
+
+import yaml
+from sqlalchemy import func, select, text
+
+from bench.common import ROOT, Timer, backends, fresh_candor, peak_rss_mb
+from bench.gate import SERIES
+from candor.journeys import load_journey
+from candor.journeys.runtime import launch, run_until_idle
+from candor.runtime import Candor
+from candor.store.journey_tables import journey_transitions
+
+UNSUB = "{{ unsubscribe_url }}"
+JOURNEY = {
+    "id": "bench",
+    "name": "Benchmark journey",
+    "purpose": "newsletter",
+    "target": {"field": "country", "op": "eq", "value": "DE"},
+    "fields": ["country"],
+    "ends_at": "2030-01-01T00:00:00Z",
+    "templates": {"news": {"email": {"subject": "News", "text": f"Hello. Unsubscribe: {UNSUB}"}}},
+    "steps": [
+        {
+            "id": "ask",
+            "type": "consent",
+            "channel": "email",
+            "template": "news",
+            "theme": "weekly",
+            "timeout": "P7D",
+            "on_refused": "done",
+            "on_timeout": "done",
+        },
+        {"id": "first", "type": "send", "channel": "email", "template": "news", "theme": "weekly"},
+        {"id": "pause", "type": "wait", "duration": "P3D"},
+        {"id": "second", "type": "send", "channel": "email", "template": "news", "theme": "weekly"},
+        {"id": "done", "type": "end"},
+    ],
+}
+
+
+def seed(cx: Candor, n: int) -> None:
+    """n contacts in DE with an e-mail address, all with a confirmed newsletter consent."""
+    series = SERIES[cx.engine.dialect.name]
+    now = cx.clock.now().replace(tzinfo=None)
+    statements = [
+        "INSERT INTO contacts "
+        "(id, key_id, attributes, language, timezone, source, created_at, updated_at) "
+        "SELECT g, 'k' || g, '{\"country\": \"DE\"}', 'en', 'UTC', 'bench', :now, :now FROM s",
+        "INSERT INTO addresses "
+        "(id, contact_id, channel, blind_index, value, deliverable, created_at) "
+        "SELECT g, g, 'email', 'b' || g, :blob, true, :now FROM s",
+        "INSERT INTO consent_state "
+        "(contact_id, purpose_id, scope_theme, scope_channel, scope_address, "
+        "event_id, status, occurred_at, purpose_version) "
+        "SELECT g, 'newsletter', '', 'email', 0, g, 'confirmed', :now, 1 FROM s",
+    ]
+    with cx.engine.begin() as conn:
+        for sql in statements:
+            conn.execute(text(series + sql), {"n": n, "now": now, "blob": b"\x00" * 40})
+    if cx.engine.dialect.name == "postgresql":
+        with cx.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+
+
+def measure(backend: str, n: int) -> dict[str, Any]:
+    with fresh_candor(backend) as cx:
+        seed(cx, n)
+        cx.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+        defn = load_journey(yaml.safe_dump(JOURNEY), "bench.yaml")
+        with Timer() as total:
+            with Timer() as launching:
+                report = launch(cx, defn, actor="bench")
+            first = run_until_idle(cx)
+            cx.clock.advance(timedelta(days=3, minutes=1))  # type: ignore[attr-defined]
+            second = run_until_idle(cx)
+        with cx.engine.connect() as conn:
+            transitions = conn.execute(
+                select(func.count()).select_from(journey_transitions)
+            ).scalar_one()
+    return {
+        "contacts": n,
+        "entered": report.entered,
+        "transitions": transitions,
+        "launch_seconds": round(launching.seconds, 2),
+        "seconds": round(total.seconds, 2),
+        "transitions_per_s": round(transitions / total.seconds),
+        "advance_rounds": first.rounds + second.rounds,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def run() -> dict[str, Any]:
+    sizes = [
+        int(s) for s in os.environ.get("CANDOR_BENCH_JOURNEY_SIZES", "100000,1000000").split(",")
+    ]
+    out: dict[str, Any] = {
+        "goal": ">= 50,000 transitions/s on PostgreSQL; peak RSS <= 300 MB, flat as the group grows",
+        "journey": "consent gate -> send -> wait P3D -> send -> end (outbox rows, no transport)",
+    }
+    for backend in backends():
+        out[backend] = [_in_subprocess(backend, n) for n in sizes]
+    return out
+
+
+def _in_subprocess(backend: str, n: int) -> dict[str, Any]:
+    """A fresh process per size, so peak RSS belongs to that size alone."""
+    code = f"import json; from bench.journeys import measure; print(json.dumps(measure({backend!r}, {n})))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env={**os.environ}
+    )
+    if done.returncode != 0:
+        return {"contacts": n, "error": done.stderr.strip().splitlines()[-1:]}
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result

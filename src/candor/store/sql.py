@@ -1,0 +1,69 @@
+"""SQL helpers for hot paths: batch membership and bulk inserts that scale on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Connection, Table, any_, bindparam, insert
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+
+
+class InBatch(ColumnElement[bool]):
+    """`column IN (values)`; on PostgreSQL `column = ANY(:array)` with ONE array parameter.
+
+    A batch of thousands of ids as separate parameters costs PostgreSQL more to plan than
+    to run; one array parameter keeps planning constant and lets it use the index.
+    """
+
+    type = Boolean()
+    inherit_cache = False
+    _is_implicitly_boolean = True  # a predicate: no "= 1" on databases without booleans
+
+    def __init__(self, column: ColumnElement[Any], values: Iterable[Any]) -> None:
+        self.column = column
+        self.values = list(values)
+
+
+def in_batch(column: ColumnElement[Any], values: Iterable[Any]) -> InBatch:
+    """Membership of `column` in a batch of plain values (ids, keys)."""
+    return InBatch(column, values)
+
+
+@compiles(InBatch)
+def _in_list(element: InBatch, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.in_(element.values), **kw)
+
+
+@compiles(InBatch, "postgresql")
+def _any_array(element: InBatch, compiler: SQLCompiler, **kw: Any) -> str:
+    param = bindparam(None, element.values, type_=ARRAY(element.column.type))
+    return compiler.process(element.column == any_(param), **kw)
+
+
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows without RETURNING: COPY on PostgreSQL, executemany elsewhere.
+
+    Values go through each column's type (so UTC datetimes and JSON are stored exactly as
+    an INSERT would store them), then stream to the server in one COPY.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), list(rows))
+        return
+    names = list(rows[0].keys())
+    processors = [_bind_processor(conn, table.c[name]) for name in names]
+    columns = ", ".join(f'"{name}"' for name in names)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([proc(row[name]) for name, proc in zip(names, processors, strict=True)])
+
+
+def _bind_processor(conn: Connection, column: Column[Any]) -> Any:
+    process = column.type.bind_processor(conn.dialect)
+    return process if process is not None else (lambda value: value)
