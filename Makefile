@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	rm -rf demo-run && mkdir -p demo-run
-	cd demo-run && ../$(BIN)/candor demo --config ../examples/candor.yaml
+	cd demo-run && CANDOR_DEMO_MAIL_DIR=mail ../$(BIN)/candor demo \
+		--config ../examples/candor.yaml --journey ../examples/journeys/welcome.yaml
 
 browser:
 	@./scripts/install-browser.sh

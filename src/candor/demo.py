@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from candor.demo_journey import run_demo_journey
 from candor.ledger.blocks import insert_block
 from candor.ledger.config import apply_config, load_config_file
 from candor.ledger.importer import import_rows, plan_header
@@ -74,8 +75,10 @@ def synthetic_rows(count: int, seed: int = 42) -> Iterator[tuple[int, dict[str, 
         yield n + 2, row
 
 
-def run_demo(cx: Candor, config_path: Path, count: int, console: Console) -> None:
-    """Apply the config, seed `count` contacts with blocks, then show decisions per purpose."""
+def run_demo(
+    cx: Candor, config_path: Path, count: int, console: Console, journey: Path | None = None
+) -> None:
+    """Apply the config, seed contacts with blocks, show the gate, then run a journey."""
     config = load_config_file(config_path)
     now = cx.clock.now()
     with cx.engine.begin() as conn:
@@ -91,6 +94,8 @@ def run_demo(cx: Candor, config_path: Path, count: int, console: Console) -> Non
     blocked = _seed_blocks(cx, count)
     console.print(f"recorded {blocked} advertising blocks (complete, per channel and per theme)")
     _show_gate(cx, console, now + timedelta(seconds=1))
+    if journey is not None:
+        run_demo_journey(cx, journey, console)
 
 
 def _seed_blocks(cx: Candor, count: int) -> int:

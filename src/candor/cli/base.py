@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import typer
 from rich.console import Console
+from sqlalchemy import Engine
 
 from candor.errors import CandorError
 from candor.ledger.vault import MasterKeyError, write_master_key
 from candor.runtime import Candor, default_key_file
 from candor.store.engine import database_url, keystore_url, make_engine
 from candor.store.keystore import init_keystore
-from candor.store.migrate import upgrade
+from candor.store.migrate import schema_problem, upgrade
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -47,11 +49,26 @@ def options(ctx: typer.Context) -> Options:
 def open_candor(ctx: typer.Context) -> Candor:
     """Open the product, or exit 2 with a clear message when it is not initialised."""
     opts = options(ctx)
+    engine = data_engine(ctx)
+    engine.dispose()
     try:
         return Candor.open(opts.database, opts.keystore)
     except MasterKeyError as exc:
         fail(str(exc))
         raise
+
+
+def data_engine(ctx: typer.Context) -> Engine:
+    """The data database's engine, once it exists with the current schema (else exit 2)."""
+    url = database_url(options(ctx).database)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        fail("no Candor database here: run `candor init` first")
+    engine = make_engine(url)
+    problem = schema_problem(engine)
+    if problem is not None:
+        engine.dispose()
+        fail(problem)
+    return engine
 
 
 def fail(message: str, code: int = 2) -> None:

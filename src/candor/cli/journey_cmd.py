@@ -19,7 +19,14 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 
-from candor.cli.base import console, domain_errors, err_console, fail, open_candor, options
+from candor.cli.base import (
+    console,
+    data_engine,
+    domain_errors,
+    err_console,
+    fail,
+    open_candor,
+)
 from candor.journeys import JourneyDefinition, JourneyError, Problem, journey_json_schema
 from candor.journeys import load_journey as parse_journey
 from candor.journeys.lint import check
@@ -35,7 +42,7 @@ from candor.journeys.runtime import (
     stop_journey,
 )
 from candor.journeys.validate import validate
-from candor.store.engine import database_url, make_engine, reading
+from candor.store.engine import reading
 
 app = typer.Typer(help="Journeys: check, simulate, launch and watch.", no_args_is_help=True)
 FILE = typer.Argument(..., help="journey YAML/JSON")
@@ -77,7 +84,7 @@ def _finish(problems: list[Problem], what: str) -> None:
 @contextmanager
 def _data_engine(ctx: typer.Context) -> Iterator[Engine]:
     """The data database only: checking a journey needs no keys."""
-    engine = make_engine(database_url(options(ctx).database))
+    engine = data_engine(ctx)
     try:
         yield engine
     finally:

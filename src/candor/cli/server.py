@@ -29,11 +29,14 @@ def demo(
         Path("candor.yaml"), "--config", help="Configuration to apply first."
     ),
     contacts: int = typer.Option(2000, "--contacts", help="How many synthetic contacts to seed."),
+    journey: Path | None = typer.Option(
+        None, "--journey", help="A journey to run against a local mail sink afterwards."
+    ),
 ) -> None:
     """Initialise a database here, seed a synthetic population and show the gate at work."""
     from candor.demo import run_demo
 
     init(ctx)
     cx = open_candor(ctx)
-    run_demo(cx, config, contacts, console)
+    run_demo(cx, config, contacts, console, journey)
     cx.dispose()

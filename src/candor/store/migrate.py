@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -32,3 +34,15 @@ def revision(engine: Engine, message: str) -> None:
         config = alembic_config()
         config.attributes["connection"] = conn
         command.revision(config, message=message, autogenerate=True)
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """Why the database cannot be used yet (missing or behind the migrations), else None."""
+    script = ScriptDirectory.from_config(alembic_config())
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    if not current:
+        return "the database has no Candor schema: run `candor init` first"
+    if current != set(script.get_heads()):
+        return "the database schema is older than this Candor: run `candor init` to upgrade"
+    return None

@@ -74,12 +74,15 @@ def _step_figures(
     elif step.type == "opt_in":
         facts, theme = replace(purpose, kind="service"), None
     decided = decisions(facts, channel, theme, now, target=entering)
+    by_reason = count_by_reason(conn, decided)
+    if step.type == "advertising_block":
+        by_reason = _only_blocks(by_reason)
     figures: dict[str, Any] = {
         "step": step.id,
         "type": step.type,
         "channel": channel,
         "theme": theme_id,
-        "by_reason": count_by_reason(conn, decided),
+        "by_reason": by_reason,
     }
     if step.type == "send" and channel:
         sub = decided.subquery()
@@ -152,3 +155,10 @@ def _capped(
         .subquery()
     )
     return int(conn.execute(select(func.count()).select_from(over)).scalar_one())
+
+
+def _only_blocks(by_reason: dict[str, int]) -> dict[str, int]:
+    """An advertising_block step stops only blocked contacts; every other reason passes."""
+    out = {r: n for r, n in by_reason.items() if r.startswith("blocked:")}
+    passed = sum(n for r, n in by_reason.items() if not r.startswith("blocked:"))
+    return {"allowed": passed, **out} if passed else out

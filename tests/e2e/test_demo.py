@@ -1,0 +1,45 @@
+"""`candor demo` from a user's shell: seeds, shows the gate and runs a journey over SMTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from email import message_from_bytes
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_runs_a_journey_into_the_mail_sink(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANDOR_")}
+    env["CANDOR_DEMO_MAIL_DIR"] = str(tmp_path / "mail")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "candor",
+            "demo",
+            "--contacts",
+            "300",
+            "--config",
+            str(ROOT / "examples" / "candor.yaml"),
+            "--journey",
+            str(ROOT / "examples" / "journeys" / "welcome.yaml"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "seeded 300 contacts" in done.stdout
+    assert "launched journey 'welcome_series'" in done.stdout
+    files = sorted((tmp_path / "mail").glob("*.eml"))
+    assert files, "the journey delivered nothing to the sink"
+    first = message_from_bytes(files[0].read_bytes())
+    assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert first["List-Unsubscribe"].startswith("<https://candor.example/u/")
+    ids = [message_from_bytes(f.read_bytes())["Message-ID"] for f in files]
+    assert len(ids) == len(set(ids)), "a message was delivered twice"
