@@ -6,10 +6,11 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
 from candor.ledger.chain import event_hash
 from candor.ledger.vault import Vault
+from candor.store.sql import bulk_insert, insert_returning_ids
 from candor.store.tables import consent_events, consent_state, ledger_heads
 
 if TYPE_CHECKING:
@@ -55,14 +56,7 @@ def write_consents(
                 events.append(event)
     if not events:
         return 0
-    event_ids = (
-        conn.execute(
-            insert(consent_events).returning(consent_events.c.id, sort_by_parameter_order=True),
-            events,
-        )
-        .scalars()
-        .all()
-    )
+    event_ids = insert_returning_ids(conn, consent_events, events)
     heads: dict[int, dict[str, Any]] = {}
     state: dict[tuple[Any, ...], dict[str, Any]] = {}
     for event_id, e in zip(event_ids, events, strict=True):
@@ -84,8 +78,8 @@ def write_consents(
             "occurred_at": e["occurred_at"],
             "purpose_version": e["purpose_version"],
         }
-    conn.execute(insert(ledger_heads), list(heads.values()))
-    conn.execute(insert(consent_state), list(state.values()))
+    bulk_insert(conn, ledger_heads, list(heads.values()))
+    bulk_insert(conn, consent_state, list(state.values()))
     return len(events)
 
 

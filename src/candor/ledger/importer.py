@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, select
 
 from candor.errors import InvalidInput
 from candor.ledger import audit
@@ -27,6 +27,7 @@ from candor.ledger.vault import Vault
 from candor.policy.facts import PurposeFacts
 from candor.rights.suppression import SUPPRESSED_PROBLEM as SUPPRESSED
 from candor.rights.suppression import drop_suppressed
+from candor.store.sql import bulk_insert, insert_returning_ids
 from candor.store.tables import (
     addresses,
     contacts,
@@ -293,11 +294,8 @@ def _write_batch(
         contact_rows = [
             _contact_row(vault, key_id, c, at) for key_id, c in zip(key_ids, fresh, strict=True)
         ]
-        inserted = conn.execute(
-            insert(contacts).returning(contacts.c.id, sort_by_parameter_order=True), contact_rows
-        )
-        ids = [int(i) for i in inserted.scalars()]
-        address_rows, address_ids = [], []
+        ids = insert_returning_ids(conn, contacts, contact_rows)
+        address_rows: list[dict[str, Any]] = []
         for contact_id, key_id, c in zip(ids, key_ids, fresh, strict=True):
             for channel, value, index in c.addresses:
                 address_rows.append(
@@ -310,13 +308,7 @@ def _write_batch(
                         "created_at": at,
                     }
                 )
-        if address_rows:
-            address_ids = list(
-                conn.execute(
-                    insert(addresses).returning(addresses.c.id, sort_by_parameter_order=True),
-                    address_rows,
-                ).scalars()
-            )
+        bulk_insert(conn, addresses, address_rows)
         report.consent_events += write_consents(conn, vault, ids, key_ids, fresh, at)
         report.imported += len(fresh)
         audit.record(
@@ -327,7 +319,7 @@ def _write_batch(
             object_id=ids[0],
             at=at,
             contacts=len(fresh),
-            addresses=len(address_ids),
+            addresses=len(address_rows),
         )
 
 
