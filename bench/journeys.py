@@ -107,7 +107,7 @@ def run() -> dict[str, Any]:
         int(s) for s in os.environ.get("CANDOR_BENCH_JOURNEY_SIZES", "100000,1000000").split(",")
     ]
     out: dict[str, Any] = {
-        "goal": ">= 50,000 transitions/s on PostgreSQL; peak RSS <= 300 MB, flat as the group grows",
+        "goal": ">= 50,000 transitions/s on PostgreSQL; peak RSS <= 300 MB, flat with size",
         "journey": "consent gate -> send -> wait P3D -> send -> end (outbox rows, no transport)",
     }
     for backend in backends():
@@ -117,7 +117,10 @@ def run() -> dict[str, Any]:
 
 def _in_subprocess(backend: str, n: int) -> dict[str, Any]:
     """A fresh process per size, so peak RSS belongs to that size alone."""
-    code = f"import json; from bench.journeys import measure; print(json.dumps(measure({backend!r}, {n})))"
+    code = (
+        "import json; from bench.journeys import measure; "
+        f"print(json.dumps(measure({backend!r}, {n})))"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env={**os.environ}
     )

@@ -17,13 +17,17 @@ HEADER = (
     "external_id,first_name,last_name,email,phone,country,birth_year,"
     "consent:newsletter:email,consent:events,consent_ip,consent_confirmed_at\n"
 )
-CSV = HEADER + """a1,Ann,Alder,ann@example.org,+4917111111111,DE,1980,granted,granted,192.0.2.1,2026-01-02T10:00:00+00:00
+CSV = (
+    HEADER
+    + """a1,Ann,Alder,ann@example.org,+4917111111111,DE,1980,granted,granted,192.0.2.1,\
+2026-01-02T10:00:00+00:00
 a2,Bob,Birch,bob@example.org,,AT,1975,granted,,192.0.2.2,
 a3,Cid,Cedar,not-an-email,,DE,1990,,,,
 a4,Dee,Dogwood,dee@example.org,,DE,nineteen,,,,
 a5,Eve,Elm,ann@example.org,,DE,1985,,,,
 a6,Fay,Fir,fay@example.org,,FR,1999,refused,withdrawn,,
 """
+)
 
 
 def write(tmp_path: Path, text: str) -> Path:

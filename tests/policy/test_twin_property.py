@@ -253,7 +253,8 @@ def test_decide_and_twin_agree(
                 pure = decide_for(conn, contact_id, purpose, req["channel"], None, theme, at)
                 assert twin[contact_id] == pure, (contact_id, req)
             some = select(contacts.c.id).where(contacts.c.id.in_(ids[::2]))
-            part = dict(decide_many(conn, decisions(purpose, req["channel"], theme, at, target=some)))
+            query = decisions(purpose, req["channel"], theme, at, target=some)
+            part = dict(decide_many(conn, query))
             assert part == {cid: twin[cid] for cid in ids[::2]}
 
 
