@@ -19,6 +19,7 @@ from candor.ledger.registry import theme_scope
 from candor.ledger.vault import Vault
 from candor.policy.decide import block_kind
 from candor.store.tables import block_lifts, blocks
+from candor.sync.outbox import publish_block, publish_lift
 
 
 def set_block(
@@ -90,6 +91,7 @@ def insert_block(
         contact=contact_id,
         kind=kind,
     )
+    publish_block(conn, block_id, contact_id, channel, address_id, theme, at)
     return block_id
 
 
@@ -131,6 +133,7 @@ def lift_block(
         at=at,
         contact=row["contact_id"],
     )
+    publish_lift(conn, block_id, row["contact_id"], at)
     return block_view(row, {"lifted_at": at, "reason": reason or "lifted", "source": source})
 
 

@@ -21,6 +21,7 @@ from candor.ledger.vault import Vault
 from candor.policy.decide import DECISIVE_STATUSES
 from candor.store.engine import is_sqlite
 from candor.store.tables import consent_events, consent_state, contacts, ledger_heads
+from candor.sync.outbox import publish_consents
 
 STATE_KEY = ("contact_id", "purpose_id", "scope_theme", "scope_channel", "scope_address")
 
@@ -79,6 +80,7 @@ def append_events(
     )
     _write_heads(conn, rows, event_ids, known)
     _project(conn, [{**r, "id": i} for r, i in zip(rows, event_ids, strict=True)])
+    publish_consents(conn, rows, at)  # one INSERT of events for the batch
     return event_ids
 
 

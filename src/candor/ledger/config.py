@@ -21,6 +21,7 @@ from candor.durations import parse_duration
 from candor.ledger import audit
 from candor.store.tables import attributes, purpose_versions, purposes, retention_rules, settings
 from candor.store.tables import themes as themes_table
+from candor.sync.connectors import settings_problems
 
 IDENT = r"^[a-z][a-z0-9_\-]{0,63}$"
 
@@ -93,6 +94,7 @@ class ConfigFile(Strict):
     channels: dict[str, Any] | None = None
     rights: dict[str, Any] | None = None
     connectors: list[dict[str, Any]] | None = None
+    sync: dict[str, Any] | None = None
     sending: dict[str, Any] | None = None
 
 
@@ -175,6 +177,7 @@ def _cross_check(config: ConfigFile) -> list[tuple[str, str]]:
                     "marketing needs consent or legitimate_interest",
                 )
             )
+    problems += settings_problems(config.connectors, config.sync)  # candor.sync.connectors
     categories = [r.category for r in config.retention]
     for index, rule in enumerate(config.retention):
         if categories.count(rule.category) > 1:
@@ -252,7 +255,7 @@ def _apply_retention(conn: Connection, config: ConfigFile, report: ApplyReport) 
 
 
 def _apply_settings(conn: Connection, config: ConfigFile, report: ApplyReport) -> None:
-    for key in ("public_url", "channels", "rights", "connectors", "sending"):
+    for key in ("public_url", "channels", "rights", "connectors", "sending", "sync"):
         value = getattr(config, key)
         if value is not None:
             _upsert(conn, settings, "key", key, {"value": value}, "settings", report)

@@ -26,6 +26,7 @@ from candor.ledger.registry import purpose_facts, theme_scope
 from candor.ledger.vault import Vault
 from candor.policy.decide import DECISIVE_STATUSES
 from candor.store.tables import consent_events, consent_state, doi_tokens, ledger_heads
+from candor.sync.outbox import publish_consents
 
 RECORDABLE = ("granted", "refused", "withdrawn", "requested", "expired")
 DOI_TOKEN_PURPOSE = "doi"
@@ -148,6 +149,7 @@ def append_event(
         )
     if full["status"] in DECISIVE_STATUSES:
         project(conn, {**full, "id": event_id})
+    publish_consents(conn, [full], at)  # connectors hear of it in this transaction
     return {**full, "id": event_id, "evidence": evidence}
 
 

@@ -18,6 +18,7 @@ from candor.ledger.vault import Vault
 from candor.rights.suppression import refuse_suppressed
 from candor.store.engine import is_sqlite
 from candor.store.tables import addresses, contacts, rectifications
+from candor.sync.outbox import publish_rectified
 
 IDENTITY_FIELDS = ("first_name", "last_name")
 
@@ -274,6 +275,7 @@ def rectify_contact(
         conn.execute(
             update(contacts).where(contacts.c.id == contact_id).values(updated_at=at, **values)
         )
+    publish_rectified(conn, vault, contact_id, changed, changes, at)
     audit.record(
         conn,
         actor=actor,

@@ -30,6 +30,8 @@ from candor.store.engine import is_sqlite
 from candor.store.journey_tables import journey_contacts, outbox
 from candor.store.rights_tables import business_records, erasure_certificates, legal_holds
 from candor.store.tables import addresses, contacts, ledger_heads, retention_rules
+from candor.sync.outbox import erasure_subjects, publish_erasures
+from candor.sync.status import erasure_acknowledgements
 
 BATCH = 5000
 
@@ -94,6 +96,7 @@ def erase_in(
     ids = [p.id for p in people]
     keys = {p.id: p.key_id for p in people}
     idents, per_contact = _identifiers(conn, vault, people)
+    shared = erasure_subjects(conn, vault, ids)  # connectors' identifiers, read before they go
     heads = {
         h.contact_id: h
         for h in conn.execute(select(ledger_heads).where(ledger_heads.c.contact_id.in_(ids)))
@@ -135,6 +138,7 @@ def erase_in(
         )
     )
     scan = verification_scan(conn, idents)
+    notified = publish_erasures(conn, vault, shared, at)  # contact.erased, sealed identifier
     certificates = []
     for contact_id in ids:
         head = heads.get(contact_id)
@@ -160,7 +164,7 @@ def erase_in(
                     "final_digest": head.last_hash if head else "",
                 },
                 "key": {"destroyed": True, "method": "crypto-shredding (AES-GCM data key deleted)"},
-                "connectors_notified": [],
+                "connectors_notified": notified.get(contact_id, []),
                 "scan": {**scan, "batch_size": len(ids)},
             }
         )
@@ -355,4 +359,4 @@ def certificate_of(conn: Connection, contact_id: int) -> dict[str, Any]:
     ).first()
     if row is None:
         raise NotFound("certificate", contact_id)
-    return {**row.body, "id": int(row.id)}
+    return {**row.body, "id": int(row.id), "connectors": erasure_acknowledgements(conn, contact_id)}

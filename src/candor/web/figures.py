@@ -35,6 +35,7 @@ from candor.store.tables import (
     contacts,
     purposes,
 )
+from candor.sync.status import sync_figures
 
 OPEN_REQUESTS: Final = ("received", "verifying", "in_progress")
 HERE_STATUSES: Final = ("active", "waiting")
@@ -80,8 +81,13 @@ def journey_figures(conn: Connection) -> list[dict[str, Any]]:
             key = (j.id, step_id)
             steps[step_id] = step_figures(here.get(key, 0), stats.get(key, {}))
         out.append(
-            {"id": j.id, "name": j.name, "purpose": j.purpose_id, "entered": int(j.entered or 0),
-             "steps": steps}
+            {
+                "id": j.id,
+                "name": j.name,
+                "purpose": j.purpose_id,
+                "entered": int(j.entered or 0),
+                "steps": steps,
+            }
         )
     return out
 
@@ -130,8 +136,12 @@ def purpose_figures(conn: Connection, at: datetime) -> list[dict[str, Any]]:
             continue
         reconsent = 0
         if p["reconsent_floor"]:
-            reconsent = _distinct(conn, cs.c.purpose_id == p["id"], agreed,
-                                  cs.c.purpose_version < p["reconsent_floor"])
+            reconsent = _distinct(
+                conn,
+                cs.c.purpose_id == p["id"],
+                agreed,
+                cs.c.purpose_version < p["reconsent_floor"],
+            )
         expiring = 0
         if p["consent_valid_for"]:
             lapse = subtract(at + EXPIRY_WARNING, parse_duration(p["consent_valid_for"]))
@@ -172,12 +182,16 @@ def block_figures(conn: Connection) -> dict[str, int]:
 def request_figures(conn: Connection, at: datetime) -> dict[str, Any]:
     """DSRs by status, the overdue count, and the open ones by due date with days left."""
     r = dsr_requests
-    by_status = {s: int(n) for s, n in conn.execute(
-        select(r.c.status, func.count()).group_by(r.c.status)
-    )}
-    overdue = int(conn.execute(
-        select(func.count()).select_from(r).where(r.c.status.in_(OPEN_REQUESTS), r.c.due_at < at)
-    ).scalar_one())
+    by_status = {
+        s: int(n) for s, n in conn.execute(select(r.c.status, func.count()).group_by(r.c.status))
+    }
+    overdue = int(
+        conn.execute(
+            select(func.count())
+            .select_from(r)
+            .where(r.c.status.in_(OPEN_REQUESTS), r.c.due_at < at)
+        ).scalar_one()
+    )
     items = []
     for row in conn.execute(
         select(r.c.id, r.c.type, r.c.status, r.c.due_at, r.c.extended_months)
@@ -187,9 +201,15 @@ def request_figures(conn: Connection, at: datetime) -> dict[str, Any]:
     ):
         left = row.due_at - at
         items.append(
-            {"id": row.id, "type": row.type, "status": row.status,
-             "due_at": row.due_at.isoformat(), "days_left": left.days,
-             "overdue": row.due_at < at, "extended_months": row.extended_months}
+            {
+                "id": row.id,
+                "type": row.type,
+                "status": row.status,
+                "due_at": row.due_at.isoformat(),
+                "days_left": left.days,
+                "overdue": row.due_at < at,
+                "extended_months": row.extended_months,
+            }
         )
     return {"by_status": by_status, "overdue": overdue, "open": items}
 
@@ -224,8 +244,11 @@ class SendTally:
             per = Counter(t.replace(second=0, microsecond=0) for t in kept if t <= at)
         minutes = [start + timedelta(minutes=i) for i in range(self.window)]
         series = [{"minute": m.isoformat(), "count": per.get(m, 0)} for m in minutes]
-        return {"per_minute": series, "last_minute": series[-1]["count"],
-                "window_total": sum(s["count"] for s in series)}
+        return {
+            "per_minute": series,
+            "last_minute": series[-1]["count"],
+            "window_total": sum(s["count"] for s in series),
+        }
 
 
 def compute(conn: Connection, at: datetime, tally: SendTally) -> dict[str, Any]:
@@ -237,6 +260,7 @@ def compute(conn: Connection, at: datetime, tally: SendTally) -> dict[str, Any]:
         "blocks": block_figures(conn),
         "sends": tally.figures(conn, at),
         "requests": request_figures(conn, at),
+        "sync": sync_figures(conn),  # deliveries and dead letters per connector
     }
 
 

@@ -32,6 +32,7 @@ from candor.store.engine import is_sqlite
 from candor.store.journey_tables import journey_contacts, journeys
 from candor.store.tables import contacts
 from candor.store.types import UTCDateTime
+from candor.sync.sources import stage_source, unstage
 
 NEVER_ENTER = ("erased", "restricted", "objected", "blocked:all")
 ENTER_STEP = "(enter)"
@@ -137,9 +138,13 @@ def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime) -> LaunchR
     """One INSERT ... SELECT from the twin; entry counts by reason into journey_step_stats."""
     registry = DbRegistry(conn)
     types = registry.profile_types()
-    decided = decisions(
-        purpose_facts(conn, defn.purpose), None, None, now, target=target_select(defn.target, types)
-    )
+    target = target_select(defn.target, types)
+    data = data_object(conn, [f for f in defn.fields if f in types])
+    staged = None
+    if defn.source:  # fed by a back-end system (sync.sources): its people, its values
+        staged = stage_source(conn, defn.id, defn.source, defn.fields, target, now)
+        target, data = staged.target, staged.data
+    decided = decisions(purpose_facts(conn, defn.purpose), None, None, now, target=target)
     by_reason = count_by_reason(conn, decided)
     sub = decided.subquery("d")
     start = max(now, defn.starts_at) if defn.starts_at else now
@@ -155,7 +160,7 @@ def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime) -> LaunchR
             at,
             at,
             literal(expires, UTCDateTime()),
-            data_object(conn, [f for f in defn.fields if f in types]),
+            data,
         )
         .select_from(sub)
         .join(contacts, contacts.c.id == sub.c.contact_id)
@@ -179,6 +184,9 @@ def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime) -> LaunchR
     counts: Counter[tuple[str, str]] = Counter({(ENTER_STEP, "entered"): entered})
     counts.update({(ENTER_STEP, r): n for r, n in by_reason.items() if r in NEVER_ENTER})
     flush_stats(conn, defn.id, counts)
+    if staged is not None:  # staged values leave with the launch; unknown people are counted
+        unstage(conn, defn.id)
+        by_reason["source_unknown"] = staged.unknown
     return LaunchReport(defn.id, entered, by_reason)
 
 

@@ -15,6 +15,7 @@ from candor.ledger.bulk import lock_contacts
 from candor.policy.decide import block_kind
 from candor.store.journey_tables import outbox
 from candor.store.tables import blocks, communications
+from candor.sync.outbox import publish_blocks
 
 
 def run_advertising_block(ctx: StepContext, members: list[Member]) -> Moves:
@@ -59,7 +60,10 @@ def run_set_advertising_block(ctx: StepContext, members: list[Member]) -> Moves:
             }
         )
     if rows:
-        ctx.conn.execute(insert(blocks), rows)
+        new = ctx.conn.execute(
+            insert(blocks).returning(blocks.c.id, sort_by_parameter_order=True), rows
+        )
+        publish_blocks(ctx.conn, rows, list(new.scalars()), ctx.now)  # block.set to connectors
         audit.record(
             ctx.conn,
             actor=f"journey:{ctx.journey.id}",

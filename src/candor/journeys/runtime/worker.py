@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from candor.journeys.runtime.advance import advance
 from candor.runtime import Candor
+from candor.sync.delivery import deliver_due
 
 log = logging.getLogger("candor.worker")
 
@@ -45,6 +46,7 @@ def run_once(cx: Candor, dispatch: Dispatch | None, batch_size: int) -> tuple[in
     """One advance over everything due, then one dispatch round."""
     moved = advance(cx, batch_size=batch_size)
     sent = dispatch(cx) if dispatch is not None else 0
+    deliver_due(cx)  # connectors: the signed webhooks of the sync outbox
     return moved, sent
 
 

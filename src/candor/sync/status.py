@@ -1,0 +1,94 @@
+"""Sync figures for `candor sync status`, the API and Mission Control; erasure acknowledgements.
+
+Counts come from one GROUP BY over the deliveries; dead letters are listed with ids, types,
+attempts and the last HTTP status, never with the person's identifiers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from candor.store.sync_tables import sync_deliveries, sync_events
+from candor.sync.connectors import load_settings
+
+DEAD_LETTER_LIMIT = 100
+
+
+def sync_status(conn: Connection, *, limit: int = DEAD_LETTER_LIMIT) -> dict[str, Any]:
+    """Per connector: pending, delivered, dead; plus the newest dead letters."""
+    d = sync_deliveries
+    counts: dict[str, dict[str, int]] = {
+        c.id: {"pending": 0, "delivered": 0, "dead": 0} for c in load_settings(conn).webhooks
+    }
+    for connector, status, n in conn.execute(
+        select(d.c.connector, d.c.status, func.count()).group_by(d.c.connector, d.c.status)
+    ):
+        counts.setdefault(connector, {"pending": 0, "delivered": 0, "dead": 0})[status] = int(n)
+    rows = conn.execute(
+        select(
+            d.c.id,
+            d.c.connector,
+            d.c.attempts,
+            d.c.last_status,
+            d.c.last_error,
+            d.c.last_attempt_at,
+            sync_events.c.event_id,
+            sync_events.c.type,
+            sync_events.c.contact_id,
+        )
+        .join(sync_events, sync_events.c.id == d.c.event_row)
+        .where(d.c.status == "dead")
+        .order_by(d.c.id.desc())
+        .limit(limit)
+    )
+    dead = [
+        {
+            "delivery": r.id,
+            "connector": r.connector,
+            "event_id": r.event_id,
+            "type": r.type,
+            "contact": r.contact_id,
+            "attempts": r.attempts,
+            "last_status": r.last_status,
+            "last_error": r.last_error,
+            "last_attempt_at": r.last_attempt_at.isoformat() if r.last_attempt_at else None,
+        }
+        for r in rows
+    ]
+    connectors = [{"connector": k, **v} for k, v in sorted(counts.items())]
+    return {"connectors": connectors, "dead_letters": dead}
+
+
+def sync_figures(conn: Connection) -> dict[str, Any]:
+    """Mission Control: counts per connector and the dead letters per connector."""
+    status = sync_status(conn, limit=20)
+    per: dict[str, list[dict[str, Any]]] = {}
+    for letter in status["dead_letters"]:
+        per.setdefault(letter["connector"], []).append(letter)
+    return {
+        "connectors": [
+            {**c, "dead_letters": per.get(c["connector"], [])} for c in status["connectors"]
+        ]
+    }
+
+
+def erasure_acknowledgements(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
+    """Per connector told of the contact's erasure: event id, status, acknowledgement time."""
+    d = sync_deliveries
+    rows = conn.execute(
+        select(d.c.connector, d.c.status, d.c.acknowledged_at, sync_events.c.event_id)
+        .join(sync_events, sync_events.c.id == d.c.event_row)
+        .where(sync_events.c.contact_id == contact_id, sync_events.c.type == "contact.erased")
+        .order_by(d.c.connector)
+    )
+    return [
+        {
+            "connector": r.connector,
+            "event_id": r.event_id,
+            "status": r.status,
+            "acknowledged_at": r.acknowledged_at.isoformat() if r.acknowledged_at else None,
+        }
+        for r in rows
+    ]

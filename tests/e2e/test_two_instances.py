@@ -1,0 +1,141 @@
+"""Two Candor servers linked both ways (a CRM and a studio), each with its own database, keys,
+server and delivery process: erasure, withdrawal and blocks follow within seconds, and a
+server that is down for a while loses nothing."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from candor.store.journey_tables import journey_contacts
+from tests.e2e.sync_support import Instance, wait_for
+
+LINK = {"LINK_SECRET": "crm-and-studio-share-this"}
+JOURNEY = {
+    "id": "welcome",
+    "name": "Welcome",
+    "purpose": "soft_optin",
+    "target": {"field": "country", "op": "eq", "value": "DE"},
+    "fields": ["country"],
+    "steps": [{"id": "hold", "type": "wait", "duration": "P30D"}, {"id": "bye", "type": "end"}],
+}
+
+
+def link(me: str, other: str, other_url: str) -> dict[str, Any]:
+    return {
+        "sync": {"name": me, "retry_base_seconds": 0.3, "retry_max_seconds": 1, "max_attempts": 50},
+        "connectors": [
+            {
+                "id": other,
+                "kind": "candor",
+                "url": f"{other_url}/api/v1/sync/events",
+                "secret_env": "LINK_SECRET",
+            }
+        ],
+    }
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Any:
+    crm, studio = (
+        Instance("crm", tmp_path / "crm", LINK),
+        Instance("studio", tmp_path / "studio", LINK),
+    )
+    crm.setup(link("crm", "studio", studio.url))
+    studio.setup(link("studio", "crm", crm.url))
+    for side in (crm, studio):
+        side.start()
+        side.start_delivery(interval=0.1)
+    yield crm, studio
+    crm.shutdown()
+    studio.shutdown()
+
+
+def test_two_instances_stay_in_step(pair: tuple[Instance, Instance]) -> None:
+    crm, studio = pair
+    p1 = {side.name: side.create_contact("p-1", "pat@example.com") for side in pair}
+    p2 = {side.name: side.create_contact("p-2", "sam@example.com") for side in pair}
+
+    # (b) a grant in the CRM reaches the studio; the studio's withdrawal rules the CRM's decision
+    grant = {"purpose": "events", "status": "granted", "source": "form"}
+    assert crm.call("POST", f"/api/v1/contacts/{p1['crm']}/consents", json=grant).status_code == 201
+
+    def decision(side: Instance, contact: int) -> str:
+        answer = side.call(
+            "GET",
+            "/api/v1/decide",
+            params={"contact": contact, "purpose": "events", "channel": "email"},
+        )
+        reason: str = answer.json()["reason"]
+        return reason
+
+    wait_for(lambda: decision(studio, p1["studio"]) == "allowed")
+    withdraw = {"purpose": "events", "status": "withdrawn", "source": "preference_center"}
+    assert (
+        studio.call("POST", f"/api/v1/contacts/{p1['studio']}/consents", json=withdraw).status_code
+        == 201
+    )
+    started = time.monotonic()
+    wait_for(lambda: decision(crm, p1["crm"]) == "withdrawn")
+    withdrawal_seconds = time.monotonic() - started
+    history = crm.call("GET", f"/api/v1/contacts/{p1['crm']}/consents").json()
+    events = history["items"]
+    assert [e["source"] for e in events] == ["form", "connector:studio"]  # no echo came back
+
+    # (c) the studio is down while the CRM sets a block; nothing is lost
+    studio.stop()
+    block = {"channel": "email", "reason": "asked on the phone"}
+    assert crm.call("POST", f"/api/v1/contacts/{p1['crm']}/blocks", json=block).status_code == 201
+    wait_for(lambda: crm.cli("sync", "status").count("pending 1") == 1, timeout=10)
+    time.sleep(2)  # several delivery attempts fail meanwhile
+    studio.start()
+
+    def studio_blocks() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = studio.call(
+            "GET", f"/api/v1/contacts/{p1['studio']}/blocks"
+        ).json()["items"]
+        return found
+
+    (copied,) = wait_for(studio_blocks, timeout=15)
+    assert copied["channel"] == "email" and copied["source"] == "connector:crm"
+
+    # (a) the studio runs a journey with p-2; erasing p-2 in the CRM removes them there too
+    made = studio.call("POST", "/api/v1/journeys", json=JOURNEY)
+    assert made.status_code == 201, made.text
+    assert studio.call("POST", "/api/v1/journeys/welcome/launch").status_code == 200
+    studio_db = create_engine(f"sqlite:///{studio.root / 'candor.db'}")
+
+    def in_journey(contact: int) -> bool:
+        with studio_db.connect() as conn:
+            return (
+                conn.execute(
+                    select(journey_contacts.c.id).where(journey_contacts.c.contact_id == contact)
+                ).first()
+                is not None
+            )
+
+    assert in_journey(p2["studio"]) and in_journey(p1["studio"])
+    started = time.monotonic()
+    assert crm.call("DELETE", f"/api/v1/contacts/{p2['crm']}", "dpo").status_code == 200
+    wait_for(
+        lambda: studio.call("GET", f"/api/v1/contacts/{p2['studio']}").status_code == 404,
+        timeout=10,
+    )
+    erasure_seconds = time.monotonic() - started
+    assert not in_journey(p2["studio"]) and in_journey(p1["studio"])
+    studio_db.dispose()
+    assert erasure_seconds < 5 and withdrawal_seconds < 5
+
+    def acknowledged() -> list[dict[str, Any]]:
+        certificate = crm.call("GET", f"/api/v1/certificates/{p2['crm']}", "dpo").json()
+        return [c for c in certificate["connectors"] if c["acknowledged_at"]]
+
+    (ack,) = wait_for(acknowledged)
+    assert ack["connector"] == "studio" and ack["status"] == "delivered"
+    studio_certificate = studio.call("GET", f"/api/v1/certificates/{p2['studio']}", "dpo").json()
+    assert studio_certificate["actor"] == "connector:crm" and studio_certificate["connectors"] == []
+    print(f"withdrawal {withdrawal_seconds:.2f}s, erasure {erasure_seconds:.2f}s")

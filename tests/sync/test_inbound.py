@@ -1,0 +1,167 @@
+"""Inbound events: signature, window, replay, unknown people, each change applied once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from candor.clock import ManualClock
+from candor.ledger.blocks import list_blocks
+from candor.ledger.contacts import read_contact
+from candor.ledger.registry import purpose_facts
+from candor.policy.load import decide_for
+from candor.runtime import Candor
+from candor.store.engine import reading
+from candor.store.tables import audit_log, consent_events, contacts
+from candor.sync.events import encode
+from candor.sync.inbound import receive
+from candor.sync.signing import sign_headers
+from tests.journeys.runtime.helpers import add_contact
+from tests.web.conftest import Api, api  # noqa: F401  (the fixture)
+
+from .conftest import SECRET, connect, deliveries, hook
+
+
+def event(
+    kind: str, ident: str, data: dict[str, Any] | None = None, id_type: str = "external_id"
+) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "type": kind,
+        "occurred_at": "2026-03-02T08:59:00+00:00",
+        "source": "crm",
+        "subject": {"identifier_type": id_type, "identifier": ident},
+        "data": data or {},
+    }
+
+
+def signed(
+    cx: Candor, body: dict[str, Any], *, sender: str = "crm", secret: str = SECRET, age: int = 0
+) -> tuple[dict[str, str], bytes]:
+    raw = encode(body)
+    ts = int(cx.clock.now().timestamp()) - age
+    return sign_headers(secret.encode(), raw, timestamp=ts, event_id=body["id"], sender=sender), raw
+
+
+def send(cx: Candor, body: dict[str, Any], **kw: Any) -> tuple[int, dict[str, Any]]:
+    headers, raw = signed(cx, body, **kw)
+    return receive(cx, headers, raw)
+
+
+def test_signature_window_and_replay(configured: Candor) -> None:
+    cx = configured
+    connect(cx, [hook("crm")])
+    cid = add_contact(cx, 1)
+    body = event("contact.restricted", "c1")
+    assert send(cx, body, secret="wrong")[0] == 401
+    assert send(cx, body, sender="nobody")[0] == 401
+    assert send(cx, body, age=301)[0] == 401
+    headers, raw = signed(cx, body)
+    assert receive(cx, headers, raw.replace(b"c1", b"c2"))[0] == 401  # body changed after signing
+    assert send(cx, body) == (200, {"status": "accepted", "id": body["id"]})
+    assert send(cx, body) == (200, {"status": "duplicate", "id": body["id"]})
+    with reading(cx.engine) as conn:
+        assert conn.execute(select(contacts.c.restricted_at).where(contacts.c.id == cid)).scalar()
+        actions = conn.execute(
+            select(audit_log.c.action, audit_log.c.actor).where(
+                audit_log.c.action == "contact.restrict"
+            )
+        ).all()
+    assert actions == [("contact.restrict", "connector:crm")]
+
+
+def test_unknown_person_is_acknowledged_without_trace(configured: Candor) -> None:
+    cx = configured
+    connect(cx, [hook("crm")])
+    add_contact(cx, 1)
+    status, answer = send(cx, event("contact.erased", "nobody-here"))
+    assert status == 200 and answer["status"] == "accepted"
+    with reading(cx.engine) as conn:
+        assert conn.execute(select(contacts.c.erased_at)).scalars().all() == [None]
+
+
+def test_consent_block_rectify_and_erase_apply_with_the_connector_as_source(
+    configured: Candor,
+) -> None:
+    cx = configured
+    connect(cx, [hook("crm"), hook("shop")])
+    cid = add_contact(cx, 1)
+    data = {
+        "purpose": "events",
+        "theme": None,
+        "channel": None,
+        "status": "withdrawn",
+        "address": False,
+    }
+    assert send(cx, event("consent.changed", "c1", data))[0] == 200
+    assert send(cx, event("consent.changed", "c1", {**data, "purpose": "unknown"}))[0] == 200
+    with reading(cx.engine) as conn:
+        decision = decide_for(
+            conn, cid, purpose_facts(conn, "events"), "email", None, None, cx.clock.now()
+        )
+        sources = conn.execute(select(consent_events.c.source)).scalars().all()
+    assert decision.reason == "withdrawn" and sources == ["connector:crm"]
+    block = {"block_id": "77", "channel": "sms", "theme": "no-such-theme", "address": True}
+    assert send(cx, event("block.set", "c1", block))[0] == 200
+    assert send(cx, event("block.set", "c1", block))[0] == 200  # same remote block: once
+    with reading(cx.engine) as conn:
+        blocks = list_blocks(conn, cid)
+    assert [(b["kind"], b["channel"], b["source"]) for b in blocks] == [
+        ("channel", "sms", "connector:crm")
+    ]
+    assert send(cx, event("block.lifted", "c1", {"block_id": "77"}))[0] == 200
+    with reading(cx.engine) as conn:
+        assert list_blocks(conn, cid)[0]["lifted"]["source"] == "connector:crm"
+    changes = {"attributes.country": "AT", "attributes.unknown": 1, "first_name": "Eve"}
+    assert send(cx, event("contact.rectified", "c1", {"changes": changes}))[0] == 200
+    with reading(cx.engine) as conn:
+        contact = read_contact(conn, cx.vault, cid)
+    assert contact["attributes"]["country"] == "AT" and contact["first_name"] == "Eve"
+    # everything applied here goes on to shop, nothing back to crm
+    assert {d["connector"] for d in deliveries(cx)} == {"shop"}
+    assert send(cx, event("contact.erased", "c1"))[0] == 200
+    with reading(cx.engine) as conn:
+        assert conn.execute(select(contacts.c.erased_at).where(contacts.c.id == cid)).scalar()
+    assert [d["connector"] for d in deliveries(cx)] == ["shop"]  # the erasure, to shop only
+
+
+def test_the_endpoint_needs_no_api_key_but_a_signature(api: Api) -> None:  # noqa: F811
+    cx = api.cx
+    clock = cx.clock
+    assert isinstance(clock, ManualClock)
+    connect(cx, [hook("crm")])
+    add_contact(cx, 1)
+    body = event("contact.objected", "c1")
+    headers, raw = signed(cx, body)
+    assert (
+        api.post(
+            "/api/v1/sync/events",
+            None,
+            content=raw,
+            headers={**headers, "Candor-Signature": "t=1,v1=00"},
+        ).status_code
+        == 401
+    )
+    answer = api.post("/api/v1/sync/events", None, content=raw, headers=headers)
+    assert answer.status_code == 200 and answer.json()["status"] == "accepted"
+    again = api.post("/api/v1/sync/events", None, content=raw, headers=headers)
+    assert again.json()["status"] == "duplicate"
+    bad = encode({**body, "id": "x", "type": "nonsense"})
+    headers = sign_headers(
+        SECRET.encode(), bad, timestamp=int(clock.now().timestamp()), event_id="x", sender="crm"
+    )
+    assert api.post("/api/v1/sync/events", None, content=bad, headers=headers).status_code == 422
+    assert api.get("/api/v1/sync/status", None).status_code == 401
+    status = api.get("/api/v1/sync/status", "auditor")
+    assert status.status_code == 200 and status.json()["connectors"][0]["connector"] == "crm"
+    clock.advance(timedelta(minutes=6))
+    late = api.post(
+        "/api/v1/sync/events",
+        None,
+        content=raw,
+        headers=signed(cx, body, age=0)[0] | {"Candor-Signature": headers["Candor-Signature"]},
+    )
+    assert late.status_code == 401
