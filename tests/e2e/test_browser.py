@@ -27,8 +27,9 @@ from .browser_support import chromium, missing_browser, serve
 if missing_browser() is None:
     from playwright.sync_api import expect
 
-pytestmark = pytest.mark.skipif(missing_browser() is not None,
-                                reason=f"browser tests skipped: {missing_browser()}")
+pytestmark = pytest.mark.skipif(
+    missing_browser() is not None, reason=f"browser tests skipped: {missing_browser()}"
+)
 
 
 class World:
@@ -40,14 +41,19 @@ class World:
         with cx.engine.begin() as conn:
             self.key = create_api_key(conn, "admin", "browser", actor="test", at=now)
             self.contact = create_contact(
-                conn, cx.vault,
-                NewContact(first_name="Pat", last_name="Person",
-                           addresses=[NewAddress("email", "pat@example.org")]),
-                actor="test", at=now)
+                conn,
+                cx.vault,
+                NewContact(
+                    first_name="Pat",
+                    last_name="Person",
+                    addresses=[NewAddress("email", "pat@example.org")],
+                ),
+                actor="test",
+                at=now,
+            )
 
     def page(self, width: int = 1100) -> Any:
-        context = self.browser.new_context(viewport={"width": width, "height": 900},
-                                           locale="en-GB")
+        context = self.browser.new_context(viewport={"width": width, "height": 900}, locale="en-GB")
         return context.new_page()
 
     def events(self) -> list[dict[str, Any]]:
@@ -57,9 +63,13 @@ class World:
     def grant(self, purpose: str, channel: str) -> str | None:
         with self.cx.engine.begin() as conn:
             recorded = record_consent(
-                conn, self.cx.vault, self.contact,
+                conn,
+                self.cx.vault,
+                self.contact,
                 ConsentInput(purpose=purpose, status="granted", source="form", channel=channel),
-                actor="test", at=self.cx.clock.now())
+                actor="test",
+                at=self.cx.clock.now(),
+            )
         return recorded.confirmation_token
 
 
@@ -71,8 +81,9 @@ def world(configured: Candor) -> Iterator[World]:
 
 
 def test_preference_center_round_trip(world: World) -> None:
-    token = preferences_token(world.cx.vault.signing_key, contact_id=world.contact,
-                              issued_at=world.cx.clock.now())
+    token = preferences_token(
+        world.cx.vault.signing_key, contact_id=world.contact, issued_at=world.cx.clock.now()
+    )
     page = world.page()
     page.goto(f"{world.base}/preferences/{token}")
     assert page.locator("html").get_attribute("lang") == "en"
@@ -97,7 +108,8 @@ def test_preference_center_round_trip(world: World) -> None:
     # Every checkbox has a label; German through the switch; a phone-sized screen fits.
     unlabelled = page.evaluate(
         "[...document.querySelectorAll('input[type=checkbox]')]"
-        ".filter(i => !i.labels || i.labels.length === 0).length")
+        ".filter(i => !i.labels || i.labels.length === 0).length"
+    )
     assert unlabelled == 0
     page.get_by_role("link", name="Deutsch").click()
     assert page.locator("html").get_attribute("lang") == "de"
@@ -126,9 +138,16 @@ def test_unsubscribe_page(world: World) -> None:
     if probe.status_code == 404:
         pytest.skip("the /u/{token} route is not there yet")
     world.grant("events", "email")
-    token = unsubscribe_token(world.cx.vault.signing_key, contact_id=world.contact,
-                              purpose_id="events", theme=None, channel="email", address_id=None,
-                              outbox_id=None, issued_at=world.cx.clock.now())
+    token = unsubscribe_token(
+        world.cx.vault.signing_key,
+        contact_id=world.contact,
+        purpose_id="events",
+        theme=None,
+        channel="email",
+        address_id=None,
+        outbox_id=None,
+        issued_at=world.cx.clock.now(),
+    )
     page = world.page()
     page.goto(f"{world.base}/u/{token}")
     assert [e["status"] for e in world.events()] == ["granted"]  # GET shows, never unsubscribes
@@ -168,7 +187,9 @@ def test_mission_control_updates_live_without_reload(world: World) -> None:
     answer = httpx.post(
         f"{world.base}/api/v1/contacts/{world.contact}/consents",
         json={"purpose": "events", "status": "granted", "source": "api", "channel": "email"},
-        headers={"Authorization": f"Bearer {world.key}"}, timeout=10)
+        headers={"Authorization": f"Bearer {world.key}"},
+        timeout=10,
+    )
     assert answer.status_code == 201, answer.text
     expect(cell).to_have_text("0", timeout=15000)  # pushed over SSE, set by the page script
     assert page.evaluate("window.__sameDocument") is True  # no reload happened

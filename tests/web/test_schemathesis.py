@@ -27,13 +27,20 @@ EXAMPLES = int(os.environ.get("CANDOR_SCHEMATHESIS_EXAMPLES", "8"))
 
 def _check(operation: Any, mode: Any, headers: dict[str, str], failures: list[str]) -> None:
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
-              derandomize=True, database=None)
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
     def run(case: Any) -> None:
         response = case.call(headers=headers)
         if response.status_code >= 500:
-            failures.append(f"{case.method} {case.formatted_path} -> {response.status_code}: "
-                            f"{response.text[:200]}")
+            failures.append(
+                f"{case.method} {case.formatted_path} -> {response.status_code}: "
+                f"{response.text[:200]}"
+            )
 
     # Unsatisfiable: no invalid input exists, e.g. for an operation without parameters.
     with suppress(Unsatisfiable):

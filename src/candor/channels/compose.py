@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 IDENTITY_FIELDS = frozenset({"first_name", "last_name"})
 # Context keys that feed links and are never template variables themselves.
-PRIVATE_KEYS = frozenset({"doi_token", "download_token", "click_target"})
+PRIVATE_KEYS = frozenset({"doi_token", "download_token", "click_target", "verify_token"})
 # Kinds that carry an unsubscribe way out (everything but the DOI confirmation).
 UNSUBSCRIBABLE = ("marketing", "service", "consent_request")
 ADVERTISING = ("marketing", "consent_request")
@@ -274,6 +274,8 @@ class Composer:
             context["confirm_url"] = links.confirm_url(base, str(data["doi_token"]))
         if data.get("download_token"):
             context["download_url"] = links.download_url(base, str(data["download_token"]))
+        if data.get("verify_token"):  # a DSR identity check (rights.messages)
+            context["verify_url"] = f"{base}/requests/verify/{data['verify_token']}"
         if data.get("click_target") and row["journey_id"] and "click_url" in names:
             token = links.click_token(
                 key,

@@ -14,10 +14,13 @@ from candor.cli import (
     ledger_cmd,
     rights_cmd,
     server,
+    sync_cmd,
 )
 
 app = typer.Typer(
-    help="Candor: privacy-by-design consent CRM and journey studio.", no_args_is_help=True
+    help="Candor: privacy-by-design consent CRM and journey studio.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
 )
 app.callback()(base.root)
 app.command("init")(base.init)
@@ -32,6 +35,7 @@ rights_cmd.register(app)  # dsr, retention, ropa, contacts forget
 app.command("mailsink")(channels_cmd.mailsink)
 app.add_typer(channels_cmd.app, name="template")
 journey_cmd.register(app)  # journey schema|validate|lint|simulate|launch|stop|status|run, worker
+app.add_typer(sync_cmd.app, name="sync")
 
 
 def main() -> None:

@@ -23,6 +23,11 @@ from candor.ledger.contacts import contact_row, find_by_address
 from candor.ledger.registry import setting
 from candor.ledger.vault import Vault
 from candor.rights.fulfil import carry_out, history
+from candor.rights.messages import (
+    queue_extension_notice,
+    queue_verification,
+    require_service_purpose,
+)
 from candor.rights.notices import record_notice
 from candor.rights.requests_view import DETAILS_FIELD, OPEN, TYPES, read_request, request_row
 from candor.store.rights_tables import dsr_requests
@@ -152,6 +157,7 @@ def open_subject_request(
     _check(new)
     if new.contact is not None:
         raise InvalidInput("contact", "a person identifies by email or phone")
+    require_service_purpose(conn)  # checked for every identity: the answer never differs
     try:
         contact_id = _resolve(conn, vault, new)
     except InvalidInput:
@@ -177,6 +183,8 @@ def open_subject_request(
     conn.execute(
         update(dsr_requests).where(dsr_requests.c.id == request_id).values(verification_token=token)
     )
+    channel = "email" if new.email is not None else "sms"
+    queue_verification(conn, request_id, contact_id, token, channel, at=at)
     history(conn, request_id, "verifying", "subject", at, "code sent to a known address")
     return dict(SUBJECT_ANSWER)
 
@@ -291,6 +299,8 @@ def extend_request(
         f"{reason} (notice: {'communication ' + str(notice) if notice else 'no address on file'})"
     )
     history(conn, request_id, "extended", actor, at, note)
+    if row["contact_id"] is not None:  # the reason goes to the person (Art. 12(3))
+        queue_extension_notice(conn, request_id, row["contact_id"], reason, due, total, at=at)
     audit.record(
         conn,
         actor=actor,

@@ -14,10 +14,12 @@ from sqlalchemy import Connection, insert, literal, null, select, update
 from candor.errors import Conflict
 from candor.ledger import audit
 from candor.ledger.consents import lock_contact
+from candor.rights.messages import queue_restriction_lifted
 from candor.rights.notices import record_notice
 from candor.store.journey_tables import journey_contacts, journey_transitions, journeys, outbox
 from candor.store.tables import contacts, purposes
 from candor.store.types import UTCDateTime
+from candor.sync.outbox import publish_status
 
 
 def leave_journeys(
@@ -70,6 +72,7 @@ def restrict_contact(
         update(contacts).where(contacts.c.id == contact_id).values(restricted_at=at, updated_at=at)
     )
     left = leave_journeys(conn, [contact_id], "restricted", at)
+    publish_status(conn, "contact.restricted", contact_id, at)
     audit.record(
         conn,
         actor=actor,
@@ -96,6 +99,7 @@ def lift_restriction(
         .values(restricted_at=None, updated_at=at)
     )
     notice = record_notice(conn, contact_id, "restriction_lifted", actor=actor, at=at)
+    queue_restriction_lifted(conn, contact_id, at=at)  # the notice itself, to the person
     audit.record(
         conn,
         actor=actor,
@@ -123,6 +127,7 @@ def object_contact(
         update(contacts).where(contacts.c.id == contact_id).values(objected_at=at, updated_at=at)
     )
     left = leave_journeys(conn, [contact_id], "objected", at, marketing_only=True)
+    publish_status(conn, "contact.objected", contact_id, at)
     audit.record(
         conn,
         actor=actor,

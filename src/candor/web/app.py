@@ -18,7 +18,9 @@ from candor.web import (
     api_journeys,
     api_registry,
     api_rights,
+    api_sync,
     hooks,
+    subject_download,
     subject_unsubscribe,
 )
 from candor.web.errors import install_error_handlers
@@ -57,8 +59,10 @@ def create_app(cx: Candor) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(subject_unsubscribe.router)
+    app.include_router(subject_download.router)
     app.include_router(hooks.router)
     app.include_router(api_rights.router)
     app.include_router(api_journeys.router)
+    app.include_router(api_sync.router)
     install_pages(app)
     return app

@@ -101,8 +101,9 @@ def site(configured: Candor) -> Iterator[Site]:
     keys = {}
     with configured.engine.begin() as conn:
         for role in ROLES:
-            keys[role] = create_api_key(conn, role, f"{role} key", actor="test",
-                                        at=configured.clock.now())
+            keys[role] = create_api_key(
+                conn, role, f"{role} key", actor="test", at=configured.clock.now()
+            )
     contact_id = make_person(configured, phone="+49 151 23456789")
     app = create_app(configured)
     with TestClient(app) as client:

@@ -21,8 +21,11 @@ def _save(site: Site, token: str, boxes: list[str], keep: bool = True, **headers
     if keep:
         boxes = sorted(ticked(site.client.get(f"/preferences/{token}").text) | set(boxes))
     answer = site.post_form(
-        site.client, f"/preferences/{token}", {"action": "save", "box": boxes},
-        headers=headers, follow_redirects=False,
+        site.client,
+        f"/preferences/{token}",
+        {"action": "save", "box": boxes},
+        headers=headers,
+        follow_redirects=False,
     )
     assert answer.status_code == 303, answer.text
 
@@ -34,8 +37,10 @@ def test_boxes_start_unticked_and_name_the_wording(site: Site) -> None:
     # Privacy by default: only what decide() allows now is ticked (the legitimate-interest
     # offers to customers, which the person can object to here); no consent purpose is.
     assert ticked(page.text) == {"soft_optin||email", "soft_optin||sms"} | {
-        f"soft_optin|{t}|{c}" for t in ("weekly", "offers", "events", "surveys")
-        for c in ("email", "sms")}
+        f"soft_optin|{t}|{c}"
+        for t in ("weekly", "offers", "events", "surveys")
+        for c in ("email", "sms")
+    }
     assert "Invite me to events by e-mail, SMS or WhatsApp." in page.text
     assert "version 1" in page.text
     assert 'value="events|weekly|email"' in page.text and 'value="events||sms"' in page.text
@@ -48,7 +53,11 @@ def test_tick_records_event_with_page_evidence_and_untick_withdraws(site: Site) 
     _save(site, token, ["events||email"], True, **{"User-Agent": "pref-test/1"})
     (event,) = site.events()
     assert (event["purpose_id"], event["status"], event["channel"], event["theme"]) == (
-        "events", "granted", "email", None)
+        "events",
+        "granted",
+        "email",
+        None,
+    )
     assert event["source"] == "preference_center"
     from candor.ledger.consents import consent_history
 
@@ -65,8 +74,9 @@ def test_tick_records_event_with_page_evidence_and_untick_withdraws(site: Site) 
     _save(site, token, sorted(ticked(page.text)), keep=False)
     assert len(site.events()) == 1
     # Withdrawing takes one untick, like agreeing took one tick.
-    _save(site, token, sorted(b for b in ticked(page.text) if not b.startswith("events|")),
-          keep=False)
+    _save(
+        site, token, sorted(b for b in ticked(page.text) if not b.startswith("events|")), keep=False
+    )
     events = site.events()
     assert [e["status"] for e in events] == ["granted", "withdrawn"]
     assert (events[1]["channel"], events[1]["theme"]) == ("email", None)
@@ -89,8 +99,9 @@ def test_double_opt_in_purpose_is_pending_until_confirmed(site: Site) -> None:
 
 def test_complete_block_in_one_click_and_lift(site: Site) -> None:
     token = site.pref_token()
-    answer = site.post_form(site.client, f"/preferences/{token}", {"action": "block"},
-                            follow_redirects=False)
+    answer = site.post_form(
+        site.client, f"/preferences/{token}", {"action": "block"}, follow_redirects=False
+    )
     assert answer.status_code == 303
     with reading(site.cx.engine) as conn:
         rows = conn.execute(select(blocks).where(blocks.c.contact_id == site.contact_id)).all()
@@ -107,19 +118,28 @@ def test_post_without_or_with_wrong_csrf_is_refused(site: Site) -> None:
     site.client.get(f"/preferences/{token}")
     missing = site.client.post(f"/preferences/{token}", data={"box": ["events||email"]})
     assert missing.status_code == 403
-    wrong = site.client.post(f"/preferences/{token}",
-                             data={"box": ["events||email"], "csrf": "0" * 64})
+    wrong = site.client.post(
+        f"/preferences/{token}", data={"box": ["events||email"], "csrf": "0" * 64}
+    )
     assert wrong.status_code == 403
     assert site.events() == []
 
 
 def test_tokens_of_another_purpose_or_tampered_are_refused(site: Site) -> None:
     key, now = site.cx.vault.signing_key, site.cx.clock.now()
-    unsubscribe = unsubscribe_token(key, contact_id=site.contact_id, purpose_id="events",
-                                    theme=None, channel="email", address_id=None, outbox_id=None,
-                                    issued_at=now)
-    download = download_token(key, contact_id=site.contact_id, ref="x",
-                              expires_at=now + timedelta(days=1))
+    unsubscribe = unsubscribe_token(
+        key,
+        contact_id=site.contact_id,
+        purpose_id="events",
+        theme=None,
+        channel="email",
+        address_id=None,
+        outbox_id=None,
+        issued_at=now,
+    )
+    download = download_token(
+        key, contact_id=site.contact_id, ref="x", expires_at=now + timedelta(days=1)
+    )
     for token in (unsubscribe, download, "nonsense", site.pref_token() + "x"):
         assert site.client.get(f"/preferences/{token}").status_code == 400
         assert site.client.get(f"/confirm/{token}").status_code == 400
@@ -140,7 +160,8 @@ def test_gpc_is_recorded_once_as_objection_to_profiling(site: Site) -> None:
     assert "is on record" in again.text
     events = site.events()
     assert [(e["purpose_id"], e["status"], e["source"]) for e in events] == [
-        ("profiling", "refused", "gpc")]
+        ("profiling", "refused", "gpc")
+    ]
     without = site.client.get(f"/preferences/{token}")
     assert "is on record" in without.text
     assert len(site.events()) == 1
@@ -155,9 +176,13 @@ def test_gpc_policy_is_served(site: Site) -> None:
 def _doi(site: Site) -> str:
     with site.cx.engine.begin() as conn:
         recorded = record_consent(
-            conn, site.cx.vault, site.contact_id,
+            conn,
+            site.cx.vault,
+            site.contact_id,
             ConsentInput(purpose="newsletter", status="granted", source="form", channel="email"),
-            actor="test", at=site.cx.clock.now())
+            actor="test",
+            at=site.cx.clock.now(),
+        )
     assert recorded.confirmation_token
     return recorded.confirmation_token
 
@@ -192,10 +217,12 @@ def _requests(site: Site) -> list[dict[str, object]]:
 
 
 def test_request_form_opens_a_request_verified_by_own_address(site: Site) -> None:
-    known = site.post_form(site.client, "/requests",
-                           {"type": "access", "email": "Person@Example.org", "details": ""})
-    unknown = site.post_form(site.client, "/requests",
-                             {"type": "access", "email": "nobody@example.org"})
+    known = site.post_form(
+        site.client, "/requests", {"type": "access", "email": "Person@Example.org", "details": ""}
+    )
+    unknown = site.post_form(
+        site.client, "/requests", {"type": "access", "email": "nobody@example.org"}
+    )
     assert known.status_code == unknown.status_code == 200
     assert "confirmation link" in known.text and "confirmation link" in unknown.text
     (row,) = _requests(site)
@@ -213,8 +240,12 @@ def test_request_form_opens_a_request_verified_by_own_address(site: Site) -> Non
 
 def test_request_from_the_preference_center(site: Site) -> None:
     token = site.pref_token()
-    answer = site.post_form(site.client, f"/preferences/{token}/request",
-                            {"type": "erasure"}, form_path=f"/preferences/{token}")
+    answer = site.post_form(
+        site.client,
+        f"/preferences/{token}/request",
+        {"type": "erasure"},
+        form_path=f"/preferences/{token}",
+    )
     assert answer.status_code == 200
     (row,) = _requests(site)
     assert (row["type"], row["status"], row["opened_by"]) == ("erasure", "verifying", "subject")
@@ -222,8 +253,9 @@ def test_request_from_the_preference_center(site: Site) -> None:
 
 def test_german_by_accept_language_and_by_switch(site: Site) -> None:
     token = site.pref_token()
-    german = site.client.get(f"/preferences/{token}",
-                             headers={"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"})
+    german = site.client.get(
+        f"/preferences/{token}", headers={"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"}
+    )
     assert '<html lang="de">' in german.text and "Ihre Kommunikationseinstellungen" in german.text
     switched = site.client.get(f"/preferences/{token}?lang=de")
     assert "candor_lang=de" in switched.headers["set-cookie"]

@@ -19,12 +19,19 @@ from candor.web.figures import figures_cache
 from .conftest import Site, csrf_of
 
 JOURNEY = {
-    "id": "welcome", "name": "Welcome", "purpose": "events", "fields": ["country"],
+    "id": "welcome",
+    "name": "Welcome",
+    "purpose": "events",
+    "fields": ["country"],
     "target": {"field": "country", "op": "eq", "value": "DE"},
     "steps": [
         {"id": "pause", "type": "wait", "duration": "P1D"},
-        {"id": "ask", "type": "branch", "default": "done",
-         "cases": [{"when": {"field": "country", "op": "eq", "value": "DE"}, "next": "done"}]},
+        {
+            "id": "ask",
+            "type": "branch",
+            "default": "done",
+            "cases": [{"when": {"field": "country", "op": "eq", "value": "DE"}, "next": "done"}],
+        },
         {"id": "done", "type": "end"},
     ],
 }
@@ -33,13 +40,16 @@ JOURNEY = {
 def test_login_sets_a_strict_session_cookie_and_logout_ends_it(site: Site) -> None:
     client = TestClient(site.client.app)
     assert client.get("/team/mission-control", follow_redirects=False).headers["location"] == (
-        "/team/login")
+        "/team/login"
+    )
     page = client.get("/team/login")
     bad = client.post("/team/login", data={"csrf": csrf_of(page.text), "api_key": "cnd_nope"})
     assert bad.status_code == 401
-    good = client.post("/team/login", data={"csrf": csrf_of(page.text),
-                                            "api_key": site.keys["marketer"]},
-                       follow_redirects=False)
+    good = client.post(
+        "/team/login",
+        data={"csrf": csrf_of(page.text), "api_key": site.keys["marketer"]},
+        follow_redirects=False,
+    )
     assert good.status_code == 303
     cookie = next(c for c in good.headers.get_list("set-cookie") if "candor_session" in c)
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
@@ -82,14 +92,27 @@ def test_roles_that_may_not_see_a_page_get_403(site: Site) -> None:
 
 def test_contact_search_by_post_and_the_record(site: Site) -> None:
     with site.cx.engine.begin() as conn:
-        record_consent(conn, site.cx.vault, site.contact_id,
-                       ConsentInput(purpose="events", status="granted", source="form",
-                                    channel="email", evidence={"ip": "203.0.113.9"}),
-                       actor="test", at=site.cx.clock.now())
+        record_consent(
+            conn,
+            site.cx.vault,
+            site.contact_id,
+            ConsentInput(
+                purpose="events",
+                status="granted",
+                source="form",
+                channel="email",
+                evidence={"ip": "203.0.113.9"},
+            ),
+            actor="test",
+            at=site.cx.clock.now(),
+        )
     dpo = site.login("dpo")
-    found = site.post_form(dpo, "/team/contacts", {"kind": "email",
-                                                   "address": "person@example.org"},
-                           follow_redirects=False)
+    found = site.post_form(
+        dpo,
+        "/team/contacts",
+        {"kind": "email", "address": "person@example.org"},
+        follow_redirects=False,
+    )
     assert found.status_code == 303
     assert found.headers["location"] == f"/team/contacts/{site.contact_id}"
     assert "example.org" not in found.headers["location"]
@@ -98,8 +121,9 @@ def test_contact_search_by_post_and_the_record(site: Site) -> None:
     assert "203.0.113.9" in record.text  # evidence
     assert "Why this person may or may not be contacted now" in record.text
     assert "not_asked" in record.text and "allowed" in record.text
-    missing = site.post_form(dpo, "/team/contacts", {"kind": "email",
-                                                     "address": "nobody@example.org"})
+    missing = site.post_form(
+        dpo, "/team/contacts", {"kind": "email", "address": "nobody@example.org"}
+    )
     assert missing.status_code == 404
     with reading(site.cx.engine) as conn:
         actions = set(conn.execute(select(audit_log.c.action)).scalars())
@@ -108,9 +132,12 @@ def test_contact_search_by_post_and_the_record(site: Site) -> None:
 
 def _subject_request(site: Site, kind: str = "access") -> int:
     with site.cx.engine.begin() as conn:
-        open_subject_request(conn, site.cx.vault,
-                             NewRequest(type=kind, email="person@example.org", channel="web"),
-                             at=site.cx.clock.now())
+        open_subject_request(
+            conn,
+            site.cx.vault,
+            NewRequest(type=kind, email="person@example.org", channel="web"),
+            at=site.cx.clock.now(),
+        )
         return int(conn.execute(select(dsr_requests.c.id)).scalar_one())
 
 
@@ -119,16 +146,25 @@ def test_dsr_queue_verify_extend_fulfil_and_download(site: Site) -> None:
     dpo = site.login("dpo")
     queue = dpo.get("/team/requests")
     assert f"#{request_id} access" in queue.text and "days left" in queue.text
-    extended = site.post_form(dpo, f"/team/requests/{request_id}/extend",
-                              {"months": "1", "reason": "many systems to search"},
-                              form_path="/team/requests", follow_redirects=False)
+    extended = site.post_form(
+        dpo,
+        f"/team/requests/{request_id}/extend",
+        {"months": "1", "reason": "many systems to search"},
+        form_path="/team/requests",
+        follow_redirects=False,
+    )
     assert extended.status_code == 303
-    no_note = site.post_form(dpo, f"/team/requests/{request_id}/verify", {"reason": " "},
-                             form_path="/team/requests")
+    no_note = site.post_form(
+        dpo, f"/team/requests/{request_id}/verify", {"reason": " "}, form_path="/team/requests"
+    )
     assert no_note.status_code == 409
-    verified = site.post_form(dpo, f"/team/requests/{request_id}/verify",
-                              {"reason": "called back on the number on file"},
-                              form_path="/team/requests", follow_redirects=False)
+    verified = site.post_form(
+        dpo,
+        f"/team/requests/{request_id}/verify",
+        {"reason": "called back on the number on file"},
+        form_path="/team/requests",
+        follow_redirects=False,
+    )
     assert verified.status_code == 303
     with reading(site.cx.engine) as conn:
         row = conn.execute(select(dsr_requests)).mappings().one()
@@ -157,11 +193,13 @@ def test_journeys_list_drawing_simulate_and_launch(site: Site) -> None:
     assert "Welcome" in listing.text and "draft" in listing.text
     page = marketer.get("/team/journeys/welcome")
     assert "<svg" in page.text and 'data-fig="journeys/welcome/steps/pause/here"' in page.text
-    simulated = site.post_form(marketer, "/team/journeys/welcome/simulate", {},
-                               form_path="/team/journeys/welcome")
+    simulated = site.post_form(
+        marketer, "/team/journeys/welcome/simulate", {}, form_path="/team/journeys/welcome"
+    )
     assert "would enter" in simulated.text
-    launched = site.post_form(marketer, "/team/journeys/welcome/launch", {},
-                              form_path="/team/journeys/welcome")
+    launched = site.post_form(
+        marketer, "/team/journeys/welcome/launch", {}, form_path="/team/journeys/welcome"
+    )
     assert "entered" in launched.text and "state-running" in launched.text
     auditor = site.login("auditor")
     assert "Launch" not in auditor.get("/team/journeys/welcome").text
@@ -169,12 +207,17 @@ def test_journeys_list_drawing_simulate_and_launch(site: Site) -> None:
 
 def test_mission_control_json_and_stream_agree(site: Site) -> None:
     with site.cx.engine.begin() as conn:
-        record_consent(conn, site.cx.vault, site.contact_id,
-                       ConsentInput(purpose="newsletter", status="granted", source="form",
-                                    channel="email"),
-                       actor="test", at=site.cx.clock.now())
-    answer = site.client.get("/api/v1/mission-control",
-                             headers={"Authorization": f"Bearer {site.keys['auditor']}"})
+        record_consent(
+            conn,
+            site.cx.vault,
+            site.contact_id,
+            ConsentInput(purpose="newsletter", status="granted", source="form", channel="email"),
+            actor="test",
+            at=site.cx.clock.now(),
+        )
+    answer = site.client.get(
+        "/api/v1/mission-control", headers={"Authorization": f"Bearer {site.keys['auditor']}"}
+    )
     assert answer.status_code == 200
     figures = answer.json()
     purposes = {p["id"]: p for p in figures["purposes"]}

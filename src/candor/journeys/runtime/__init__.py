@@ -6,7 +6,13 @@ Importing the package registers the built-in step handlers; other packages add t
 
 from __future__ import annotations
 
-from candor.journeys.runtime import steps_blocks, steps_consent, steps_flow, steps_send
+from candor.journeys.runtime import (
+    steps_blocks,
+    steps_consent,
+    steps_flow,
+    steps_rights,
+    steps_send,
+)
 from candor.journeys.runtime.advance import advance
 from candor.journeys.runtime.archive import archive_journey, journey_status, stop_journey
 from candor.journeys.runtime.enroll import JourneyRefused, LaunchReport, launch, save_draft
@@ -40,4 +46,4 @@ __all__ = [
     "stop_journey",
 ]
 
-del steps_blocks, steps_consent, steps_flow, steps_send
+del steps_blocks, steps_consent, steps_flow, steps_rights, steps_send

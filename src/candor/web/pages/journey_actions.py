@@ -31,15 +31,30 @@ def simulate(cx: Candor, journey_id: str) -> dict[str, Any]:
         except JourneyError as exc:
             raise ActionRefused(str(exc)) from None
         types = DbRegistry(conn).profile_types()
-        query = decisions(purpose_facts(conn, defn.purpose), None, None, now,
-                          target=target_select(defn.target, types))
+        query = decisions(
+            purpose_facts(conn, defn.purpose),
+            None,
+            None,
+            now,
+            target=target_select(defn.target, types),
+        )
         by_reason = count_by_reason(conn, query)
     entering = sum(n for reason, n in by_reason.items() if reason not in NEVER_ENTER)
     with cx.engine.begin() as conn:
-        audit.record(conn, actor="pages", action="journey.simulate", object_type="journey",
-                     object_id=journey_id, at=now, entering=entering)
-    return {"action": "simulate", "entering": entering,
-            "by_reason": dict(sorted(by_reason.items()))}
+        audit.record(
+            conn,
+            actor="pages",
+            action="journey.simulate",
+            object_type="journey",
+            object_id=journey_id,
+            at=now,
+            entering=entering,
+        )
+    return {
+        "action": "simulate",
+        "entering": entering,
+        "by_reason": dict(sorted(by_reason.items())),
+    }
 
 
 def launch(cx: Candor, journey_id: str, *, actor: str) -> dict[str, Any]:
@@ -50,6 +65,9 @@ def launch(cx: Candor, journey_id: str, *, actor: str) -> dict[str, Any]:
         report = enroll.launch(cx, journey_id=journey_id, actor=actor)
     except enroll.JourneyRefused as exc:
         raise ActionRefused("; ".join(str(p) for p in exc.problems)) from None
-    return {"action": "launch", "entering": report.entered,
-            "by_reason": dict(sorted(report.by_reason.items())),
-            "warnings": [str(w) for w in report.warnings]}
+    return {
+        "action": "launch",
+        "entering": report.entered,
+        "by_reason": dict(sorted(report.by_reason.items())),
+        "warnings": [str(w) for w in report.warnings],
+    }

@@ -21,6 +21,7 @@ from candor.ledger.vault import Vault
 from candor.policy.decide import Decision, decide
 from candor.policy.facts import ContactFacts, PurposeFacts, ThemeRef
 from candor.policy.load import contact_facts
+from candor.rights.messages import queue_doi_confirmation
 from candor.store.tables import addresses, block_lifts, blocks, purpose_versions, purposes, themes
 
 # DPV terms that mark a purpose as profiling or sharing: one box, no channels.
@@ -215,6 +216,8 @@ def save_preferences(
                 actor="subject",
                 at=at,
             )
+            if recorded.confirmation_token:  # double opt-in: the confirmation goes out now
+                queue_doi_confirmation(conn, contact_id, recorded, box.channel, at=at)
             events.append(recorded.event)
             cf = contact_facts(conn, contact_id, section.purpose.id)
     return events

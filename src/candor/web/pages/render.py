@@ -47,7 +47,12 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     remember_csrf_seed(request, response)
     if request.query_params.get("lang") in LANGUAGES:
         response.set_cookie(
-            LANG_COOKIE, lang, max_age=31536000, samesite="strict", secure=is_https(request),
-            httponly=True, path="/",
+            LANG_COOKIE,
+            lang,
+            max_age=31536000,
+            samesite="strict",
+            secure=is_https(request),
+            httponly=True,
+            path="/",
         )
     return response

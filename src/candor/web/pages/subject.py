@@ -75,8 +75,13 @@ def preference_center(request: Request, token: str) -> HTMLResponse:
         return _bad_link(request, 404)
     notice = request.query_params.get("done")
     return render(
-        request, "preferences.html", prefs=model, token=token, gpc=gpc,
-        notice=notice if notice in ("saved", "unchanged", "blocked", "unblocked", "request")
+        request,
+        "preferences.html",
+        prefs=model,
+        token=token,
+        gpc=gpc,
+        notice=notice
+        if notice in ("saved", "unchanged", "blocked", "unblocked", "request")
         else None,
     )
 
@@ -97,8 +102,11 @@ async def save_preferences(request: Request, token: str) -> Response:
     try:
         with cx.engine.begin() as conn:
             if action == "block":
-                done = "blocked" if prefs.set_complete_block(
-                    conn, cx.vault, contact_id, at=now) else done
+                done = (
+                    "blocked"
+                    if prefs.set_complete_block(conn, cx.vault, contact_id, at=now)
+                    else done
+                )
             elif action == "unblock":
                 done = "unblocked" if prefs.lift_complete_block(conn, contact_id, at=now) else done
             else:
@@ -146,8 +154,9 @@ async def submit_request(request: Request) -> HTMLResponse:
     check_csrf(cx, request, form)
     kind = str(form.get("type", ""))
     if kind not in rights.SUBJECT_TYPES:
-        return render(request, "request_form.html", 422, types=rights.SUBJECT_TYPES,
-                      problem="req_type")
+        return render(
+            request, "request_form.html", 422, types=rights.SUBJECT_TYPES, problem="req_type"
+        )
     email = str(form.get("email", ""))[:320]
     details = str(form.get("details", ""))[:2000]
     now = cx.clock.now()
@@ -167,8 +176,14 @@ def verify_page(request: Request, token: str) -> HTMLResponse:
         return _bad_link(request)
     if row["status"] != "verifying" or row["verification_token"] != token:
         return render(request, "message.html", title_key="verify_title", text_key="used")
-    return render(request, "confirm.html", title_key="verify_title", text_key="verify_text",
-                  button_key="verify_button", action=f"/requests/verify/{token}")
+    return render(
+        request,
+        "confirm.html",
+        title_key="verify_title",
+        text_key="verify_text",
+        button_key="verify_button",
+        action=f"/requests/verify/{token}",
+    )
 
 
 @router.post("/requests/verify/{token}", response_class=HTMLResponse)
@@ -185,8 +200,9 @@ async def verify_request(request: Request, token: str) -> HTMLResponse:
     except Conflict:
         return render(request, "message.html", title_key="verify_title", text_key="used")
     due = str(view["due_at"])[:10]
-    return render(request, "message.html", title_key="verify_title", text_key="verified",
-                  values={"due": due})
+    return render(
+        request, "message.html", title_key="verify_title", text_key="verified", values={"due": due}
+    )
 
 
 def _doi_state(request: Request, token: str) -> str:
@@ -213,8 +229,14 @@ def doi_page(request: Request, token: str) -> HTMLResponse:
         return _bad_link(request)
     if state == "used":
         return render(request, "message.html", title_key="confirm_title", text_key="used")
-    return render(request, "confirm.html", title_key="confirm_title", text_key="confirm_text",
-                  button_key="confirm_button", action=f"/confirm/{token}")
+    return render(
+        request,
+        "confirm.html",
+        title_key="confirm_title",
+        text_key="confirm_text",
+        button_key="confirm_button",
+        action=f"/confirm/{token}",
+    )
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)

@@ -78,8 +78,13 @@ def record_gpc_objection(
         recorded.append(int(event.event["id"]))
     if recorded:
         audit.record(
-            conn, actor="subject", action="gpc.objection", object_type="contact",
-            object_id=contact_id, at=at, events=recorded,
+            conn,
+            actor="subject",
+            action="gpc.objection",
+            object_type="contact",
+            object_id=contact_id,
+            at=at,
+            events=recorded,
         )
     return recorded
 
@@ -112,12 +117,18 @@ def open_for_contact(
         raise InvalidInput("type", f"must be one of {', '.join(SUBJECT_TYPES)}")
     held = read_contact(conn, vault, contact_id)["addresses"]
     email = next((a["value"] for a in held if a["channel"] == "email" and a["value"]), None)
-    phone = next((a["value"] for a in held if a["channel"] in ("sms", "whatsapp") and a["value"]),
-                 None)
+    phone = next(
+        (a["value"] for a in held if a["channel"] in ("sms", "whatsapp") and a["value"]), None
+    )
     if email is None and phone is None:
         raise InvalidInput("address", "no address to verify the request with")
-    new = dsr.NewRequest(type=kind, email=email, phone=None if email else phone,
-                         details=_details(kind, text), channel="web")
+    new = dsr.NewRequest(
+        type=kind,
+        email=email,
+        phone=None if email else phone,
+        details=_details(kind, text),
+        channel="web",
+    )
     dsr.open_subject_request(conn, vault, new, at=at)
 
 
@@ -145,19 +156,30 @@ def verify_by_link(conn: Connection, vault: Vault, token: str, *, at: datetime) 
 # ---------------------------------------------------------------- the DPO's queue
 
 
-def staff_verify(conn: Connection, vault: Vault, request_id: int, note: str, *, actor: str,
-                 at: datetime) -> None:
+def staff_verify(
+    conn: Connection, vault: Vault, request_id: int, note: str, *, actor: str, at: datetime
+) -> None:
     """The DPO verified the identity another way (noted), and the request is carried out."""
     row = request_row(conn, request_id)
     if row["status"] != "verifying":
         raise Conflict("request: not waiting for verification")
     if not note.strip():
         raise InvalidInput("note", "say how the identity was verified")
-    conn.execute(update(dsr_requests).where(dsr_requests.c.id == request_id).values(
-        verified_at=at, verification_token=None, status="in_progress"))
+    conn.execute(
+        update(dsr_requests)
+        .where(dsr_requests.c.id == request_id)
+        .values(verified_at=at, verification_token=None, status="in_progress")
+    )
     history(conn, request_id, "in_progress", actor, at, f"identity verified: {note.strip()[:300]}")
-    audit.record(conn, actor=actor, action="dsr.verify", object_type="dsr", object_id=request_id,
-                 at=at, by="staff")
+    audit.record(
+        conn,
+        actor=actor,
+        action="dsr.verify",
+        object_type="dsr",
+        object_id=request_id,
+        at=at,
+        by="staff",
+    )
     carry_out(conn, vault, request_row(conn, request_id), actor=actor, at=at)
 
 
@@ -170,5 +192,6 @@ def fulfil(conn: Connection, vault: Vault, request_id: int, *, actor: str, at: d
         dsr.approve_request(conn, vault, request_id, actor=actor, at=at)
         return
     carry_out(conn, vault, row, actor=actor, at=at)
-    audit.record(conn, actor=actor, action="dsr.fulfil", object_type="dsr", object_id=request_id,
-                 at=at)
+    audit.record(
+        conn, actor=actor, action="dsr.fulfil", object_type="dsr", object_id=request_id, at=at
+    )

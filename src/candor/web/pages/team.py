@@ -46,8 +46,14 @@ async def login(request: Request) -> Response:
     with cx.engine.begin() as conn:
         principal = authenticate(conn, key)
         if principal is not None:
-            audit.record(conn, actor=principal.actor, action="session.login",
-                         object_type="api_key", object_id=principal.key_id, at=cx.clock.now())
+            audit.record(
+                conn,
+                actor=principal.actor,
+                action="session.login",
+                object_type="api_key",
+                object_id=principal.key_id,
+                at=cx.clock.now(),
+            )
     if principal is None:
         return render(request, "team_login.html", 401, problem="Unknown or revoked API key.")
     response = RedirectResponse("/team/mission-control", status_code=303)
@@ -63,9 +69,14 @@ async def logout(request: Request) -> Response:
     check_csrf(cx, request, form)
     if session is not None:
         with cx.engine.begin() as conn:
-            audit.record(conn, actor=session.principal.actor, action="session.logout",
-                         object_type="api_key", object_id=session.principal.key_id,
-                         at=cx.clock.now())
+            audit.record(
+                conn,
+                actor=session.principal.actor,
+                action="session.logout",
+                object_type="api_key",
+                object_id=session.principal.key_id,
+                at=cx.clock.now(),
+            )
     response = RedirectResponse("/team/login", status_code=303)
     end_session(response, request)
     return response
@@ -82,11 +93,19 @@ def mission_control(
 
 def _journey_rows(request: Request) -> list[Any]:
     with reading(cx_of(request).engine) as conn:
-        return list(conn.execute(
-            select(journeys.c.id, journeys.c.name, journeys.c.state, journeys.c.purpose_id,
-                   journeys.c.entered, journeys.c.launched_at, journeys.c.version)
-            .order_by(journeys.c.state != "running", journeys.c.id)
-        ).all())
+        return list(
+            conn.execute(
+                select(
+                    journeys.c.id,
+                    journeys.c.name,
+                    journeys.c.state,
+                    journeys.c.purpose_id,
+                    journeys.c.entered,
+                    journeys.c.launched_at,
+                    journeys.c.version,
+                ).order_by(journeys.c.state != "running", journeys.c.id)
+            ).all()
+        )
 
 
 @router.get("/team/journeys", response_class=HTMLResponse)
@@ -124,8 +143,16 @@ def _journey_view(
     _, figures = figures_cache(request.app.state).get(cx_of(request))
     live = next((j for j in figures["journeys"] if j["id"] == journey_id), None)
     drawing = draw(defn, live["steps"] if live else {}) if defn is not None else None
-    return render(request, "journey.html", journey=row, drawing=drawing, live=live is not None,
-                  result=result, may=may, steps=live["steps"] if live else {})
+    return render(
+        request,
+        "journey.html",
+        journey=row,
+        drawing=drawing,
+        live=live is not None,
+        result=result,
+        may=may,
+        steps=live["steps"] if live else {},
+    )
 
 
 @router.post("/team/journeys/{journey_id}/{action}", response_class=HTMLResponse)

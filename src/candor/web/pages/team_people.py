@@ -48,8 +48,14 @@ async def contact_find(request: Request, session: People) -> Response:
     try:
         with cx.engine.begin() as conn:
             found = find_by_address(conn, cx.vault, channel, value)
-            audit.record(conn, actor=session.principal.actor, action="contact.search",
-                         object_type="contact", object_id=found or "-", at=cx.clock.now())
+            audit.record(
+                conn,
+                actor=session.principal.actor,
+                action="contact.search",
+                object_type="contact",
+                object_id=found or "-",
+                at=cx.clock.now(),
+            )
     except InvalidInput as exc:
         return render(request, "contacts.html", 422, may=may, problem=exc.problem)
     if found is None:
@@ -64,8 +70,9 @@ def why(conn: Any, contact_id: int, channels: list[str | None], at: Any) -> list
         facts = facts_from_row(row)
         for channel in channels or [None]:
             decision = decide_for(conn, contact_id, facts, channel, None, None, at)
-            out.append({"purpose": facts.id, "kind": facts.kind, "channel": channel,
-                        **decision.as_dict()})
+            out.append(
+                {"purpose": facts.id, "kind": facts.kind, "channel": channel, **decision.as_dict()}
+            )
     return out
 
 
@@ -87,8 +94,14 @@ def contact_page(request: Request, contact_id: PathId, session: People) -> HTMLR
                 "why": why(conn, contact_id, channels, now),
                 "requests": requests_of(conn, contact_id),
             }
-            audit.record(conn, actor=session.principal.actor, action="contact.view",
-                         object_type="contact", object_id=contact_id, at=now)
+            audit.record(
+                conn,
+                actor=session.principal.actor,
+                action="contact.view",
+                object_type="contact",
+                object_id=contact_id,
+                at=now,
+            )
     except NotFound:
         return render(request, "team_message.html", 404, title="Contact not found", text="")
     return render(request, "contact.html", may=may, **data)
@@ -100,10 +113,14 @@ def request_queue(request: Request, session: Queue) -> HTMLResponse:
     cx = cx_of(request)
     now = cx.clock.now()
     with cx.engine.connect() as conn:
-        ids = list(conn.execute(
-            select(dsr_requests.c.id).where(dsr_requests.c.status.in_(OPEN))
-            .order_by(dsr_requests.c.due_at).limit(200)
-        ).scalars())
+        ids = list(
+            conn.execute(
+                select(dsr_requests.c.id)
+                .where(dsr_requests.c.status.in_(OPEN))
+                .order_by(dsr_requests.c.due_at)
+                .limit(200)
+            ).scalars()
+        )
         latest = list_requests(conn, now, limit=200)
     by_id = {r["id"]: r for r in latest}
     open_items = [by_id[i] for i in ids if i in by_id]
@@ -112,9 +129,14 @@ def request_queue(request: Request, session: Queue) -> HTMLResponse:
         due = item["due_at"]
         item["days_left"] = (_parse(due) - now).days
     notice = request.query_params.get("done")
-    return render(request, "requests.html", open_items=open_items, closed=closed, may=may,
-                  notice=notice if notice in ("verified", "extended", "fulfilled", "denied")
-                  else None)
+    return render(
+        request,
+        "requests.html",
+        open_items=open_items,
+        closed=closed,
+        may=may,
+        notice=notice if notice in ("verified", "extended", "fulfilled", "denied") else None,
+    )
 
 
 def _parse(value: str) -> Any:
@@ -124,8 +146,9 @@ def _parse(value: str) -> Any:
 
 
 @router.post("/team/requests/{request_id}/{action}", response_class=HTMLResponse)
-async def request_action(request: Request, request_id: PathId, action: str,
-                         session: Queue) -> Response:
+async def request_action(
+    request: Request, request_id: PathId, action: str, session: Queue
+) -> Response:
     """verify (identity checked another way), extend (with reason), fulfil, deny."""
     cx = cx_of(request)
     form = await request.form()
@@ -137,10 +160,14 @@ async def request_action(request: Request, request_id: PathId, action: str,
             if action == "verify":
                 subject_rights.staff_verify(conn, cx.vault, request_id, note, actor=actor, at=now)
             elif action == "extend":
-                months = int(str(form.get("months", "1"))) if str(form.get("months", "1")) in (
-                    "1", "2") else 0
-                dsr.extend_request(conn, request_id, months=months, reason=note, actor=actor,
-                                   at=now)
+                months = (
+                    int(str(form.get("months", "1")))
+                    if str(form.get("months", "1")) in ("1", "2")
+                    else 0
+                )
+                dsr.extend_request(
+                    conn, request_id, months=months, reason=note, actor=actor, at=now
+                )
             elif action == "fulfil":
                 subject_rights.fulfil(conn, cx.vault, request_id, actor=actor, at=now)
             elif action == "deny":
@@ -160,13 +187,21 @@ def request_download(request: Request, request_id: PathId, session: Queue) -> Re
     try:
         with cx.engine.begin() as conn:
             result = request_result(conn, cx.vault, request_id)
-            audit.record(conn, actor=session.principal.actor, action="dsr.download",
-                         object_type="dsr", object_id=request_id, at=cx.clock.now())
+            audit.record(
+                conn,
+                actor=session.principal.actor,
+                action="dsr.download",
+                object_type="dsr",
+                object_id=request_id,
+                at=cx.clock.now(),
+            )
     except NotFound:
         return render(request, "team_message.html", 404, title="No result", text="")
     return Response(
         json.dumps(result, indent=2, default=str, ensure_ascii=False),
         media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="request-{request_id}.json"',
-                 "Cache-Control": "no-store"},
+        headers={
+            "Content-Disposition": f'attachment; filename="request-{request_id}.json"',
+            "Cache-Control": "no-store",
+        },
     )
