@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from candor.errors import Conflict, InvalidInput, NotFound
 from candor.ledger import audit
 from candor.ledger.addresses import AddressError, normalize
+from candor.ledger.external_ids import external_index, external_value, seal_external
 from candor.ledger.profile import attribute_types, coerce_attributes
 from candor.ledger.vault import Vault
 from candor.rights.suppression import refuse_suppressed
@@ -61,11 +62,13 @@ def create_contact(
     refuse_suppressed(conn, normalized, vault.blind_index)  # erased addresses need new consent
     (key_id,) = vault.create_keys(1)
     identity = {"first_name": new.first_name, "last_name": new.last_name}
+    external = new.external_id
     try:
         contact_id = conn.execute(
             insert(contacts)
             .values(
-                external_id=new.external_id,
+                external_index=None if external is None else external_index(vault, external),
+                external_id=None if external is None else seal_external(vault, key_id, external),
                 key_id=key_id,
                 identity=vault.encrypt(key_id, "identity", json.dumps(identity).encode()),
                 attributes=attrs,
@@ -171,7 +174,7 @@ def read_contact(
         )
     return {
         "id": row["id"],
-        "external_id": row["external_id"],
+        "external_id": external_value(vault, row["key_id"], row["external_id"]),
         **identity,
         "addresses": items,
         "attributes": row["attributes"],

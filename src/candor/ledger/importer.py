@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, select
 from candor.errors import InvalidInput
 from candor.ledger import audit
 from candor.ledger.addresses import AddressError, normalize
+from candor.ledger.external_ids import external_index, seal_external
 from candor.ledger.import_consents import write_consents
 from candor.ledger.profile import attribute_types, coerce_value
 from candor.ledger.registry import facts_from_row
@@ -27,7 +28,7 @@ from candor.ledger.vault import Vault
 from candor.policy.facts import PurposeFacts
 from candor.rights.suppression import SUPPRESSED_PROBLEM as SUPPRESSED
 from candor.rights.suppression import drop_suppressed
-from candor.store.sql import bulk_insert, insert_returning_ids
+from candor.store.sql import bulk_insert, in_batch, insert_returning_ids
 from candor.store.tables import (
     addresses,
     contacts,
@@ -83,6 +84,7 @@ class Plan:
 class Candidate:
     line: int
     external_id: str
+    external_index: str
     identity: dict[str, Any]
     attributes: dict[str, Any]
     language: str
@@ -169,6 +171,7 @@ def parse_row(plan: Plan, line: int, row: dict[str, str], vault: Vault, at: date
     return Candidate(
         line=line,
         external_id=external_id,
+        external_index=external_index(vault, external_id),
         identity={
             "first_name": row.get("first_name") or None,
             "last_name": row.get("last_name") or None,
@@ -326,14 +329,14 @@ def _write_batch(
 def _drop_existing(
     conn: Connection, batch: list[Candidate], report: ImportReport
 ) -> list[Candidate]:
-    wanted = [c.external_id for c in batch]
+    wanted = [c.external_index for c in batch]
     present = set(
         conn.execute(
-            select(contacts.c.external_id).where(contacts.c.external_id.in_(wanted))
+            select(contacts.c.external_index).where(in_batch(contacts.c.external_index, wanted))
         ).scalars()
     )
-    report.existing += sum(1 for c in batch if c.external_id in present)
-    return [c for c in batch if c.external_id not in present]
+    report.existing += sum(1 for c in batch if c.external_index in present)
+    return [c for c in batch if c.external_index not in present]
 
 
 def _drop_taken_addresses(
@@ -365,7 +368,8 @@ def _drop_taken_addresses(
 
 def _contact_row(vault: Vault, key_id: str, c: Candidate, at: datetime) -> dict[str, Any]:
     return {
-        "external_id": c.external_id,
+        "external_index": c.external_index,
+        "external_id": seal_external(vault, key_id, c.external_id),
         "key_id": key_id,
         "identity": vault.encrypt(key_id, "identity", json.dumps(c.identity).encode()),
         "attributes": c.attributes,

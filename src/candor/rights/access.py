@@ -16,6 +16,7 @@ from sqlalchemy import Connection, String, select, type_coerce
 
 from candor.errors import NotFound
 from candor.ledger.blocks import list_blocks
+from candor.ledger.external_ids import external_value
 from candor.ledger.vault import Vault
 from candor.rights.decisions import decision_views
 from candor.rights.information import information
@@ -65,7 +66,7 @@ def compile_access_copy(
         "generated_at": _iso(at) or "",
         "contact": {
             "id": row["id"],
-            "external_id": row["external_id"],
+            "external_id": external_value(vault, key_id, row["external_id"]),
             "first_name": identity.get("first_name"),
             "last_name": identity.get("last_name"),
             "language": row["language"],

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 
 from candor.errors import NotFound
 from candor.ledger import audit
+from candor.ledger.external_ids import external_index, external_value
 from candor.ledger.vault import Vault
 from candor.rights import records
 from candor.rights.registry import PLACES
@@ -128,6 +129,7 @@ def erase_in(
             identity=None,
             attributes={},
             external_id=None,
+            external_index=None,
             language="en",
             timezone="UTC",
             source="erased",
@@ -235,8 +237,10 @@ def _identifiers(
         for value in (json.loads(raw) if raw else {}).values():
             if isinstance(value, str):
                 ids.names.add(value)
-        if p.external_id:
-            ids.distinctive.add(p.external_id)
+        external = external_value(vault, p.key_id, p.external_id)
+        if external:
+            ids.distinctive.add(external)
+            ids.blind_indexes.add(external_index(vault, external))
     per_contact: dict[int, list[tuple[str, str]]] = defaultdict(list)
     rows = conn.execute(
         select(

@@ -100,7 +100,10 @@ contacts = Table(
     "contacts",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("external_id", String(128), nullable=True, unique=True),
+    # The back-end's customer number, as a keyed hash for look-ups and as ciphertext under
+    # the contact's key: after crypto-shredding an old backup cannot link the row to anyone.
+    Column("external_index", String(64), nullable=True, unique=True),
+    Column("external_id", LargeBinary, nullable=True),
     # Names of the key in the separate key store; destroying that key shreds the row.
     Column("key_id", String(32), nullable=False, unique=True),
     Column("identity", LargeBinary, nullable=True),

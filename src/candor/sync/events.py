@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from candor.ledger.external_ids import external_value
 from candor.ledger.vault import Vault
 from candor.store.tables import addresses, contacts
 from candor.sync.connectors import WebhookConnector
@@ -37,9 +38,11 @@ def identifiers(
             )
         ).all()
         keys = {int(r.id): r.key_id for r in rows}
+        vault.load(keys.values())
         for r in rows:
+            external = external_value(vault, r.key_id, r.external_id)
             out[int(r.id)] = (
-                {"external_id": r.external_id} if "external_id" in needed and r.external_id else {}
+                {"external_id": external} if "external_id" in needed and external else {}
             )
         if "email" in needed:
             for cid, email in _emails(conn, vault, keys).items():

@@ -22,6 +22,7 @@ from candor.ledger.addresses import CHANNELS
 from candor.ledger.blocks import lift_block, set_block
 from candor.ledger.consents import ConsentInput, append_event, lock_contact, record_consent
 from candor.ledger.contacts import find_by_address, rectify_contact
+from candor.ledger.external_ids import find_by_external_id
 from candor.ledger.profile import attribute_types
 from candor.ledger.registry import purpose_facts, theme_scope
 from candor.rights.erasure import erase_in
@@ -29,7 +30,6 @@ from candor.rights.restriction import object_contact, restrict_contact
 from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.sync_tables import sync_block_links, sync_received
-from candor.store.tables import contacts
 from candor.sync.connectors import EVENT_TYPES, WebhookConnector, load_settings
 from candor.sync.outbox import origin
 from candor.sync.signing import CONNECTOR_HEADER, EVENT_ID_HEADER, SignatureError, verify
@@ -118,12 +118,7 @@ def local_contact(conn: Connection, cx: Candor, kind: str, identifier: str) -> i
             return find_by_address(conn, cx.vault, "email", identifier)
         except InvalidInput:
             return None
-    found = conn.execute(
-        select(contacts.c.id).where(
-            contacts.c.external_id == identifier, contacts.c.erased_at.is_(None)
-        )
-    ).scalar()
-    return int(found) if found is not None else None
+    return find_by_external_id(conn, cx.vault, identifier)
 
 
 def _apply(cx: Candor, conn: Connection, connector: WebhookConnector, event: InboundEvent) -> str:

@@ -22,8 +22,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from candor.errors import InvalidInput
 from candor.ledger import audit
+from candor.ledger.external_ids import external_index
+from candor.ledger.vault import Vault
 from candor.runtime import Candor
 from candor.store.engine import make_engine, reading
+from candor.store.sql import in_batch
 from candor.store.sync_tables import sync_source_rows
 from candor.store.tables import contacts
 from candor.sync.connectors import HttpSource, SqlSource, load_settings
@@ -99,6 +102,7 @@ class Staged:
 
 def stage_source(
     conn: Connection,
+    vault: Vault,
     journey_id: str,
     connector: str,
     fields: list[str],
@@ -119,11 +123,11 @@ def stage_source(
         seen.add(row["external_id"])
         batch.append(row)
         if len(batch) >= CHUNK:
-            unknown += _stage(conn, journey_id, batch)
+            unknown += _stage(conn, vault, journey_id, batch)
             loaded += len(batch)
             batch = []
     if batch:
-        unknown += _stage(conn, journey_id, batch)
+        unknown += _stage(conn, vault, journey_id, batch)
         loaded += len(batch)
     s = sync_source_rows
     staged = select(s.c.contact_id).where(s.c.journey_id == journey_id)
@@ -149,18 +153,18 @@ def stage_source(
     return Staged(staged, data, loaded, unknown)
 
 
-def _stage(conn: Connection, journey_id: str, batch: list[dict[str, Any]]) -> int:
+def _stage(conn: Connection, vault: Vault, journey_id: str, batch: list[dict[str, Any]]) -> int:
     """Stage one batch (one SELECT, one executemany); returns how many were unknown here."""
-    by_ident: dict[str, dict[str, Any]] = {}
+    by_index: dict[str, dict[str, Any]] = {}
     for row in batch:
-        by_ident[row.pop("external_id")] = row
+        by_index[external_index(vault, row.pop("external_id"))] = row
     found = conn.execute(
-        select(contacts.c.id, contacts.c.external_id).where(
-            contacts.c.external_id.in_(list(by_ident)), contacts.c.erased_at.is_(None)
+        select(contacts.c.id, contacts.c.external_index).where(
+            in_batch(contacts.c.external_index, by_index), contacts.c.erased_at.is_(None)
         )
     ).all()
     rows = [
-        {"journey_id": journey_id, "contact_id": r.id, "data": by_ident[r.external_id]}
+        {"journey_id": journey_id, "contact_id": r.id, "data": by_index[r.external_index]}
         for r in found
     ]
     if rows:

@@ -26,6 +26,7 @@ from candor.journeys.runtime.store_registry import DbRegistry
 from candor.journeys.validate import validate
 from candor.ledger import audit
 from candor.ledger.registry import purpose_facts
+from candor.ledger.vault import Vault
 from candor.policy.twin import count_by_reason, decisions
 from candor.runtime import Candor
 from candor.store.engine import is_sqlite
@@ -115,7 +116,7 @@ def launch(
         else:
             save_draft(conn, defn, actor=actor, at=now)
         problems = checked(conn, defn)
-        report = _enroll(conn, defn, now)
+        report = _enroll(conn, defn, now, cx.vault)
         conn.execute(
             update(journeys)
             .where(journeys.c.id == defn.id)
@@ -134,7 +135,7 @@ def launch(
     return report
 
 
-def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime) -> LaunchReport:
+def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime, vault: Vault) -> LaunchReport:
     """One INSERT ... SELECT from the twin; entry counts by reason into journey_step_stats."""
     registry = DbRegistry(conn)
     types = registry.profile_types()
@@ -142,7 +143,7 @@ def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime) -> LaunchR
     data = data_object(conn, [f for f in defn.fields if f in types])
     staged = None
     if defn.source:  # fed by a back-end system (sync.sources): its people, its values
-        staged = stage_source(conn, defn.id, defn.source, defn.fields, target, now)
+        staged = stage_source(conn, vault, defn.id, defn.source, defn.fields, target, now)
         target, data = staged.target, staged.data
     decided = decisions(purpose_facts(conn, defn.purpose), None, None, now, target=target)
     by_reason = count_by_reason(conn, decided)

@@ -68,7 +68,8 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column("external_id", sa.String(length=128), nullable=True),
+        sa.Column("external_index", sa.String(length=64), nullable=True),
+        sa.Column("external_id", sa.LargeBinary(), nullable=True),
         sa.Column("key_id", sa.String(length=32), nullable=False),
         sa.Column("identity", sa.LargeBinary(), nullable=True),
         sa.Column("attributes", sa.JSON(), nullable=False),
@@ -81,7 +82,7 @@ def upgrade() -> None:
         sa.Column("restricted_at", candor.store.types.UTCDateTime(), nullable=True),
         sa.Column("objected_at", candor.store.types.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
-        sa.UniqueConstraint("external_id", name=op.f("uq_contacts_external_id")),
+        sa.UniqueConstraint("external_index", name=op.f("uq_contacts_external_index")),
         sa.UniqueConstraint("key_id", name=op.f("uq_contacts_key_id")),
     )
     op.create_table(
