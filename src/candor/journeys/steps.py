@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, HttpUrl, model_validator
 
 from candor.journeys.definition import Filter, Op, Scalar, Step
 from candor.journeys.registry import Channel, Duration, StepId, Strict, Timestamp, register_step
@@ -21,6 +21,9 @@ class SendSettings(Strict):
     channel: Channel
     template: str
     theme: str | None = Field(None, description="theme or theme group the message is about")
+    link: HttpUrl | None = Field(
+        None, description="where {{ click_url }} leads; the click wakes a `wait` for `click`"
+    )
 
 
 class WaitSettings(Strict):

@@ -63,7 +63,7 @@ def journey_figures(conn: Connection) -> list[dict[str, Any]]:
         select(jc.c.journey_id, jc.c.step_id, func.count())
         .where(jc.c.journey_id.in_(ids), jc.c.status.in_(HERE_STATUSES))
         .group_by(jc.c.journey_id, jc.c.step_id)
-    ).tuples():
+    ):
         here[(journey_id, step_id)] = int(n)
     st = journey_step_stats
     stats: dict[tuple[str, str], dict[str, int]] = {}

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import String, and_, cast, literal, select
+from sqlalchemy import JSON, Connection, String, and_, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import JSONB
 
 from candor.journeys.runtime import caps
 from candor.journeys.runtime.common import (
@@ -24,6 +25,7 @@ from candor.journeys.runtime.common import (
 from candor.journeys.runtime.handlers import Handler, register_handler
 from candor.journeys.runtime.moves import Member, Moves, StepContext, defer, go, sort_into
 from candor.policy.twin import decisions
+from candor.store.engine import is_sqlite
 from candor.store.journey_tables import journey_contacts, outbox
 from candor.store.sql import in_batch
 from candor.store.types import UTCDateTime
@@ -81,6 +83,16 @@ def run_send(ctx: StepContext, members: list[Member]) -> Moves:
     return moves
 
 
+def _with_link(conn: Connection, data: Any, link: Any) -> Any:
+    """The journey data, plus the step's tracked link target when it has one."""
+    if link is None:
+        return data
+    if is_sqlite(conn.engine):
+        return func.json_set(data, "$.click_target", str(link))
+    merged = cast(data, JSONB).op("||")(func.jsonb_build_object("click_target", str(link)))
+    return cast(merged, JSON)
+
+
 def queue_sends(ctx: StepContext, ids: Sequence[int]) -> set[int]:
     """INSERT ... SELECT the messages of the allowed contacts; returns who got one."""
     if not ids:
@@ -104,7 +116,7 @@ def queue_sends(ctx: StepContext, ids: Sequence[int]) -> set[int]:
         literal(journey.purpose.id),
         literal(s.theme, String()),
         literal(journey.outbox_kind),
-        jc.c.data,
+        _with_link(ctx.conn, jc.c.data, s.link),
         decided.c.reason,
         decided.c.basis,
         decided.c.event_id,
