@@ -1,4 +1,4 @@
-"""The FastAPI application: the admin API over the domain operations.
+"""The FastAPI application: the admin API, subject endpoints and pages over the domain.
 
 Handlers are thin: parse, authorise, call domain verbs in one transaction, shape the answer.
 Request bodies are never logged; errors never echo submitted values.
@@ -35,7 +35,6 @@ def get_health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-# Routers of the admin API; journeys, rights and subject pages add theirs here.
 ROUTERS: tuple[APIRouter, ...] = (
     health,
     api_contacts.router,
@@ -44,6 +43,12 @@ ROUTERS: tuple[APIRouter, ...] = (
     api_communications.router,
     api_registry.router,
     api_decide.router,
+    api_rights.router,
+    api_journeys.router,
+    api_sync.router,
+    subject_unsubscribe.router,
+    subject_download.router,
+    hooks.router,
 )
 
 
@@ -52,17 +57,15 @@ def create_app(cx: Candor) -> FastAPI:
     app = FastAPI(
         title="Candor admin API",
         version="1",
-        description="Consent CRM: contacts, consents, blocks, communications, decisions.",
+        description="Consent CRM and journey studio: the admin API under /api/v1.",
+        # The interactive docs load scripts from a CDN, which the CSP (and the promise of no
+        # third-party assets) forbids; the OpenAPI document stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.cx = cx
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
-    app.include_router(subject_unsubscribe.router)
-    app.include_router(subject_download.router)
-    app.include_router(hooks.router)
-    app.include_router(api_rights.router)
-    app.include_router(api_journeys.router)
-    app.include_router(api_sync.router)
     install_pages(app)
     return app
