@@ -162,3 +162,15 @@ def test_consent_communication_must_be_the_contacts(api: Api) -> None:
     assert api.row_counts() == before
     ok = consent(api, bob["id"], purpose="events", communication_id=comm)
     assert ok["communication_id"] == comm
+
+
+def test_consent_receipt_for_an_event(api: Api) -> None:
+    contact = api.create_contact()["id"]
+    event = consent(api, contact, purpose="events", status="granted", source="form")
+    receipt = api.get(f"/api/v1/consents/{event['id']}/receipt").json()
+    assert receipt["version"] == "KI-CR-v1.1.0"
+    assert receipt["piiPrincipalId"] == f"contact:{contact}"
+    purpose = receipt["services"][0]["purposes"][0]
+    assert purpose["wording"].startswith("Invite me to events") and purpose["status"] == "granted"
+    assert receipt["ledger"]["hash"] == event["hash"]
+    assert api.get("/api/v1/consents/999999/receipt").status_code == 404

@@ -84,6 +84,15 @@ class RetentionSpec(Strict):
         return value
 
 
+class ControllerSpec(Strict):
+    """Who is responsible for the processing (named in consent receipts and the RoPA)."""
+
+    name: str = Field(min_length=1)
+    jurisdiction: str = "EU"
+    policy_url: str = ""
+    contact: str = ""
+
+
 class ConfigFile(Strict):
     attributes: dict[str, AttributeSpec] = {}
     themes: list[ThemeSpec] = []
@@ -96,6 +105,7 @@ class ConfigFile(Strict):
     connectors: list[dict[str, Any]] | None = None
     sync: dict[str, Any] | None = None
     sending: dict[str, Any] | None = None
+    controller: ControllerSpec | None = None
 
 
 @dataclass
@@ -255,8 +265,10 @@ def _apply_retention(conn: Connection, config: ConfigFile, report: ApplyReport) 
 
 
 def _apply_settings(conn: Connection, config: ConfigFile, report: ApplyReport) -> None:
-    for key in ("public_url", "channels", "rights", "connectors", "sending", "sync"):
+    for key in ("public_url", "channels", "rights", "connectors", "sending", "sync", "controller"):
         value = getattr(config, key)
+        if isinstance(value, BaseModel):
+            value = value.model_dump()
         if value is not None:
             _upsert(conn, settings, "key", key, {"value": value}, "settings", report)
 

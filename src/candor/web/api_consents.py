@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from candor.auth import Principal
 from candor.errors import InvalidInput, NotFound
 from candor.ledger.consents import ConsentInput, confirm_doi, consent_history, record_consent
+from candor.ledger.receipts import consent_receipt
 from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.web.api_communications import check_communication
@@ -109,3 +110,10 @@ def get_consents(contact_id: PathId, cx: Cx, principal: Reader) -> dict[str, Any
     with reading(cx.engine) as conn:
         items = consent_history(conn, cx.vault, contact_id, identifying=principal.sees_identity)
     return {"items": items}
+
+
+@router.get("/consents/{event_id}/receipt")
+def get_receipt(event_id: PathId, cx: Cx, principal: Reader) -> dict[str, Any]:
+    """The event's consent receipt (Kantara / ISO/IEC 27560 shape; pseudonymous ids only)."""
+    with reading(cx.engine) as conn:
+        return consent_receipt(conn, event_id)
