@@ -30,7 +30,7 @@ def main(names: list[str]) -> None:
         started = time.perf_counter()
         report[name] = module.run()
         report[name]["wall_seconds"] = round(time.perf_counter() - started, 1)
-        print(f"{name}: done", file=sys.stderr, flush=True)
+        print(f"{name}: {json.dumps(report[name], default=str)}", file=sys.stderr, flush=True)
     print(json.dumps(report, indent=2, default=str))
 
 
