@@ -18,6 +18,7 @@ from sqlalchemy import insert
 from bench.common import Timer, backends, fresh_candor
 from candor.ledger.chain import event_hash
 from candor.ledger.contacts import NewAddress, NewContact, create_contact
+from candor.ledger.external_ids import external_index, seal_external
 from candor.rights.access import compile_access_copy
 from candor.rights.erasure import erase_contact, erase_contacts
 from candor.runtime import Candor
@@ -116,7 +117,8 @@ def light_contacts(cx: Candor, n: int) -> list[int]:
         rows = [
             {
                 "key_id": k,
-                "external_id": f"light-{k[:12]}",
+                "external_index": external_index(cx.vault, f"light-{k[:12]}"),
+                "external_id": seal_external(cx.vault, k, f"light-{k[:12]}"),
                 "attributes": {"country": "AT"},
                 "language": "en",
                 "timezone": "UTC",
