@@ -12,6 +12,7 @@ from candor.channels.email import (
     SmtpConfigError,
     SmtpTransport,
     Unsubscribe,
+    as_bytes,
     build_message,
     message_id_for,
     parse_smtp_url,
@@ -83,8 +84,10 @@ def test_parse_smtp_url_schemes_ports_and_credentials() -> None:
 def test_build_message_structure_and_unfolded_list_unsubscribe() -> None:
     message = build_message(outgoing(1, headers={"X-Campaign": "spring"}))
     assert message.get_content_type() == "multipart/alternative"
-    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
-    raw = message.as_bytes()
+    parts = message.get_payload()
+    assert isinstance(parts, list)
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    raw = as_bytes(message)  # exactly what goes on the wire
     # Long URLs must stay literal (not RFC 2047 encoded, not broken across lines).
     assert f"List-Unsubscribe: <{LONG_URL}>, <mailto:unsubscribe+tok@example.org>".encode() in raw
     assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in raw
