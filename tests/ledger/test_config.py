@@ -62,3 +62,19 @@ def test_a_bad_file_applies_nothing(cx: Candor) -> None:
         parse_config(GOOD + "\nextra_section: 1\n", "c.yaml")
     with cx.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(attributes)).scalar() == 0
+
+
+def test_sending_rules_are_validated() -> None:
+    bad = (
+        GOOD
+        + "sending: {caps: {email: {per_day: 0}}, quiet_hours: {start: '25:00', end: '08:00'}}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(bad, "c.yaml")
+    text = str(caught.value)
+    assert "sending.caps.email.per_day" in text and "sending.quiet_hours.start" in text
+    ok = (
+        GOOD
+        + "sending: {caps: {email: {per_week: 3}}, quiet_hours: {start: '21:00', end: '08:00'}}\n"
+    )
+    assert parse_config(ok, "c.yaml").sending is not None

@@ -84,6 +84,23 @@ class RetentionSpec(Strict):
         return value
 
 
+class CapSpec(Strict):
+    per_day: int | None = Field(default=None, ge=1)
+    per_week: int | None = Field(default=None, ge=1)
+
+
+class QuietHoursSpec(Strict):
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="local time HH:MM")
+    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="local time HH:MM")
+
+
+class SendingSpec(Strict):
+    """Frequency caps per channel and quiet hours (the contact's time zone): they defer sends."""
+
+    caps: dict[Literal["email", "sms", "whatsapp"], CapSpec] = {}
+    quiet_hours: QuietHoursSpec | None = None
+
+
 class ControllerSpec(Strict):
     """Who is responsible for the processing (named in consent receipts and the RoPA)."""
 
@@ -104,7 +121,7 @@ class ConfigFile(Strict):
     rights: dict[str, Any] | None = None
     connectors: list[dict[str, Any]] | None = None
     sync: dict[str, Any] | None = None
-    sending: dict[str, Any] | None = None
+    sending: SendingSpec | None = None
     controller: ControllerSpec | None = None
 
 
@@ -268,7 +285,7 @@ def _apply_settings(conn: Connection, config: ConfigFile, report: ApplyReport) -
     for key in ("public_url", "channels", "rights", "connectors", "sending", "sync", "controller"):
         value = getattr(config, key)
         if isinstance(value, BaseModel):
-            value = value.model_dump()
+            value = value.model_dump(exclude_none=True)
         if value is not None:
             _upsert(conn, settings, "key", key, {"value": value}, "settings", report)
 
