@@ -50,7 +50,10 @@ def decisions(
     target: Select[Any] | None = None,
     address_id: int | None = None,
 ) -> Select[Any]:
-    """One row per contact in `target` (default: every contact) with its decision."""
+    """One row per contact in `target` (default: every contact) with its decision.
+
+    Columns: contact_id, reason, basis, event_id, address_id (the resolved address).
+    """
     c = contacts.alias("c")
     if target is not None:
         # One CTE for the group: its parameters are bound once, however often it is read.
@@ -77,7 +80,10 @@ def decisions(
         purpose, c, resolved, block_rank, latest, at, channel is not None or address_id is not None
     )
     outcome = outcome.label("outcome")
-    inner = query.add_columns(outcome, latest.c.event_id.label("latest_event")).subquery("decided")
+    address = resolved.c.address_id if resolved is not None else null()
+    inner = query.add_columns(
+        outcome, latest.c.event_id.label("latest_event"), address.label("address_id")
+    ).subquery("decided")
     is_allowed = inner.c.outcome.in_(BASES)
     return select(
         inner.c.contact_id,
@@ -86,6 +92,8 @@ def decisions(
         case((inner.c.outcome.in_(_CONSENT_REASONS), inner.c.latest_event), else_=null()).label(
             "event_id"
         ),
+        # The address the decision resolved (where a message would go); NULL without a channel.
+        inner.c.address_id,
     )
 
 

@@ -19,7 +19,6 @@ from candor.journeys.runtime.common import (
     contact_ids,
     decide_batch,
     message_key,
-    resolved_addresses,
     upsert_insert,
 )
 from candor.journeys.runtime.handlers import Handler, register_handler
@@ -101,7 +100,6 @@ def queue_sends(ctx: StepContext, ids: Sequence[int]) -> set[int]:
     decided = decisions(
         journey.purpose, s.channel, journey.theme(s.theme), ctx.now, batch_target(ids)
     ).subquery("d")
-    addr = resolved_addresses(ctx.conn, s.channel, ids).subquery("a")
     jc = journey_contacts
     now = literal(ctx.now, UTCDateTime())
     key = literal(f"{journey.id}:") + cast(decided.c.contact_id, String) + literal(f":{step.id}")
@@ -111,7 +109,7 @@ def queue_sends(ctx: StepContext, ids: Sequence[int]) -> set[int]:
         literal(step.id),
         decided.c.contact_id,
         literal(s.channel),
-        addr.c.address_id,
+        decided.c.address_id,  # the address the gate resolved: the one it decided for
         literal(s.template),
         literal(journey.purpose.id),
         literal(s.theme, String()),
@@ -129,7 +127,6 @@ def queue_sends(ctx: StepContext, ids: Sequence[int]) -> set[int]:
         select(*values)
         .select_from(decided)
         .join(jc, and_(jc.c.contact_id == decided.c.contact_id, jc.c.journey_id == journey.id))
-        .join(addr, addr.c.contact_id == decided.c.contact_id)
         .where(decided.c.reason == "allowed")
     )
     stmt = (
