@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
 
 from candor.durations import add, parse_duration
 from candor.errors import InvalidInput, NotFound
@@ -220,11 +220,17 @@ def run_retention(conn: Connection, vault: Vault, *, actor: str, at: datetime) -
     ).all()
     plan = keep_plan(conn, sorted({r.contact_id for r in due}), at) if due else {}
     gone = [r for r in due if r.id not in plan]
-    for record_id, keep in ((r.id, plan[r.id]) for r in due if r.id in plan):
+    extended = [
+        {"rid": r.id, "until": plan[r.id].until, "under": plan[r.id].under}
+        for r in due
+        if r.id in plan
+    ]
+    if extended:  # one executemany for every record a rule or hold still keeps
         conn.execute(
             update(business_records)
-            .where(business_records.c.id == record_id)
-            .values(retain_until=keep.until, retained_under=keep.under)
+            .where(business_records.c.id == bindparam("rid"))
+            .values(retain_until=bindparam("until"), retained_under=bindparam("under")),
+            extended,
         )
     if gone:
         conn.execute(
