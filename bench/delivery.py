@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from candor.channels.dispatch import dispatch_due
-from candor.channels.email import OutgoingEmail, build_message, message_id_for
+from candor.channels.email import OutgoingEmail, as_bytes, build_message, message_id_for
 from candor.channels.mailsink import MailSink, free_port
 from candor.channels.settings import load_settings
 from candor.channels.template_store import put_template
@@ -177,7 +177,7 @@ def _raw_intake(port: int, n: int) -> float:
             html=f"<p>Hello Person{i},</p><p>This month in Berlin: talks, walks and a party.</p>",
             message_id=message_id_for(f"raw:{i}", "example.org"),
         )
-        blobs.append((email.to, build_message(email).as_bytes()))
+        blobs.append((email.to, as_bytes(build_message(email))))
     started = time.perf_counter()
     with smtplib.SMTP("127.0.0.1", port) as smtp:
         for to, blob in blobs:
