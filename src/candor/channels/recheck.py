@@ -12,14 +12,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 from sqlalchemy.engine import RowMapping
 
 from candor.errors import InvalidInput
 from candor.ledger.registry import purpose_facts, theme_ref
 from candor.policy.decide import ALLOWED, Decision
 from candor.policy.facts import PurposeFacts, ThemeRef
-from candor.policy.twin import decisions
+from candor.policy.twin import decisions, first_deliverable
 from candor.store.sql import in_batch
 from candor.store.tables import addresses, contacts
 
@@ -27,12 +27,7 @@ from candor.store.tables import addresses, contacts
 def default_addresses(conn: Connection, rows: Iterable[RowMapping]) -> dict[tuple[int, str], int]:
     """Per (contact, channel) of the batch, the address decide() resolves: the first deliverable."""
     contact_ids = sorted({r["contact_id"] for r in rows})
-    a = addresses
-    query = (
-        select(a.c.contact_id, a.c.channel, func.min(a.c.id).label("address_id"))
-        .where(in_batch(a.c.contact_id, contact_ids), a.c.deliverable.is_(True))
-        .group_by(a.c.contact_id, a.c.channel)
-    )
+    query = first_deliverable(None, in_batch(addresses.c.contact_id, contact_ids))
     return {(r.contact_id, r.channel): r.address_id for r in conn.execute(query)}
 
 

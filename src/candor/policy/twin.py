@@ -119,11 +119,23 @@ def _resolved_addresses(channel: str | None, address_id: int | None, target: Any
         )
     if channel is None:
         return None
+    return first_deliverable(channel, *_within(a.c.contact_id, target)).cte()
+
+
+def first_deliverable(channel: str | None, *where: ColumnElement[bool]) -> Select[Any]:
+    """Per contact (and channel) the address decide() resolves: its first deliverable one.
+
+    The one statement of that rule for SQL; `where` narrows the contacts (a batch, a group).
+    Columns: contact_id, channel, address_id.
+    """
+    a = addresses
+    conditions = [a.c.deliverable.is_(True), *where]
+    if channel is not None:
+        conditions.append(a.c.channel == channel)
     return (
-        select(a.c.contact_id, func.min(a.c.id).label("address_id"))
-        .where(a.c.channel == channel, a.c.deliverable.is_(True), *_within(a.c.contact_id, target))
-        .group_by(a.c.contact_id)
-        .cte()
+        select(a.c.contact_id, a.c.channel, func.min(a.c.id).label("address_id"))
+        .where(*conditions)
+        .group_by(a.c.contact_id, a.c.channel)
     )
 
 

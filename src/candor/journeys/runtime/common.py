@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from candor.journeys.runtime.moves import Member, StepContext
 from candor.policy.decide import ALLOWED, Decision
 from candor.policy.facts import PurposeFacts, ThemeRef
-from candor.policy.twin import decisions
+from candor.policy.twin import decisions, first_deliverable
 from candor.store.engine import is_sqlite
 from candor.store.journey_tables import journey_contacts, outbox
 from candor.store.sql import in_batch
@@ -55,13 +55,8 @@ def decide_batch(
 
 
 def resolved_addresses(conn: Connection, channel: str, ids: Sequence[int]) -> Select[Any]:
-    """Per contact the address decide() resolves on `channel`: the first deliverable one."""
-    a = addresses
-    return (
-        select(a.c.contact_id, func.min(a.c.id).label("address_id"))
-        .where(in_batch(a.c.contact_id, ids), a.c.channel == channel, a.c.deliverable.is_(True))
-        .group_by(a.c.contact_id)
-    )
+    """Per contact the address decide() resolves on `channel` (policy.twin's rule)."""
+    return first_deliverable(channel, in_batch(addresses.c.contact_id, ids))
 
 
 def address_map(conn: Connection, channel: str, ids: Sequence[int]) -> dict[int, int]:
