@@ -83,7 +83,8 @@ def test_reference_and_transfer_deliver_a_link_never_the_data(
     assert mail["To"] == "person1@example.com" and mail["List-Unsubscribe"] is None
     text = _text(mail)
     (link,) = LINK.findall(text)
-    assert "4321.5" not in text and "Invite me to events" not in text and "DE" not in text
+    prose = text.replace(link, "")  # the random token may spell anything
+    assert "4321.5" not in prose and "Invite me to events" not in prose and "DE" not in prose
 
     with reading(cx.engine) as conn:
         (request,) = conn.execute(select(dsr_requests)).mappings().all()
