@@ -7,7 +7,7 @@ policy.decide: tests/policy/test_twin_property.py proves they agree on random le
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +60,7 @@ def decisions(
         group = target.cte()
         target = select(group.c[0])
     resolved = _resolved_addresses(channel, address_id, target)
+    lookup = _address_lookup(channel, address_id)
     scopes = theme.scopes() if theme is not None else ()
     marketing = purpose.kind == "marketing"
 
@@ -70,10 +71,10 @@ def decisions(
         query = query.outerjoin(resolved, resolved.c.contact_id == c.c.id)
     block_rank = None
     if marketing:
-        ranked = _block_ranks(channel, resolved, scopes, at, target)
+        ranked = _block_ranks(channel, lookup, scopes, at, target)
         query = query.outerjoin(ranked, ranked.c.contact_id == c.c.id)
         block_rank = ranked.c.rank
-    latest = _latest_covering(purpose.id, channel, resolved, scopes, at, target)
+    latest = _latest_covering(purpose.id, channel, lookup, scopes, at, target)
     query = query.outerjoin(latest, latest.c.contact_id == c.c.id)
 
     outcome = _outcome(
@@ -105,7 +106,8 @@ def _within(column: Any, target: Select[Any] | None) -> list[ColumnElement[bool]
 def _resolved_addresses(channel: str | None, address_id: int | None, target: Any) -> Any:
     """Per contact, the deliverable address a message would go to (see decide.resolve_address).
 
-    A CTE: computed once though blocks, consents and the final CASE all read it.
+    Joined once, to the contacts; blocks and consents ask `_address_lookup` instead, only
+    for the rare rows scoped to one address, so 1M contacts are not joined three times.
     """
     a = addresses
     if address_id is not None:
@@ -119,7 +121,7 @@ def _resolved_addresses(channel: str | None, address_id: int | None, target: Any
         )
     if channel is None:
         return None
-    return first_deliverable(channel, *_within(a.c.contact_id, target)).cte()
+    return first_deliverable(channel, *_within(a.c.contact_id, target)).subquery("resolved")
 
 
 def first_deliverable(channel: str | None, *where: ColumnElement[bool]) -> Select[Any]:
@@ -139,8 +141,32 @@ def first_deliverable(channel: str | None, *where: ColumnElement[bool]) -> Selec
     )
 
 
+AddressLookup = Callable[[Any], ColumnElement[Any]] | None
+
+
+def _address_lookup(channel: str | None, address_id: int | None) -> AddressLookup:
+    """Per row, the contact's resolved address as a correlated scalar subquery (None: no channel).
+
+    The same rule as `_resolved_addresses`, asked only where a block or consent names an
+    address (the OR short-circuits on the unscoped majority); an index lookup each time.
+    """
+    if address_id is None and channel is None:
+        return None
+
+    def lookup(contact_id: Any) -> ColumnElement[Any]:
+        a = addresses.alias("scoped")
+        conditions = [a.c.contact_id == contact_id, a.c.deliverable.is_(True)]
+        if channel is not None:
+            conditions.append(a.c.channel == channel)
+        if address_id is not None:
+            conditions.append(a.c.id == address_id)
+        return select(func.min(a.c.id)).where(*conditions).scalar_subquery()
+
+    return lookup
+
+
 def _block_ranks(
-    channel: str | None, resolved: Any, scopes: tuple[str, ...], at: datetime, target: Any
+    channel: str | None, lookup: AddressLookup, scopes: tuple[str, ...], at: datetime, target: Any
 ) -> Any:
     """Per contact, the rank of the first active block covering the request (1 = all)."""
     b, lift = blocks, block_lifts
@@ -148,9 +174,8 @@ def _block_ranks(
     address_match: ColumnElement[bool] = b.c.address_id.is_(None)
     query = select(b.c.contact_id, func.min(rank).label("rank")).select_from(b)
     query = query.outerjoin(lift, lift.c.block_id == b.c.id)
-    if resolved is not None:
-        query = query.outerjoin(resolved, resolved.c.contact_id == b.c.contact_id)
-        address_match = or_(address_match, b.c.address_id == resolved.c.address_id)
+    if lookup is not None:
+        address_match = or_(address_match, b.c.address_id == lookup(b.c.contact_id))
     channel_match = (
         b.c.channel.is_(None)
         if channel is None
@@ -176,7 +201,7 @@ def _block_ranks(
 def _latest_covering(
     purpose_id: str,
     channel: str | None,
-    resolved: Any,
+    lookup: AddressLookup,
     scopes: tuple[str, ...],
     at: datetime,
     target: Any,
@@ -190,8 +215,6 @@ def _latest_covering(
     query = select(
         row.c.contact_id, row.c.event_id, row.c.status, row.c.occurred_at, row.c.purpose_version
     ).select_from(row)
-    if resolved is not None:
-        query = query.outerjoin(resolved, resolved.c.contact_id == row.c.contact_id)
     later = or_(
         newer.c.occurred_at > row.c.occurred_at,
         and_(newer.c.occurred_at == row.c.occurred_at, newer.c.event_id > row.c.event_id),
@@ -201,12 +224,12 @@ def _latest_covering(
         .select_from(newer)
         .where(
             newer.c.contact_id == row.c.contact_id,
-            *_covers(newer, purpose_id, channel, resolved, scopes, at),
+            *_covers(newer, purpose_id, channel, lookup, scopes, at),
             later,
         )
     )
     return query.where(
-        *_covers(row, purpose_id, channel, resolved, scopes, at),
+        *_covers(row, purpose_id, channel, lookup, scopes, at),
         *_within(row.c.contact_id, target),
         ~superseded.exists(),
     ).subquery("latest")
@@ -216,14 +239,14 @@ def _covers(
     s: Any,
     purpose_id: str,
     channel: str | None,
-    resolved: Any,
+    lookup: AddressLookup,
     scopes: tuple[str, ...],
     at: datetime,
 ) -> list[ColumnElement[bool]]:
     """Conditions for a projection row whose scope covers the request (see decide)."""
     address_match: ColumnElement[bool] = s.c.scope_address == 0
-    if resolved is not None:
-        address_match = or_(address_match, s.c.scope_address == resolved.c.address_id)
+    if lookup is not None:
+        address_match = or_(address_match, s.c.scope_address == lookup(s.c.contact_id))
     channels = ("",) if channel is None else ("", channel)
     return [
         s.c.purpose_id == purpose_id,
