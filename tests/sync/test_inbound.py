@@ -15,7 +15,7 @@ from candor.ledger.registry import purpose_facts
 from candor.policy.load import decide_for
 from candor.runtime import Candor
 from candor.store.engine import reading
-from candor.store.tables import audit_log, consent_events, contacts
+from candor.store.tables import audit_log, communications, consent_events, contacts
 from candor.sync.events import encode
 from candor.sync.inbound import receive
 from candor.sync.signing import sign_headers
@@ -165,3 +165,38 @@ def test_the_endpoint_needs_no_api_key_but_a_signature(api: Api) -> None:  # noq
         headers=signed(cx, body, age=0)[0] | {"Candor-Signature": headers["Candor-Signature"]},
     )
     assert late.status_code == 401
+
+
+def test_a_lifted_restriction_follows_without_a_second_notice(configured: Candor) -> None:
+    cx = configured
+    connect(cx, [hook("crm"), hook("shop")])
+    cid = add_contact(cx, 1)
+    assert send(cx, event("contact.restriction_lifted", "c1"))[1]["status"] == "accepted"
+    with reading(cx.engine) as conn:  # not restricted here: nothing to lift, nothing changed
+        assert (
+            conn.execute(select(contacts.c.restricted_at).where(contacts.c.id == cid)).scalar()
+            is None
+        )
+    assert send(cx, event("contact.restricted", "c1"))[0] == 200
+    assert send(cx, event("contact.restriction_lifted", "c1"))[0] == 200
+    with reading(cx.engine) as conn:
+        assert (
+            conn.execute(select(contacts.c.restricted_at).where(contacts.c.id == cid)).scalar()
+            is None
+        )
+        decision = decide_for(
+            conn, cid, purpose_facts(conn, "service"), "email", None, None, cx.clock.now()
+        )
+        notices = conn.execute(
+            select(communications.c.id).where(communications.c.content_ref.like("notice:%"))
+        ).all()
+        lifted_by = (
+            conn.execute(
+                select(audit_log.c.actor).where(audit_log.c.action == "contact.restriction_lift")
+            )
+            .scalars()
+            .all()
+        )
+    assert decision.reason == "allowed"  # processing may go on again
+    assert notices == [] and lifted_by == ["connector:crm"]  # crm told the person, not us
+    assert [d["connector"] for d in deliveries(cx)][-2:] == ["shop", "shop"]  # never back to crm

@@ -10,7 +10,7 @@ from candor.ledger.bulk import NewEvent, append_events
 from candor.ledger.config import ConfigError, parse_config
 from candor.ledger.contacts import rectify_contact
 from candor.rights.erasure import certificate_of, erase_contact
-from candor.rights.restriction import object_contact, restrict_contact
+from candor.rights.restriction import lift_restriction, object_contact, restrict_contact
 from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.sync_tables import sync_events
@@ -44,6 +44,7 @@ def test_each_verb_publishes_one_event_with_minimal_data(configured: Candor) -> 
             at=now,
         )
         restrict_contact(conn, cid, actor="t", at=now)
+        lift_restriction(conn, cid, actor="t", at=now)
         object_contact(conn, cid, actor="t", at=now)
     found = events(cx)
     assert [e["type"] for e in found] == [
@@ -52,8 +53,10 @@ def test_each_verb_publishes_one_event_with_minimal_data(configured: Candor) -> 
         "block.lifted",
         "contact.rectified",
         "contact.restricted",
+        "contact.restriction_lifted",
         "contact.objected",
     ]
+    assert found[5]["data"] == {}  # the fact alone
     consent_event = found[0]["data"]
     assert {k: consent_event[k] for k in ("purpose", "theme", "channel", "status", "address")} == {
         "purpose": "events",

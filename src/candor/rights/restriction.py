@@ -87,9 +87,12 @@ def restrict_contact(
 
 
 def lift_restriction(
-    conn: Connection, contact_id: int, *, actor: str, at: datetime
+    conn: Connection, contact_id: int, *, actor: str, at: datetime, notify: bool = True
 ) -> dict[str, Any]:
-    """Lift a restriction; the person is told beforehand (Art. 18(3)), recorded as a notice."""
+    """Lift a restriction; the person is told beforehand (Art. 18(3)), recorded as a notice.
+
+    `notify=False` where the system that lifted it already told the person (a connector).
+    """
     row = lock_contact(conn, contact_id)
     if row["restricted_at"] is None:
         raise Conflict("contact: processing is not restricted")
@@ -98,8 +101,11 @@ def lift_restriction(
         .where(contacts.c.id == contact_id)
         .values(restricted_at=None, updated_at=at)
     )
-    notice = record_notice(conn, contact_id, "restriction_lifted", actor=actor, at=at)
-    queue_restriction_lifted(conn, contact_id, at=at)  # the notice itself, to the person
+    notice = None
+    if notify:
+        notice = record_notice(conn, contact_id, "restriction_lifted", actor=actor, at=at)
+        queue_restriction_lifted(conn, contact_id, at=at)  # the notice itself, to the person
+    publish_status(conn, "contact.restriction_lifted", contact_id, at)
     audit.record(
         conn,
         actor=actor,

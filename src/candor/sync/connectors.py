@@ -23,6 +23,7 @@ EVENT_TYPES = (
     "block.lifted",
     "contact.rectified",
     "contact.restricted",
+    "contact.restriction_lifted",
     "contact.objected",
     "contact.erased",
 )

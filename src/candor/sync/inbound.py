@@ -26,7 +26,7 @@ from candor.ledger.external_ids import find_by_external_id
 from candor.ledger.profile import attribute_types
 from candor.ledger.registry import purpose_facts, theme_scope
 from candor.rights.erasure import erase_in
-from candor.rights.restriction import object_contact, restrict_contact
+from candor.rights.restriction import lift_restriction, object_contact, restrict_contact
 from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.sync_tables import sync_block_links, sync_received
@@ -134,6 +134,11 @@ def _apply(cx: Candor, conn: Connection, connector: WebhookConnector, event: Inb
         elif event.type == "contact.restricted":
             try:
                 restrict_contact(conn, contact_id, actor=actor, at=now)
+            except Conflict:
+                return "already"
+        elif event.type == "contact.restriction_lifted":
+            try:  # the sending system told the person already (Art. 18(3))
+                lift_restriction(conn, contact_id, actor=actor, at=now, notify=False)
             except Conflict:
                 return "already"
         elif event.type == "contact.objected":

@@ -162,7 +162,7 @@ def publish_lift(conn: Connection, block_id: int, contact_id: int, at: datetime)
 
 
 def publish_status(conn: Connection, event_type: str, contact_id: int, at: datetime) -> int:
-    """contact.restricted or contact.objected: the fact alone."""
+    """contact.restricted, contact.restriction_lifted or contact.objected: the fact alone."""
     return publish(conn, event_type, contact_id, {}, at=at)
 
 
