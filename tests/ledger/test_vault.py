@@ -94,3 +94,23 @@ def test_destroyed_key_leaves_nothing_readable(configured: Candor, tmp_path: Pat
             ]
             == 0
         )
+
+
+def test_decrypt_many_matches_decrypt_and_isolates_a_tampered_blob(configured: Candor) -> None:
+    vault = configured.vault
+    (key_id,) = vault.create_keys(1)
+    blobs = [vault.encrypt(key_id, "evidence", f"e{i}".encode()) for i in range(3)]
+    tampered = blobs[1][:-1] + bytes([blobs[1][-1] ^ 1])
+    assert vault.decrypt_many(key_id, "evidence", [blobs[0], None, blobs[2]]) == [
+        b"e0",
+        None,
+        b"e2",
+    ]
+    assert vault.decrypt_many(key_id, "evidence", [blobs[0], tampered, blobs[2]]) == [
+        b"e0",
+        None,
+        b"e2",
+    ]
+    assert vault.decrypt_many(key_id, "other-field", blobs[:1]) == [None]
+    vault.destroy([key_id])
+    assert vault.decrypt_many(key_id, "evidence", blobs) == [None, None, None]

@@ -24,11 +24,17 @@ from candor.rights.access import compile_access_copy
 from candor.rights.decisions import score_contact
 from candor.rights.erasure import erase_contact, erase_contacts
 from candor.rights.records import add_business_record, place_legal_hold, run_retention
+from candor.rights.requests import NewRequest, open_request
 from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.journey_tables import journey_contacts, journeys, outbox
 from candor.store.keystore import contact_keys
-from candor.store.rights_tables import automated_decisions, business_records, suppression
+from candor.store.rights_tables import (
+    automated_decisions,
+    business_records,
+    dsr_requests,
+    suppression,
+)
 from candor.store.tables import addresses, communications, consent_events, contacts, ledger_heads
 from candor.web import create_app
 from tests.rights.conftest import rich_contact, when
@@ -335,3 +341,23 @@ def test_delete_over_http_and_cli_forget(api, tmp_path: Path) -> None:  # type: 
     assert api.delete(f"/api/v1/contacts/{contact['id']}", "dpo").status_code == 404
     with reading(api.cx.engine) as conn, pytest.raises(Exception, match="not found"):
         read_contact(conn, api.cx.vault, contact["id"])
+
+
+def test_requests_are_scrubbed_not_deleted_and_counted(configured: Candor, alice: int) -> None:
+    at = configured.clock.now()
+    with configured.engine.begin() as conn:
+        request = open_request(
+            conn,
+            configured.vault,
+            NewRequest(type="access", contact=alice),
+            role="dpo",
+            actor="dpo",
+            at=at,
+        )
+    cert = erase_contact(configured, alice, actor="test", reason="test")
+    assert cert["scrubbed"] == {"dsr_status_history": 3, "dsr_requests": 1}
+    assert "dsr_requests" not in cert["deleted"] and cert["scan"]["clean"]
+    with reading(configured.engine) as conn:
+        row = conn.execute(select(dsr_requests)).mappings().one()
+    assert row["id"] == request["id"] and row["contact_id"] == alice
+    assert row["details"] is None and row["result"] is None and row["verification_token"] is None

@@ -9,15 +9,17 @@ The JSON shape is documented in docs/access-copy.schema.json (rights.copy_schema
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, select, type_coerce
+from sqlalchemy import Connection, String, func, select, type_coerce
 
 from candor.errors import NotFound
 from candor.ledger.blocks import list_blocks
 from candor.ledger.external_ids import external_value
 from candor.ledger.vault import Vault
+from candor.rights.bulk import gc_paused
 from candor.rights.decisions import decision_views
 from candor.rights.information import information
 from candor.rights.records import list_business_records
@@ -52,6 +54,13 @@ def compile_access_copy(
     at: datetime | None = None,
 ) -> dict[str, Any]:
     """The whole copy as JSON-ready data (decrypted); NotFound for unknown or erased contacts."""
+    with gc_paused():  # tens of thousands of acyclic dicts: see rights.bulk
+        return _compile(conn, vault, contact_id, kind, at)
+
+
+def _compile(
+    conn: Connection, vault: Vault, contact_id: int, kind: str, at: datetime | None
+) -> dict[str, Any]:
     row = conn.execute(select(contacts).where(contacts.c.id == contact_id)).mappings().first()
     if row is None or row["erased_at"] is not None:
         raise NotFound("contact", contact_id)
@@ -130,19 +139,41 @@ def _attributes(conn: Connection, values: dict[str, Any]) -> list[dict[str, Any]
     return out
 
 
-def _when(column: Any, sqlite: bool) -> Any:
-    """A timestamp column read as stored text on SQLite (no per-row parsing), else as datetime."""
-    return type_coerce(column, String).label(column.name) if sqlite else column
+def _stamp(column: Any, sqlite: bool) -> Any:
+    """A timestamp column read as text, without the UTC type's per-row datetime conversion.
+
+    Stored naive UTC. SQLite hands back its text ('YYYY-MM-DD HH:MM:SS.ffffff', reshaped by
+    _sqlite_iso: Python slicing beats SQLite's substr); PostgreSQL writes the final ISO text,
+    leaving out a zero fraction as datetime.isoformat() does (cheaper than datetimes here).
+    """
+    if sqlite:
+        return type_coerce(column, String).label(column.name)
+    text = func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+    return func.replace(text, ".000000+", "+").label(column.name)
 
 
-def _iso(value: Any) -> Any:
-    """ISO 8601 in UTC, as datetime.isoformat() writes it, from stored text or a datetime."""
-    if value is None or not isinstance(value, str):
-        return value.isoformat() if value is not None else None
+def _text_iso(sqlite: bool) -> Callable[[str | None], str | None]:
+    """What turns a _stamp() value into the ISO text that _iso() gives for the aware value."""
+    return _sqlite_iso if sqlite else _as_is
+
+
+def _as_is(value: str | None) -> str | None:
+    return value
+
+
+def _sqlite_iso(value: str | None) -> str | None:
+    """SQLite's stored 'YYYY-MM-DD HH:MM:SS[.ffffff]' as datetime.isoformat() writes it in UTC."""
+    if value is None:
+        return None
     fraction = value[19:]
-    if fraction.strip(".0") == "":
-        fraction = ""
-    return f"{value[:10]}T{value[11:19]}{fraction}+00:00"
+    if fraction.strip(".0"):
+        return f"{value[:10]}T{value[11:]}+00:00"
+    return f"{value[:10]}T{value[11:19]}+00:00"
+
+
+def _iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC, as datetime.isoformat() writes it."""
+    return value.isoformat() if value is not None else None
 
 
 def _consents(conn: Connection, vault: Vault, contact_id: int, key_id: str) -> list[dict[str, Any]]:
@@ -159,8 +190,8 @@ def _consents(conn: Connection, vault: Vault, contact_id: int, key_id: str) -> l
             e.c.address_id,
             e.c.status,
             e.c.source,
-            _when(e.c.occurred_at, lite),
-            _when(e.c.recorded_at, lite),
+            _stamp(e.c.occurred_at, lite),
+            _stamp(e.c.recorded_at, lite),
             e.c.evidence,
             e.c.communication_id,
             e.c.confirms_event_id,
@@ -169,11 +200,10 @@ def _consents(conn: Connection, vault: Vault, contact_id: int, key_id: str) -> l
         .where(e.c.contact_id == contact_id)
         .order_by(e.c.seq)
     ).all()
-    decrypt = vault.decrypt
+    iso = _text_iso(lite)
+    plain = vault.decrypt_many(key_id, "evidence", [r[11] for r in rows])
     # One json.loads for all evidence: a shredded key yields null for every event.
-    evidence = json.loads(
-        b"[" + b",".join(decrypt(key_id, "evidence", r[11]) or b"null" for r in rows) + b"]"
-    )
+    evidence = json.loads(b"[" + b",".join(p or b"null" for p in plain) + b"]")
     return [
         {
             "id": r[0],
@@ -185,8 +215,8 @@ def _consents(conn: Connection, vault: Vault, contact_id: int, key_id: str) -> l
             "address_id": r[6],
             "status": r[7],
             "source": r[8],
-            "occurred_at": _iso(r[9]),
-            "recorded_at": _iso(r[10]),
+            "occurred_at": iso(r[9]),
+            "recorded_at": iso(r[10]),
             "evidence": proof,
             "communication_id": r[12],
             "confirms_event_id": r[13],
@@ -198,6 +228,8 @@ def _consents(conn: Connection, vault: Vault, contact_id: int, key_id: str) -> l
 
 def _communications(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
     c = communications
+    lite = is_sqlite(conn.engine)
+    iso = _text_iso(lite)
     rows = conn.execute(
         select(
             c.c.id,
@@ -206,7 +238,7 @@ def _communications(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
             c.c.address_id,
             c.c.theme,
             c.c.purpose_id,
-            _when(c.c.occurred_at, is_sqlite(conn.engine)),
+            _stamp(c.c.occurred_at, lite),
             c.c.content_ref,
             c.c.decision_reason,
             c.c.decision_basis,
@@ -223,7 +255,7 @@ def _communications(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
             "address_id": r[3],
             "theme": r[4],
             "purpose": r[5],
-            "occurred_at": _iso(r[6]),
+            "occurred_at": iso(r[6]),
             "content_ref": r[7],
             "decision": None if r[8] is None else {"reason": r[8], "basis": r[9], "event": r[10]},
         }

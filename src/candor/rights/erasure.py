@@ -11,7 +11,7 @@ contact key is destroyed last (crypto-shredding: old backups become unreadable t
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,7 @@ from candor.ledger import audit
 from candor.ledger.external_ids import external_index, external_value
 from candor.ledger.vault import Vault
 from candor.rights import records
-from candor.rights.registry import PLACES
+from candor.rights.registry import PLACES, Place
 from candor.rights.scan import Identifiers, verification_scan
 from candor.rights.suppression import kind_of, suppress
 from candor.runtime import Candor
@@ -310,47 +310,49 @@ def _retain(
 def _delete_rows(
     conn: Connection, ids: list[int], kept_records: set[int], at: datetime
 ) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, int]]]:
-    """Walk the registry (children first): count per contact, then delete or scrub."""
+    """Walk the registry (children first): delete or scrub, counting rows per contact."""
     deleted: dict[int, dict[str, int]] = defaultdict(dict)
     scrubbed: dict[int, dict[str, int]] = defaultdict(dict)
     for place in PLACES:
         if place.erase == "tombstone":
             continue
-        counts = _count(conn, place.counts(ids))
         condition = place.owned_by(ids)
         if place.erase == "scrub":
-            for contact_id, n in counts.items():
+            scrub = {c: None for c in place.scrub}
+            for contact_id, n in _changed(conn, place, ids, condition, scrub).items():
                 scrubbed[contact_id][place.name] = n
-            if place.scrub:
-                conn.execute(
-                    update(place.table).where(condition).values({c: None for c in place.scrub})
-                )
             continue
         if place.table is business_records and kept_records:
-            kept_by = _count(
-                conn,
-                select(business_records.c.contact_id, func.count())
-                .where(business_records.c.id.in_(kept_records))
-                .group_by(business_records.c.contact_id),
-            )
-            counts = {c: n - kept_by.get(c, 0) for c, n in counts.items()}
             condition = condition & business_records.c.id.not_in(kept_records)
         if place.table is legal_holds:
             # Active holds stay with the records they keep; released or expired ones go.
             ended = legal_holds.c.released_at.is_not(None) | (legal_holds.c.until <= at)
-            counts = _count(
-                conn,
-                select(legal_holds.c.contact_id, func.count())
-                .where(condition, ended)
-                .group_by(legal_holds.c.contact_id),
-            )
             condition = condition & ended
-        for contact_id, n in counts.items():
-            if n:
-                deleted[contact_id][place.name] = n
-        if counts:
-            conn.execute(delete(place.table).where(condition))
+        for contact_id, n in _changed(conn, place, ids, condition, None).items():
+            deleted[contact_id][place.name] = n
     return dict(deleted), dict(scrubbed)
+
+
+def _changed(
+    conn: Connection,
+    place: Place,
+    ids: list[int],
+    condition: Any,
+    scrub: dict[str, None] | None,
+) -> dict[int, int]:
+    """Delete (scrub None) or scrub the rows; returns how many per contact (zeros left out).
+
+    A table with its own contact column says which rows went (RETURNING): no count query.
+    """
+    table = place.table
+    change = delete(table) if scrub is None else update(table).values(scrub)
+    if place.contact_column is None or scrub == {}:  # via a parent, or nothing to clear
+        counts = _count(conn, place.counts(ids))
+        if counts and scrub != {}:
+            conn.execute(change.where(condition))
+        return counts
+    owner = table.c[place.contact_column]
+    return dict(Counter(conn.execute(change.where(condition).returning(owner)).scalars()))
 
 
 def certificate_of(conn: Connection, contact_id: int) -> dict[str, Any]:

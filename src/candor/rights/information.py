@@ -29,8 +29,9 @@ LOGIC = (
 def information(conn: Connection, source: str, consents: list[dict[str, Any]]) -> dict[str, Any]:
     """The Art. 15(1)-(2) information that goes with the data itself."""
     agreed: dict[str, set[int]] = {}
-    for event in consents:
-        agreed.setdefault(event["purpose"], set()).add(event["purpose_version"])
+    seen = {(e["purpose"], e["purpose_version"], e["source"]) for e in consents}  # one pass
+    for purpose, version, _ in seen:
+        agreed.setdefault(purpose, set()).add(version)
     wordings = {(v.purpose_id, v.version): v for v in conn.execute(select(purpose_versions))}
     purpose_list = []
     for p in conn.execute(select(purposes).order_by(purposes.c.id)).mappings():
@@ -74,7 +75,7 @@ def information(conn: Connection, source: str, consents: list[dict[str, Any]]) -
                 select(retention_rules).order_by(retention_rules.c.category)
             ).mappings()
         ],
-        "sources": {"contact": source, "consents": sorted({e["source"] for e in consents})},
+        "sources": {"contact": source, "consents": sorted({kind for *_, kind in seen})},
         "automated_decision_logic": LOGIC,
         "rights": [{"right": name, "article": article} for name, article in RIGHTS],
         "complaint": {

@@ -5,13 +5,17 @@ erasure (addresses, names, external id). Text columns are searched for them (sub
 one person, exact match for large batches), JSON columns for the quoted value; encrypted
 columns hold ciphertext whose key is destroyed. The only expected hit is the suppression
 entry. Results name tables, columns and counts, never the values searched for.
+
+One statement probes every table (its text columns joined, so each value is matched once a
+row, not once a column); only tables with a hit are then counted column by column. Statements
+depend on the number of values, not the values (bound), so they are built once and cached.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -22,12 +26,17 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     cast,
+    delete,
     func,
     insert,
+    literal,
     or_,
     select,
+    union_all,
 )
+from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.elements import ColumnElement
 
 from candor.rights.registry import PLACES
@@ -36,6 +45,17 @@ from candor.store.schema import metadata
 SUBSTRING_LIMIT = 200  # above this many values, plaintext is matched exactly (set-based)
 MIN_LENGTH = 3  # shorter values would match everywhere and prove nothing
 EXPECTED = {("suppression", "blind_index")}
+ESCAPE = "/"
+SEPARATOR = "\x1f"  # between joined columns: a match across two only costs a recount
+PARAMS_PER_STATEMENT = 20_000  # contact ids bound in one remaining-rows statement
+
+# The values searched for: a temporary table created and dropped by each scan.
+VALUES = Table(
+    "candor_scan_values",
+    MetaData(),
+    Column("value", Text, primary_key=True),
+    prefixes=["TEMPORARY"],
+)
 
 
 @dataclass
@@ -51,76 +71,126 @@ class Identifiers:
         return {v for v in self.distinctive | self.names if v and len(v) >= MIN_LENGTH}
 
 
-def _conditions(
-    column: Any, ids: Identifiers, exact: Any, substring: bool
-) -> list[ColumnElement[bool]]:
-    """How one column could hold the identifiers; `exact` is a SELECT of every value."""
-    if isinstance(column.type, JSON):
-        if not substring:
-            return []
-        text = cast(column, Text)
-        return [text.contains(json.dumps(v), autoescape=True) for v in sorted(ids.plaintext())]
-    out: list[ColumnElement[bool]] = [column.in_(exact)]
-    if substring:
-        distinctive = sorted(v for v in ids.distinctive if len(v) >= MIN_LENGTH)
-        out += [column.contains(v, autoescape=True) for v in distinctive]
-    return out
+@dataclass(frozen=True)
+class Shape:
+    """What a scan's statements depend on: how many values of each kind, and the method."""
+
+    distinctive: int  # LIKE patterns :d0.. for text columns
+    plain: int  # LIKE patterns :j0.. for JSON columns (the quoted value)
+    substring: bool
+
+
+def _contains(value: str) -> str:
+    """A LIKE pattern matching `value` anywhere (as contains(..., autoescape=True) builds)."""
+    for char in (ESCAPE, "%", "_"):
+        value = value.replace(char, ESCAPE + char)
+    return f"%{value}%"
+
+
+def _likes(expression: Any, prefix: str, count: int) -> list[ColumnElement[bool]]:
+    return [expression.like(bindparam(f"{prefix}{i}"), escape=ESCAPE) for i in range(count)]
 
 
 def _text_columns(table: Any) -> list[Any]:
     return [c for c in table.columns if isinstance(c.type, String | Text | JSON)]
 
 
-def _values_table(conn: Connection, values: set[str]) -> Table:
-    """A temporary table of the values searched for, so each column needs one sub-select."""
-    table = Table(
-        f"scan_values_{uuid.uuid4().hex[:8]}",
-        MetaData(),
-        Column("value", Text),
-        prefixes=["TEMPORARY"],
+def _conditions(column: Any, shape: Shape) -> list[ColumnElement[bool]]:
+    """How one column could hold the identifiers."""
+    if isinstance(column.type, JSON):
+        return _likes(cast(column, Text), "j", shape.plain) if shape.substring else []
+    out: list[ColumnElement[bool]] = [column.in_(select(VALUES.c.value))]
+    return out + (_likes(column, "d", shape.distinctive) if shape.substring else [])
+
+
+def _joined(columns: list[Any]) -> Any:
+    """The columns as one text (NULL as empty), so a pattern is matched once per row."""
+    out: Any = None
+    for column in columns:
+        text = func.coalesce(cast(column, Text) if isinstance(column.type, JSON) else column, "")
+        out = text if out is None else out + literal(SEPARATOR) + text
+    return out
+
+
+def _probe(table: Table, shape: Shape) -> ColumnElement[bool] | None:
+    """True for a row where some column could match: a superset of the per-column test."""
+    texts = [c for c in _text_columns(table) if not isinstance(c.type, JSON)]
+    jsons = [c for c in _text_columns(table) if isinstance(c.type, JSON)]
+    conds: list[ColumnElement[bool]] = [c.in_(select(VALUES.c.value)) for c in texts]
+    if shape.substring and texts and shape.distinctive:
+        conds += _likes(_joined(texts), "d", shape.distinctive)
+    if shape.substring and jsons and shape.plain:
+        conds += _likes(_joined(jsons), "j", shape.plain)
+    return or_(*conds) if conds else None
+
+
+@lru_cache(maxsize=16)
+def _plan(shape: Shape) -> tuple[Any, int]:
+    """One statement: (table number, matching rows) for every table; and columns scanned."""
+    parts: list[Any] = []
+    columns = 0
+    for number, table in enumerate(metadata.sorted_tables):
+        columns += sum(1 for c in _text_columns(table) if _conditions(c, shape))
+        probe = _probe(table, shape)
+        if probe is not None:
+            parts.append(select(literal(number), func.count()).select_from(table).where(probe))
+    return (union_all(*parts) if parts else None), columns
+
+
+@lru_cache(maxsize=64)
+def _recount(table: Table, shape: Shape) -> tuple[list[str], Any]:
+    """Matches per column of one table (only run where the probe found something)."""
+    per_column = {c.name: _conditions(c, shape) for c in _text_columns(table)}
+    names = [name for name, conds in per_column.items() if conds]
+    counts = [func.count().filter(or_(*per_column[name])) for name in names]
+    return names, select(*counts).select_from(table)
+
+
+def _parameters(ids: Identifiers, shape: Shape) -> dict[str, str]:
+    if not shape.substring:
+        return {}
+    distinctive = sorted(v for v in ids.distinctive if len(v) >= MIN_LENGTH)
+    params = {f"d{i}": _contains(v) for i, v in enumerate(distinctive)}
+    params.update(
+        {f"j{i}": _contains(json.dumps(v)) for i, v in enumerate(sorted(ids.plaintext()))}
     )
-    table.create(conn)
-    if values:
-        conn.execute(insert(table), [{"value": v} for v in values])
-    return table
+    return params
 
 
 def verification_scan(conn: Connection, ids: Identifiers) -> dict[str, Any]:
     """Search every table; `clean` is true when only the suppression entries match."""
-    substring = len(ids.plaintext()) <= SUBSTRING_LIMIT
-    values = _values_table(conn, ids.blind_indexes | ids.plaintext())
-    exact = select(values.c.value)
+    plaintext = ids.plaintext()
+    substring = len(plaintext) <= SUBSTRING_LIMIT
+    distinctive = sum(1 for v in ids.distinctive if len(v) >= MIN_LENGTH)
+    shape = Shape(distinctive, len(plaintext), substring)
+    conn.execute(CreateTable(VALUES, if_not_exists=True))
+    conn.execute(delete(VALUES))  # left by a scan that failed earlier in this transaction
+    values = ids.blind_indexes | plaintext
+    if values:
+        conn.execute(insert(VALUES), [{"value": v} for v in values])
+    statement, columns = _plan(shape)
+    params = _parameters(ids, shape)
+    hits: dict[int, int] = {}
+    if statement is not None:
+        hits = {int(n): int(c) for n, c in conn.execute(statement, params)}
     found: list[dict[str, Any]] = []
     expected: list[dict[str, Any]] = []
-    tables = columns = 0
-    for table in metadata.sorted_tables:
-        tables += 1
-        per_column = {c.name: _conditions(c, ids, exact, substring) for c in _text_columns(table)}
-        per_column = {name: conds for name, conds in per_column.items() if conds}
-        columns += len(per_column)
-        if not per_column:
-            continue
-        every = [cond for conds in per_column.values() for cond in conds]
-        if not conn.execute(
-            select(func.count()).select_from(table).where(or_(*every))
-        ).scalar_one():
-            continue
-        for name, conds in per_column.items():  # something matched: say where
-            hits = conn.execute(
-                select(func.count()).select_from(table).where(or_(*conds))
-            ).scalar_one()
-            if hits:
-                entry = {"table": table.name, "column": name, "matches": int(hits)}
-                (expected if (table.name, name) in EXPECTED else found).append(entry)
-    values.drop(conn)
+    tables = metadata.sorted_tables
+    for number in sorted(n for n, count in hits.items() if count):
+        names, recount = _recount(tables[number], shape)
+        for name, count in zip(names, conn.execute(recount, params).one(), strict=True):
+            if count:  # something matched: say where
+                entry = {"table": tables[number].name, "column": name, "matches": int(count)}
+                (expected if (entry["table"], name) in EXPECTED else found).append(entry)
+    VALUES.drop(conn)
     remaining = _remaining_rows(conn, ids.contact_ids)
     return {
         "method": "substring" if substring else "exact",
-        "tables_scanned": tables,
+        "tables_scanned": len(tables),
         "columns_scanned": columns,
         "identifiers": {
             "blind_indexes": len(ids.blind_indexes),
-            "plaintext_values": len(ids.plaintext()),
+            "plaintext_values": len(plaintext),
         },
         "expected": expected,
         "found": found,
@@ -131,15 +201,18 @@ def verification_scan(conn: Connection, ids: Identifiers) -> dict[str, Any]:
 
 def _remaining_rows(conn: Connection, contact_ids: list[int]) -> list[dict[str, Any]]:
     """Rows of deleted-mode registry tables still naming the contacts (must be none)."""
-    out = []
-    for place in PLACES:
-        if place.erase != "delete" or not contact_ids:
-            continue
-        count = 0
-        for start in range(0, len(contact_ids), 5000):
-            chunk = contact_ids[start : start + 5000]
-            query = select(func.count()).select_from(place.table).where(place.owned_by(chunk))
-            count += int(conn.execute(query).scalar_one())
-        if count:
-            out.append({"table": place.name, "rows": count})
-    return out
+    places = [p for p in PLACES if p.erase == "delete"]
+    if not places or not contact_ids:
+        return []
+    counts = [0] * len(places)
+    step = max(1, PARAMS_PER_STATEMENT // len(places))
+    for start in range(0, len(contact_ids), step):
+        chunk = contact_ids[start : start + step]
+        query = select(
+            *[
+                select(func.count()).select_from(p.table).where(p.owned_by(chunk)).scalar_subquery()
+                for p in places
+            ]
+        )
+        counts = [a + int(b) for a, b in zip(counts, conn.execute(query).one(), strict=True)]
+    return [{"table": p.name, "rows": n} for p, n in zip(places, counts, strict=True) if n]
