@@ -30,6 +30,7 @@ from candor.runtime import Candor
 from candor.store.engine import is_sqlite
 from candor.store.journey_tables import journey_contacts, outbox
 from candor.store.rights_tables import business_records, erasure_certificates, legal_holds
+from candor.store.sql import in_batch
 from candor.store.tables import addresses, contacts, ledger_heads, retention_rules
 from candor.sync.outbox import erasure_subjects, publish_erasures
 from candor.sync.status import erasure_acknowledgements
@@ -88,7 +89,7 @@ def erase_in(
     """Erase the contacts in the caller's transaction (a DSR fulfils inside its own)."""
     query = select(
         contacts.c.id, contacts.c.key_id, contacts.c.identity, contacts.c.external_id
-    ).where(contacts.c.id.in_(contact_ids), contacts.c.erased_at.is_(None))
+    ).where(in_batch(contacts.c.id, contact_ids), contacts.c.erased_at.is_(None))
     if not is_sqlite(conn.engine):
         query = query.with_for_update()
     people = conn.execute(query.order_by(contacts.c.id)).all()
@@ -100,19 +101,19 @@ def erase_in(
     shared = erasure_subjects(conn, vault, ids)  # connectors' identifiers, read before they go
     heads = {
         h.contact_id: h
-        for h in conn.execute(select(ledger_heads).where(ledger_heads.c.contact_id.in_(ids)))
+        for h in conn.execute(select(ledger_heads).where(in_batch(ledger_heads.c.contact_id, ids)))
     }
     cancelled = _count(
         conn,
         select(outbox.c.contact_id, func.count())
-        .where(outbox.c.contact_id.in_(ids), outbox.c.status == "queued")
+        .where(in_batch(outbox.c.contact_id, ids), outbox.c.status == "queued")
         .group_by(outbox.c.contact_id),
     )
     journeys_left = _count(
         conn,
         select(journey_contacts.c.contact_id, func.count())
         .where(
-            journey_contacts.c.contact_id.in_(ids),
+            in_batch(journey_contacts.c.contact_id, ids),
             journey_contacts.c.status.in_(("active", "waiting")),
         )
         .group_by(journey_contacts.c.contact_id),
@@ -124,7 +125,7 @@ def erase_in(
     suppressed = suppress(conn, [e for items in per_contact.values() for e in items], at)
     conn.execute(
         update(contacts)
-        .where(contacts.c.id.in_(ids))
+        .where(in_batch(contacts.c.id, ids))
         .values(
             identity=None,
             attributes={},
@@ -245,7 +246,7 @@ def _identifiers(
     rows = conn.execute(
         select(
             addresses.c.contact_id, addresses.c.channel, addresses.c.blind_index, addresses.c.value
-        ).where(addresses.c.contact_id.in_(ids.contact_ids))
+        ).where(in_batch(addresses.c.contact_id, ids.contact_ids))
     )
     for r in rows:
         ids.blind_indexes.add(r.blind_index)

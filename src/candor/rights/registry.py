@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from candor.store import journey_tables as jt
 from candor.store import rights_tables as rt
 from candor.store import tables as t
+from candor.store.sql import in_batch
 
 # delete: rows go; tombstone: the contact row stays with only its id; scrub: the row stays
 # (accountability) with the listed columns cleared; retain: kept where a retention rule or
@@ -45,24 +46,24 @@ class Place:
     def owned_by(self, contact_ids: list[int]) -> ColumnElement[bool]:
         """The WHERE condition selecting the rows of these contacts."""
         if self.contact_column is not None:
-            return self.table.c[self.contact_column].in_(contact_ids)
+            return in_batch(self.table.c[self.contact_column], contact_ids)
         assert self.parent is not None, self.name
         own, parent, key = self.parent
         return self.table.c[own].in_(
-            select(parent.c[key]).where(parent.c.contact_id.in_(contact_ids))
+            select(parent.c[key]).where(in_batch(parent.c.contact_id, contact_ids))
         )
 
     def counts(self, contact_ids: list[int]) -> Select[tuple[int, int]]:
         """Rows per contact: SELECT contact, count(*) ... GROUP BY contact."""
         if self.contact_column is not None:
             owner = self.table.c[self.contact_column]
-            return select(owner, func.count()).where(owner.in_(contact_ids)).group_by(owner)
+            return select(owner, func.count()).where(in_batch(owner, contact_ids)).group_by(owner)
         assert self.parent is not None, self.name
         own, parent, key = self.parent
         return (
             select(parent.c.contact_id, func.count())
             .select_from(self.table.join(parent, self.table.c[own] == parent.c[key]))
-            .where(parent.c.contact_id.in_(contact_ids))
+            .where(in_batch(parent.c.contact_id, contact_ids))
             .group_by(parent.c.contact_id)
         )
 
