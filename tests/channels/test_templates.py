@@ -173,3 +173,12 @@ def test_parts_must_fit_the_channel() -> None:
         MessageTemplate(id="e", channel="email", parts={"html": "x"})
     with pytest.raises(ValidationError):
         MessageTemplate.model_validate({"id": "p", "channel": "post", "parts": {"text": "x"}})
+
+
+def test_renders_share_nothing_and_fields_may_shadow_globals() -> None:
+    template = email(text="{% set seen = first_name %}Hi {{ seen }} {{ range }}")
+    assert render(template, {"first_name": "Ann", "range": "r"}).text == "Hi Ann r"
+    with pytest.raises(TemplateError, match="first_name"):
+        render(template, {"range": "r"})  # nothing left over from the render before
+    counted = email(text="{{ range(2) | list }}")
+    assert render(counted, {}).text == "[0, 1]"  # the globals are still there

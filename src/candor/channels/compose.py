@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
@@ -52,6 +52,36 @@ class Composed:
     """A ready message for its channel's transport."""
 
     message: OutgoingEmail | OutgoingSms
+
+
+@dataclass
+class ComposeStream:
+    """A batch's messages, composed one at a time as the transport takes them.
+
+    Rendering a message then overlaps the server's work on the previous one. `handed` pairs
+    each handed-out message with its row's index (results follow that order), `errors`
+    holds permanent compose errors by index. An unexpected exception ends the stream and
+    waits in `failure`: what was already sent gets recorded first, so it is never re-sent.
+    """
+
+    composer: Composer
+    rows: Sequence[Mapping[Any, Any]]
+    handed: list[tuple[int, Composed]] = field(default_factory=list)
+    errors: dict[int, str] = field(default_factory=dict)
+    failure: Exception | None = None
+
+    def __iter__(self) -> Iterator[OutgoingEmail | OutgoingSms]:
+        for index, row in enumerate(self.rows):
+            try:
+                composed = self.composer.compose(row)
+            except Exception as exc:
+                self.failure = exc
+                return
+            if isinstance(composed, str):
+                self.errors[index] = composed
+                continue
+            self.handed.append((index, composed))
+            yield composed.message
 
 
 def sms_message_id(outbox_id: int, idempotency_key: str) -> str:

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.engine import RowMapping
 
 from candor.channels.base import SendResult, Transport
-from candor.channels.compose import Composed, Composer
+from candor.channels.compose import Composer, ComposeStream
 from candor.channels.recheck import default_addresses, recheck
+from candor.channels.sent import insert_communications, mark_sent
 from candor.channels.settings import (
     ChannelSettings,
     DispatchSettings,
@@ -36,7 +37,7 @@ from candor.runtime import Candor
 from candor.store.engine import is_sqlite, reading
 from candor.store.journey_tables import outbox
 from candor.store.sql import in_batch
-from candor.store.tables import addresses, communications
+from candor.store.tables import addresses
 
 logger = logging.getLogger(__name__)
 
@@ -174,23 +175,34 @@ def process_batch(
         composer = Composer.load(
             conn, cx.vault, settings, live_rows=[o.row for o in live], targets=targets
         )
-    by_channel: dict[str, list[tuple[Outcome, Composed]]] = defaultdict(list)
-    for outcome in live:
-        outcome.address_id = composer.address_of(outcome.row)
-        composed = composer.compose(outcome.row)
-        if isinstance(composed, str):
-            outcome.error = composed
-            continue
-        outcome.message_id = composed.message.message_id
-        by_channel[outcome.row["channel"]].append((outcome, composed))
-    for channel, items in by_channel.items():
-        results = transports[channel].send([composed.message for _, composed in items])
-        for (outcome, _), result in zip(items, results, strict=True):
-            outcome.result = result
+    failure = _send(composer, transports, live)
     with cx.engine.begin() as conn:
         report = record(conn, settings.dispatch, live, now)
     report.cancelled = len(denied)
+    if failure is not None:
+        raise failure
     return report
+
+
+def _send(
+    composer: Composer, transports: Mapping[str, Transport[Any]], live: Sequence[Outcome]
+) -> Exception | None:
+    """Compose and send the allowed rows per channel; an unexpected error stops the rest."""
+    by_channel: dict[str, list[Outcome]] = defaultdict(list)
+    for outcome in live:
+        outcome.address_id = composer.address_of(outcome.row)
+        by_channel[outcome.row["channel"]].append(outcome)
+    for channel, members in by_channel.items():
+        stream = ComposeStream(composer, [o.row for o in members])
+        results = transports[channel].send(stream)
+        for index, error in stream.errors.items():
+            members[index].error = error
+        for (index, composed), result in zip(stream.handed, results, strict=True):
+            members[index].message_id = composed.message.message_id
+            members[index].result = result
+        if stream.failure is not None:
+            return stream.failure
+    return None
 
 
 def cancel(conn: Connection, denied: Sequence[Outcome]) -> None:
@@ -252,30 +264,7 @@ def record(
     mine = [o for o in live if o.row["id"] in ours]
     sent = [o for o in mine if o.result is not None and o.result.ok]
     report = BatchReport(sent=len(sent))
-    if sent:
-        comm_ids = (
-            conn.execute(
-                insert(communications).returning(communications.c.id, sort_by_parameter_order=True),
-                [_communication(o, now) for o in sent],
-            )
-            .scalars()
-            .all()
-        )
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.id == bindparam("b_id"))
-            .values(
-                status="sent",
-                sent_at=now,
-                message_id=bindparam("b_message_id"),
-                communication_id=bindparam("b_comm"),
-                error=None,
-            ),
-            [
-                {"b_id": o.row["id"], "b_message_id": o.message_id, "b_comm": comm}
-                for o, comm in zip(sent, comm_ids, strict=True)
-            ],
-        )
+    _record_sent(conn, sent, now)
     retry, failed, bounced = [], [], []
     done = {o.row["id"] for o in sent}
     for o in mine:
@@ -330,6 +319,21 @@ def record(
     return report
 
 
+def _record_sent(conn: Connection, sent: Sequence[Outcome], now: datetime) -> None:
+    """Communications for the sent rows, then the rows marked sent (batched statements)."""
+    comm_ids = insert_communications(conn, [_communication(o, now) for o in sent])
+    mark_sent(
+        conn,
+        now,
+        [(o.row["id"], o.message_id, comm) for o, comm in zip(sent, comm_ids, strict=True)],
+    )
+
+
+def _content_ref(row: Mapping[Any, Any]) -> str:
+    """What a communication says it carried: the outbox row, its template and kind."""
+    return f"outbox:{row['id']};template:{row['template_id']};kind:{row['kind']}"
+
+
 def _communication(o: Outcome, now: datetime) -> dict[str, Any]:
     """The communications row of a sent message, with the decision that allowed it."""
     row = o.row
@@ -342,7 +346,7 @@ def _communication(o: Outcome, now: datetime) -> dict[str, Any]:
         "theme": row["theme"],
         "purpose_id": row["purpose_id"],
         "occurred_at": now,
-        "content_ref": f"outbox:{row['id']};template:{row['template_id']};kind:{row['kind']}",
+        "content_ref": _content_ref(row),
         "decision_reason": o.decision.reason if fresh and o.decision else row["decision_reason"],
         "decision_basis": o.decision.basis if fresh and o.decision else row["decision_basis"],
         "decision_event_id": o.decision.event_id

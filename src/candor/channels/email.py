@@ -11,19 +11,16 @@ import logging
 import os
 import smtplib
 import ssl
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from email import policy
-from email.header import Header
-from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.utils import formataddr, formatdate, parseaddr
 from types import TracebackType
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from candor.channels.base import SendResult
+from candor.channels.smtp_steps import InFlight, Retry, prepare, transmit, verdict
+from candor.channels.wire import as_bytes as as_bytes  # re-exported: the message's forms
+from candor.channels.wire import build_message as build_message
 
 logger = logging.getLogger(__name__)
 
@@ -33,26 +30,6 @@ _SCHEMES: Mapping[str, tuple[Security, int]] = {
     "smtp+starttls": ("starttls", 587),
     "smtps": ("tls", 465),
 }
-# Long List-Unsubscribe URLs must not be folded into RFC 2047 encoded words, which the
-# default 78-column policy does; 998 is the hard line limit of RFC 5322.
-# On the wire: CRLF, and no folding below the RFC 5322 limit, so URLs are never split.
-_WIRE = policy.compat32.clone(linesep="\r\n", max_line_length=998)
-_RESERVED_HEADERS = frozenset(
-    {
-        "from",
-        "to",
-        "cc",
-        "bcc",
-        "subject",
-        "date",
-        "message-id",
-        "list-unsubscribe",
-        "list-unsubscribe-post",
-        "mime-version",
-        "content-type",
-        "content-transfer-encoding",
-    }
-)
 
 
 class SmtpConfigError(ValueError):
@@ -142,64 +119,6 @@ class OutgoingEmail:
     envelope_from: str | None = None  # bounce address (MAIL FROM); defaults to From
 
 
-def build_message(email: OutgoingEmail) -> Message:
-    """The MIME message: text (plus html as multipart/alternative) and all headers.
-
-    Built with the compat32 classes: the structured-header policy parsed every header and
-    cost ~2 ms a message, most of the send path. Non-ASCII header values are RFC 2047
-    encoded; nothing is folded inside a URL (RFC 2369 headers stay intact).
-    Raises ValueError for header injection attempts or extra headers that would override ours.
-    """
-    text = _part(email.text, "plain")
-    if email.html is None:
-        msg: Message = text
-    else:
-        msg = MIMEMultipart("alternative")
-        msg.attach(text)
-        msg.attach(_part(email.html, "html"))
-    headers = [
-        ("From", _address_header(email.from_)),
-        ("To", _address_header(email.to)),
-        ("Subject", email.subject),
-        ("Date", formatdate(usegmt=True)),
-        ("Message-ID", email.message_id),
-    ]
-    if email.unsubscribe is not None:
-        headers.append(("List-Unsubscribe", email.unsubscribe.header_value()))
-        headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
-    for name, value in email.headers.items():
-        if name.lower() in _RESERVED_HEADERS:
-            raise ValueError(f"extra header {name!r} would override a managed header")
-        headers.append((name, value))
-    for name, value in headers:
-        _check_header(name, value)
-        msg[name] = value if value.isascii() else Header(value, "utf-8").encode()
-    return msg
-
-
-def _part(body: str, subtype: str) -> MIMEText:
-    """A UTF-8 text part (base64: safe for any line length a template produces)."""
-    return MIMEText(body, subtype, "utf-8")
-
-
-def _address_header(value: str) -> str:
-    """An address header with a non-ASCII display name encoded (the address stays as is)."""
-    name, address = parseaddr(value)
-    if not address:
-        raise ValueError("invalid address header")
-    return formataddr((name, address), charset="utf-8") if name else address
-
-
-def _check_header(name: str, value: str) -> None:
-    if not name or any(ch in name for ch in ": \r\n") or "\r" in value or "\n" in value:
-        raise ValueError("header injection refused")
-
-
-def as_bytes(message: Message) -> bytes:
-    """The message as sent: CRLF line ends, long lines kept (no folding inside URLs)."""
-    return message.as_bytes(policy=_WIRE)
-
-
 class _Unavailable(Exception):
     """The server cannot be reached (or refuses our login): the rest of the batch waits."""
 
@@ -233,19 +152,35 @@ class SmtpTransport:
         self.connections_opened = 0
 
     def send(self, messages: Iterable[OutgoingEmail]) -> list[SendResult]:
-        """Send each message in order; if the server is unreachable, the rest fail temporarily."""
+        """Send each message in order; if the server is unreachable, the rest fail temporarily.
+
+        The server's verdict on a message is read only once the next one is taken from
+        `messages` and turned into bytes: a lazily composed batch renders while the server
+        stores the previous message.
+        """
         results: list[SendResult] = []
         unavailable: str | None = None
+        flight: InFlight | None = None
         for email in messages:
-            if unavailable is not None:
+            ready = prepare(email) if unavailable is None else None
+            if flight is not None:
+                results.append(self._finish(flight))
+                flight = None
+            if ready is None:
                 results.append(SendResult(email.message_id, ok=False, error=unavailable))
                 continue
             try:
-                results.append(self._send_one(email))
+                started = self._transmit(ready) if isinstance(ready, InFlight) else ready
             except _Unavailable as exc:
                 logger.warning("SMTP server unavailable (%s); deferring the batch", exc.code)
                 unavailable = exc.code
-                results.append(SendResult(email.message_id, ok=False, error=unavailable))
+                started = SendResult(email.message_id, ok=False, error=unavailable)
+            if isinstance(started, InFlight):
+                flight = started
+            else:
+                results.append(started)
+        if flight is not None:
+            results.append(self._finish(flight))
         return results
 
     def close(self) -> None:
@@ -268,43 +203,55 @@ class SmtpTransport:
     ) -> None:
         self.close()
 
-    def _send_one(self, email: OutgoingEmail) -> SendResult:
-        """Send one message, re-opening a dropped connection once."""
-        try:
-            mime = build_message(email)
-        except ValueError:
-            logger.warning("message %s is malformed; not sent", email.message_id)
-            return SendResult(email.message_id, ok=False, permanent=True, error="invalid_message")
-        for attempt in (1, 2):
-            conn = self._connection()
+    def _transmit(self, flight: InFlight) -> SendResult | InFlight:
+        """MAIL, RCPT, DATA and the body on the open (or a new) connection."""
+        conn = self._connection()
+        outcome = self._guarded(flight, lambda: transmit(conn, flight.email, flight.blob))
+        if isinstance(outcome, Retry):
+            return self._transmit(InFlight(flight.email, flight.blob, attempt=2))
+        return flight if outcome is None else outcome
+
+    def _finish(self, flight: InFlight) -> SendResult:
+        """Read the server's verdict on a transmitted message (re-sent once if dropped)."""
+        outcome = self._guarded(flight, lambda: verdict(self._conn))
+        if outcome is None:
+            return SendResult(flight.email.message_id, ok=True)
+        if isinstance(outcome, Retry):
             try:
-                sender = email.envelope_from or parseaddr(email.from_)[1]
-                utf8 = [] if (sender + email.to).isascii() else ["SMTPUTF8"]
-                conn.sendmail(sender, [email.to], as_bytes(mime), mail_options=utf8)
-                return SendResult(email.message_id, ok=True)
-            except (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError):
+                again = self._transmit(InFlight(flight.email, flight.blob, attempt=2))
+            except _Unavailable as exc:
+                return SendResult(flight.email.message_id, ok=False, error=exc.code)
+            return self._finish(again) if isinstance(again, InFlight) else again
+        return outcome
+
+    def _guarded(self, flight: InFlight, step: Callable[[], None]) -> SendResult | Retry | None:
+        """Run one protocol step: None when it succeeded, Retry, or the failure's result."""
+        email = flight.email
+        try:
+            step()
+            return None
+        except (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError):
+            self._discard()
+            if flight.attempt == 1:
+                logger.info("SMTP connection dropped; reconnecting")
+                return Retry()
+            return SendResult(email.message_id, ok=False, error="disconnected")
+        except smtplib.SMTPRecipientsRefused as exc:
+            code = next(iter(exc.recipients.values()))[0]
+            return self._failed(email, _smtp_failure(email.message_id, code))
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code == 421:  # the server is closing the channel
                 self._discard()
-                if attempt == 1:
-                    logger.info("SMTP connection dropped; reconnecting")
-                    continue
-                return SendResult(email.message_id, ok=False, error="disconnected")
-            except smtplib.SMTPRecipientsRefused as exc:
-                code = next(iter(exc.recipients.values()))[0]
-                return self._failed(email, _smtp_failure(email.message_id, code))
-            except smtplib.SMTPResponseException as exc:
-                if exc.smtp_code == 421:  # the server is closing the channel
-                    self._discard()
-                return self._failed(email, _smtp_failure(email.message_id, exc.smtp_code))
-            except smtplib.SMTPNotSupportedError:
-                failure = SendResult(
-                    email.message_id, ok=False, permanent=True, error="smtputf8_unsupported"
-                )
-                return self._failed(email, failure)
-            except (smtplib.SMTPException, OSError) as exc:
-                self._discard()  # state unknown (timeout mid-transaction): never reuse
-                error = "timeout" if isinstance(exc, TimeoutError) else "smtp_error"
-                return self._failed(email, SendResult(email.message_id, ok=False, error=error))
-        raise AssertionError("unreachable")
+            return self._failed(email, _smtp_failure(email.message_id, exc.smtp_code))
+        except smtplib.SMTPNotSupportedError:
+            failure = SendResult(
+                email.message_id, ok=False, permanent=True, error="smtputf8_unsupported"
+            )
+            return self._failed(email, failure)
+        except (smtplib.SMTPException, OSError) as exc:
+            self._discard()  # state unknown (timeout mid-transaction): never reuse
+            error = "timeout" if isinstance(exc, TimeoutError) else "smtp_error"
+            return self._failed(email, SendResult(email.message_id, ok=False, error=error))
 
     def _failed(self, email: OutgoingEmail, result: SendResult) -> SendResult:
         """Log a failure by message id and code only (no addresses), and return it."""
@@ -333,7 +280,9 @@ class SmtpTransport:
     def _open(self) -> smtplib.SMTP:
         """Connect, greet, upgrade to TLS and log in; closes the socket on any failure."""
         cfg = self.config
-        context = self._ssl_context or ssl.create_default_context()
+        # Only TLS needs a context: building the default one reads the CA store (~50 ms).
+        plain = cfg.security == "plain"
+        context = None if plain else self._ssl_context or ssl.create_default_context()
         conn: smtplib.SMTP
         if cfg.security == "tls":
             conn = smtplib.SMTP_SSL(

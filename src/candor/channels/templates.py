@@ -121,10 +121,31 @@ class RenderedMessage:
     html: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A compiled part and its globals as a plain dict (Jinja keeps them in a ChainMap)."""
+
+    template: jinja2.Template
+    globals: dict[str, Any]
+
+    def render(self, context: Mapping[str, object]) -> str:
+        """Template.render, merging the globals with C-speed dict unpacking.
+
+        Jinja copies the globals out of their ChainMap key by key on every render: a third
+        of rendering a short e-mail part. The sandbox lives in the compiled code: unchanged.
+        """
+        ctx = self.template.new_context({**self.globals, **context}, shared=True)
+        try:
+            return self.template.environment.concat(self.template.root_render_func(ctx))
+        except Exception:
+            self.template.environment.handle_exception()
+
+
 @functools.lru_cache(maxsize=1024)
-def _compile(source: str, html: bool) -> jinja2.Template:
+def _compile(source: str, html: bool) -> _Compiled:
     """Compile (and cache) one part's source in the right environment."""
-    return (_HTML_ENV if html else _TEXT_ENV).from_string(source)
+    template = (_HTML_ENV if html else _TEXT_ENV).from_string(source)
+    return _Compiled(template, dict(template.globals))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -140,7 +161,7 @@ def _syntax_error(
     return TemplateError(template.id, part, exc.lineno, exc.message or "syntax error")
 
 
-def _compiled(template: MessageTemplate, part: str) -> jinja2.Template:
+def _compiled(template: MessageTemplate, part: str) -> _Compiled:
     """The compiled part, or TemplateError naming where the syntax is wrong."""
     try:
         return _compile(template.parts[part], part == "html")

@@ -1,0 +1,85 @@
+"""Recording a sent batch: its communications and its outbox rows, a few statements a batch.
+
+On PostgreSQL a multi-row INSERT ... RETURNING and an executemany UPDATE cost ~0.3 ms a
+message (psycopg parses the long statement, then runs one UPDATE per row); ids drawn from
+the sequence with COPY, and one UPDATE joined to unnested arrays, do the same in two trips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Connection, String, bindparam, func, insert, update
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from candor.store.journey_tables import outbox
+from candor.store.sql import insert_returning_ids
+from candor.store.tables import communications
+
+_SENT = {"status": "sent", "error": None}
+
+
+def insert_communications(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert communications rows; their ids in input order.
+
+    Elsewhere than PostgreSQL the ids come back unordered (an ordered RETURNING made SQLite
+    insert row by row) and are matched by content_ref, unique per outbox row.
+    """
+    if not rows:
+        return []
+    if conn.dialect.name == "postgresql":
+        return insert_returning_ids(conn, communications, [dict(r) for r in rows])
+    inserted = conn.execute(
+        insert(communications).returning(communications.c.id, communications.c.content_ref),
+        [dict(r) for r in rows],
+    )
+    id_of = {ref: int(comm) for comm, ref in inserted}
+    return [id_of[r["content_ref"]] for r in rows]
+
+
+def mark_sent(conn: Connection, now: datetime, sent: Sequence[tuple[int, str | None, int]]) -> None:
+    """Mark outbox rows sent: (outbox id, Message-ID, communication id) each."""
+    if not sent:
+        return
+    if conn.dialect.name == "postgresql":
+        _mark_sent_unnest(conn, now, sent)
+        return
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.id == bindparam("b_id"))
+        .values(
+            sent_at=now,
+            message_id=bindparam("b_message_id"),
+            communication_id=bindparam("b_comm"),
+            **_SENT,
+        ),
+        [{"b_id": i, "b_message_id": m, "b_comm": c} for i, m, c in sent],
+    )
+
+
+def _mark_sent_unnest(
+    conn: Connection, now: datetime, sent: Sequence[tuple[int, str | None, int]]
+) -> None:
+    """One UPDATE joined to the batch as unnested arrays (PostgreSQL)."""
+    ids, message_ids, comms = (list(column) for column in zip(*sent, strict=True))
+    batch = (
+        func.unnest(
+            bindparam("b_ids", ids, type_=ARRAY(BigInteger)),
+            bindparam("b_message_ids", message_ids, type_=ARRAY(String)),
+            bindparam("b_comms", comms, type_=ARRAY(BigInteger)),
+        )
+        .table_valued("id", "message_id", "comm")
+        .render_derived(name="b", with_types=False)
+    )
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.id == batch.c.id)
+        .values(
+            sent_at=now,
+            message_id=batch.c.message_id,
+            communication_id=batch.c.comm,
+            **_SENT,
+        )
+    )
