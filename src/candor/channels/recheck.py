@@ -20,16 +20,11 @@ from candor.ledger.registry import purpose_facts, theme_ref
 from candor.policy.decide import ALLOWED, Decision
 from candor.policy.facts import PurposeFacts, ThemeRef
 from candor.policy.twin import decisions, first_deliverable
-from candor.store.engine import is_sqlite
 from candor.store.sql import in_batch
 from candor.store.tables import addresses, contacts
 
 # The batch's contacts, bound per execution: the twin is built once per group (~8 ms).
 _GROUP = select(contacts.c.id).where(contacts.c.id.in_(bindparam("gate_ids", expanding=True)))
-# SQLite re-reads the group's list for every contact the twin's consent join visits, so one
-# statement costs the square of the group: small slices there (200 contacts: 75 ms, in
-# slices of 20: 15 ms). PostgreSQL plans each statement (~4 ms): one for the whole group.
-_SQLITE_SLICE = 20
 
 
 def default_addresses(conn: Connection, rows: Iterable[RowMapping]) -> dict[tuple[int, str], int]:
@@ -77,7 +72,8 @@ def recheck(
         ]
         if usual:
             wanted = sorted({r["contact_id"] for r in usual})
-            found = _decided_in_slices(conn, decisions(facts, channel, theme, at, _GROUP), wanted)
+            query = decisions(facts, channel, theme, at, _GROUP)
+            found = _decided(conn, query, {"gate_ids": wanted})
             for row in usual:
                 out[row["id"]] = found.get(row["contact_id"], Decision(False, "erased"))
         for row in members:  # an explicit, non-default address: decided for that address
@@ -88,15 +84,6 @@ def recheck(
             found = _decided(conn, query)
             out[row["id"]] = found.get(row["contact_id"], Decision(False, "erased"))
     return out
-
-
-def _decided_in_slices(conn: Connection, query: Any, contact_ids: list[int]) -> dict[int, Decision]:
-    """The twin built once for the group, run per slice of its contacts (see _SQLITE_SLICE)."""
-    size = _SQLITE_SLICE if is_sqlite(conn.engine) else len(contact_ids)
-    found: dict[int, Decision] = {}
-    for start in range(0, len(contact_ids), size):
-        found.update(_decided(conn, query, {"gate_ids": contact_ids[start : start + size]}))
-    return found
 
 
 def _decided(
