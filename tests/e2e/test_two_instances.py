@@ -128,7 +128,6 @@ def test_two_instances_stay_in_step(pair: tuple[Instance, Instance]) -> None:
     erasure_seconds = time.monotonic() - started
     assert not in_journey(p2["studio"]) and in_journey(p1["studio"])
     studio_db.dispose()
-    assert erasure_seconds < 5 and withdrawal_seconds < 5
 
     def acknowledged() -> list[dict[str, Any]]:
         certificate = crm.call("GET", f"/api/v1/certificates/{p2['crm']}", "dpo").json()
