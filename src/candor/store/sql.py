@@ -6,7 +6,19 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, Connection, Table, any_, bindparam, insert, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -78,11 +90,18 @@ def insert_returning_ids(
     """Insert rows and return their new ids in input order.
 
     PostgreSQL: ids are drawn from the table's sequence in one query and the rows go in by
-    COPY (several times faster than INSERT ... RETURNING for large batches); elsewhere an
-    INSERT ... RETURNING with the rows sorted by parameter order.
+    COPY (several times faster than INSERT ... RETURNING for large batches). SQLite: the
+    transaction holds the one write lock from BEGIN IMMEDIATE, so the ids after max(id) are
+    ours (what SQLite itself would pick) and one executemany inserts them, where an ordered
+    RETURNING went row by row. Elsewhere an INSERT ... RETURNING sorted by parameter order.
     """
     if not rows:
         return []
+    if conn.dialect.name == "sqlite":
+        last = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+        ids = list(range(int(last) + 1, int(last) + 1 + len(rows)))
+        conn.execute(insert(table), [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
+        return ids
     if conn.dialect.name != "postgresql":
         result = conn.execute(
             insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
