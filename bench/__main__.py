@@ -23,6 +23,7 @@ def main(names: list[str]) -> None:
             "python": platform.python_version(),
             "cpus": _cpus(),
             "platform": platform.platform(),
+            "calibration_seconds": _calibration(),
         },
     }
     for name in names or BENCHMARKS:
@@ -32,6 +33,15 @@ def main(names: list[str]) -> None:
         report[name]["wall_seconds"] = round(time.perf_counter() - started, 1)
         print(f"{name}: {json.dumps(report[name], default=str)}", file=sys.stderr, flush=True)
     print(json.dumps(report, indent=2, default=str))
+
+
+def _calibration() -> float:
+    """Seconds for a fixed pure-Python loop: tells runs on a slower or busier machine apart."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(20_000_000):
+        total += i
+    return round(time.perf_counter() - started, 2)
 
 
 def _cpus() -> int:
