@@ -22,14 +22,18 @@ from candor.journeys.runtime.model import ACTIVE, Journey, running_journeys
 from candor.journeys.runtime.moves import (
     Member,
     Moves,
+    Pending,
     StepContext,
     apply,
     flush_stats,
     leave,
+    write_pending,
 )
+from candor.journeys.runtime.rows import among
 from candor.runtime import Candor
 from candor.store.engine import is_sqlite, reading
-from candor.store.journey_tables import journey_contacts
+from candor.store.journey_tables import journey_contacts, journeys
+from candor.store.tables import contacts
 
 MAX_ROUNDS = 1000  # passes over one journey's steps in one advance (a guard, never reached)
 MEMBER_COLUMNS = ("id", "contact_id", "status", "step_entered_at", "due_at", "checked_at")
@@ -72,14 +76,42 @@ def drain_step(cx: Candor, journey: Journey, step: Step, now: datetime, batch_si
     done = 0
     while True:
         with cx.engine.begin() as conn:
+            if not still_running(conn, journey.id):
+                return done
             ctx = StepContext(conn, cx, journey, step, now)
             members = claim(ctx, handler, batch_size)
             if members:
+                hold_contacts(conn, [m.contact_id for m in members])
                 walk(ctx, members)
                 flush_stats(conn, journey.id, ctx.stats)
         done += len(members)
         if len(members) < batch_size:
             return done
+
+
+def still_running(conn: Connection, journey_id: str) -> bool:
+    """Whether the journey still runs; PostgreSQL holds its row (FOR KEY SHARE) till commit.
+
+    Archiving locks the row FOR UPDATE: it waits for the batches in flight, and batches that
+    start later see the journey archived and stop.
+    """
+    query = select(journeys.c.state).where(journeys.c.id == journey_id)
+    if not is_sqlite(conn.engine):
+        query = query.with_for_update(read=True, key_share=True)
+    return conn.execute(query).scalar_one_or_none() == "running"
+
+
+def hold_contacts(conn: Connection, contact_ids: list[int]) -> None:
+    """Hold the batch's people (FOR KEY SHARE, in id order) until the batch commits.
+
+    An erasure locks them FOR UPDATE, so it waits for the batch and then removes everything
+    the batch wrote (transitions, messages): once per batch what foreign keys did per row.
+    """
+    if is_sqlite(conn.engine) or not contact_ids:
+        return
+    c = contacts
+    query = select(c.c.id).where(among(conn, c.c.id, sorted(set(contact_ids)))).order_by(c.c.id)
+    conn.execute(query.with_for_update(read=True, key_share=True)).all()
 
 
 def claim(ctx: StepContext, handler: Handler, limit: int) -> list[Member]:
@@ -98,12 +130,16 @@ def claim(ctx: StepContext, handler: Handler, limit: int) -> list[Member]:
 def _locked(conn: Connection, query: Any) -> list[Member]:
     if not is_sqlite(conn.engine):
         query = query.with_for_update(skip_locked=True, of=journey_contacts)
-    return [Member(**row) for row in conn.execute(query).mappings()]
+    return [Member(*row) for row in conn.execute(query).all()]
 
 
 def walk(ctx: StepContext, members: list[Member]) -> None:
-    """Run the batch through its step and every step it reaches at once (same transaction)."""
+    """Run the batch through its step and every step it reaches at once (same transaction).
+
+    Each row's journey_contacts change is written once, after the last step it reached.
+    """
     todo: list[tuple[Step, list[Member]]] = [(ctx.step, members)]
+    pending: Pending = {}
     hops = 0
     limit = 4 * len(ctx.journey.steps) + 4
     while todo and hops < limit:
@@ -115,8 +151,9 @@ def walk(ctx: StepContext, members: list[Member]) -> None:
         here = replace(ctx, step=step)
         moves = handler.run(here, group)
         _all_sorted(step, group, moves)
-        for to, onward in apply(here, moves):
+        for to, onward in apply(here, moves, pending):
             todo.append((ctx.journey.steps[to], onward))
+    write_pending(ctx.conn, pending)
 
 
 def _all_sorted(step: Step, group: Sequence[Member], moves: Moves) -> None:
@@ -131,10 +168,13 @@ def expire(cx: Candor, journey: Journey, now: datetime, batch_size: int) -> int:
     done = 0
     while True:
         with cx.engine.begin() as conn:
+            if not still_running(conn, journey.id):
+                return done
             query = select(*[jc.c[name] for name in (*MEMBER_COLUMNS, "step_id")]).where(
                 jc.c.journey_id == journey.id, jc.c.status.in_(ACTIVE), jc.c.expires_at <= now
             )
             rows = _locked_rows(conn, query.limit(batch_size))
+            hold_contacts(conn, [r["contact_id"] for r in rows])
             stats = StepContext(conn, cx, journey, journey.defn.steps[0], now).stats
             for step_id in sorted({r["step_id"] for r in rows}):
                 members = [

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from candor.journeys.runtime.moves import Member, StepContext
+from candor.journeys.runtime.rows import among
 from candor.policy.decide import ALLOWED, Decision
 from candor.policy.facts import PurposeFacts, ThemeRef
 from candor.policy.twin import decisions, first_deliverable
@@ -31,9 +32,9 @@ def contact_ids(members: Iterable[Member]) -> list[int]:
     return sorted({m.contact_id for m in members})
 
 
-def batch_target(ids: Sequence[int]) -> Select[Any]:
+def batch_target(conn: Connection, ids: Sequence[int]) -> Select[Any]:
     """The batch as a twin target."""
-    return select(contacts.c.id).where(in_batch(contacts.c.id, ids))
+    return select(contacts.c.id).where(among(conn, contacts.c.id, ids))
 
 
 def decide_batch(
@@ -42,15 +43,22 @@ def decide_batch(
     channel: str | None,
     theme: ThemeRef | None,
     purpose: PurposeFacts | None = None,
+    addresses: dict[int, int | None] | None = None,
 ) -> dict[int, Decision]:
-    """The gate for every contact of the batch in one twin query (absent: erased)."""
+    """The gate for every contact of the batch in one twin query (absent: erased).
+
+    `addresses`, when given, receives the address each decision resolved (its message's).
+    """
+    if not members:
+        return {}
     facts = purpose or ctx.journey.purpose
-    query = decisions(facts, channel, theme, ctx.now, batch_target(contact_ids(members)))
+    query = decisions(facts, channel, theme, ctx.now, batch_target(ctx.conn, contact_ids(members)))
     # Not twin.decide_many: its stream_results option would stick to the batch's connection.
-    found = {
-        row.contact_id: Decision(row.reason == ALLOWED, row.reason, row.basis, row.event_id)
-        for row in ctx.conn.execute(query)
-    }
+    found: dict[int, Decision] = {}
+    for contact_id, reason, basis, event_id, address_id in ctx.conn.execute(query).all():
+        found[contact_id] = Decision(reason == ALLOWED, reason, basis, event_id)
+        if addresses is not None:
+            addresses[contact_id] = address_id
     return {m.contact_id: found.get(m.contact_id, Decision(False, "erased")) for m in members}
 
 

@@ -145,6 +145,7 @@ def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime, vault: Vau
     if defn.source:  # fed by a back-end system (sync.sources): its people, its values
         staged = stage_source(conn, vault, defn.id, defn.source, defn.fields, target, now)
         target, data = staged.target, staged.data
+    hold_group(conn, target)
     decided = decisions(purpose_facts(conn, defn.purpose), None, None, now, target=target)
     by_reason = count_by_reason(conn, decided)
     sub = decided.subquery("d")
@@ -179,6 +180,7 @@ def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime, vault: Vau
         "data",
     ]
     result = conn.execute(insert(journey_contacts).from_select(columns, query))
+    refresh_statistics(conn)
     entered = sum(n for reason, n in by_reason.items() if reason not in NEVER_ENTER)
     if result.rowcount not in (-1, None) and result.rowcount != entered:
         entered = result.rowcount
@@ -189,6 +191,32 @@ def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime, vault: Vau
         unstage(conn, defn.id)
         by_reason["source_unknown"] = staged.unknown
     return LaunchReport(defn.id, entered, by_reason)
+
+
+def refresh_statistics(conn: Connection) -> None:
+    """PostgreSQL: ANALYZE journey_contacts after a launch added a whole group to it.
+
+    Without fresh statistics the planner takes the table for small and the runtime's batch
+    statements scan and hash all of it per batch instead of using its indexes.
+    """
+    if not is_sqlite(conn.engine):
+        conn.exec_driver_sql(f"ANALYZE {journey_contacts.name}")
+
+
+def hold_group(conn: Connection, target: Select[Any] | None) -> None:
+    """PostgreSQL: hold the group's people (FOR KEY SHARE, in id order) until launch commits.
+
+    An erasure locks people FOR UPDATE: one that started first is seen by the gate (they
+    never enter), a later one waits for the launch and then removes the enrolment. One
+    statement for the group, where foreign key checks took a query per enrolled row.
+    """
+    if is_sqlite(conn.engine):
+        return
+    c = contacts
+    held = select(c.c.id).order_by(c.c.id).with_for_update(read=True, key_share=True)
+    if target is not None:
+        held = held.where(c.c.id.in_(target))
+    conn.execute(select(func.count()).select_from(held.subquery("held"))).scalar_one()
 
 
 def data_object(conn: Connection, names: list[str]) -> Any:

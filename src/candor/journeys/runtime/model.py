@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import cached_property
+from datetime import datetime, timedelta
+from functools import cached_property, lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from candor.errors import NotFound
 from candor.journeys.definition import JourneyDefinition, Step, build_journey
+from candor.journeys.registry import parse_duration
 from candor.ledger.registry import purpose_facts
 from candor.policy.facts import PurposeFacts, ThemeRef
 from candor.store.journey_tables import journeys
 from candor.store.tables import attributes, themes
 
 ACTIVE = ("active", "waiting")
+
+
+@lru_cache(maxsize=256)
+def duration(text: str) -> timedelta | Any:
+    """A step's ISO 8601 duration, parsed once (handlers apply it to every member)."""
+    return parse_duration(text)
 
 
 @dataclass
@@ -30,6 +37,7 @@ class Journey:
     ends_at: datetime | None
     types: dict[str, str] = field(default_factory=dict)
     theme_groups: dict[str, str | None] = field(default_factory=dict)
+    _exits: dict[tuple[str, str], str | None] = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
     def steps(self) -> dict[str, Step]:
@@ -53,11 +61,16 @@ class Journey:
 
     def next_of(self, step: Step) -> str | None:
         """Where the step leads by default: `next`, else the following step."""
-        return step.next or step.following
+        return self.exit(step, "")
 
     def exit(self, step: Step, name: str) -> str | None:
-        """A named exit (`on_denied`), falling back to the step's `next`."""
-        return step.exits.get(name) or self.next_of(step)
+        """A named exit (`on_denied`), falling back to the step's `next` (remembered: handlers
+        ask once per member)."""
+        key = (step.id, name)
+        if key not in self._exits:
+            default = step.next or step.following
+            self._exits[key] = (step.exits.get(name) or default) if name else default
+        return self._exits[key]
 
 
 def journey_row(conn: Connection, journey_id: str) -> Any:

@@ -1,8 +1,9 @@
 """Moving a claimed batch: where each contact goes, applied with a few bulk statements.
 
 A step handler sorts the batch into Moves (go to a step, hold, defer, finish, leave); apply()
-turns each group into one UPDATE ... WHERE id IN (...), records the transitions with one
-executemany, and counts outcomes for journey_step_stats (flushed once per transaction).
+records the transitions (one INSERT ... SELECT per group), counts outcomes for journey_step_stats
+(flushed once per transaction) and collects each row's change, written once per batch by
+write_pending as one UPDATE ... WHERE id IN (...) per distinct change.
 """
 
 from __future__ import annotations
@@ -13,16 +14,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, String, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from candor.journeys.definition import Step
 from candor.journeys.runtime.model import Journey
+from candor.journeys.runtime.rows import among, rows_table
 from candor.runtime import Candor
 from candor.store.engine import is_sqlite
 from candor.store.journey_tables import journey_contacts, journey_step_stats, journey_transitions
-from candor.store.sql import bulk_insert, in_batch
+from candor.store.tables import Id
+from candor.store.types import UTCDateTime
+
+TRANSITION_COLUMNS = ["journey_id", "contact_id", "from_step", "to_step", "outcome", "at"]
 
 
 @dataclass
@@ -108,55 +113,92 @@ class StepContext:
         return self.journey.exit(self.step, name)
 
 
-def apply(ctx: StepContext, moves: Moves) -> list[tuple[str, list[Member]]]:
-    """Write the moves; returns (step, members) now due at once at another step."""
+Pending = dict[int, dict[str, Any]]  # member id -> journey_contacts columns still to write
+
+
+def apply(
+    ctx: StepContext, moves: Moves, pending: Pending | None = None
+) -> list[tuple[str, list[Member]]]:
+    """Write the moves; returns (step, members) now due at once at another step.
+
+    With `pending`, the journey_contacts changes are collected there instead of written, so
+    a batch walking several steps writes each row once (write_pending) at the end.
+    """
     onward: list[tuple[str, list[Member]]] = []
-    transitions: list[dict[str, Any]] = []
     for move, members in moves.items():
         if not members:
             continue
-        _update(ctx, move, members)
+        values = _values(ctx, move)
+        _remember(members, values)
+        if pending is None:
+            _write(ctx.conn, [m.id for m in members], values)
+        else:
+            for m in members:
+                pending.setdefault(m.id, {}).update(values)
         if move.outcome is not None:
             ctx.stats[(ctx.step.id, move.outcome)] += len(members)
-            to = (
-                move.to
-                if move.to is not None
-                else (ctx.step.id if move.status in ("active", "waiting") else None)
-            )
-            transitions += [
-                {
-                    "journey_id": ctx.journey.id,
-                    "contact_id": m.contact_id,
-                    "from_step": ctx.step.id,
-                    "to_step": to,
-                    "outcome": move.outcome,
-                    "at": ctx.now,
-                }
-                for m in members
-            ]
+            _record(ctx, move, members)
         if move.to is not None and move.status == "active" and (move.due_at or ctx.now) <= ctx.now:
             onward.append((move.to, members))
-    bulk_insert(ctx.conn, journey_transitions, transitions)
     return onward
 
 
-def _update(ctx: StepContext, move: Move, members: list[Member]) -> None:
-    """One UPDATE for the group, and the same change on the in-memory members."""
-    jc = journey_contacts
-    values: dict[str, Any]
+def _record(ctx: StepContext, move: Move, members: list[Member]) -> None:
+    """The group's transitions: one INSERT ... SELECT over its contact ids (stay-moves record
+    the step itself as `to`)."""
+    to = (
+        move.to
+        if move.to is not None
+        else (ctx.step.id if move.status in ("active", "waiting") else None)
+    )
+    ids = rows_table(ctx.conn, "moved", {"contact_id": Id}, [(m.contact_id,) for m in members])
+    rows = select(
+        literal(ctx.journey.id),
+        ids.c.contact_id,
+        literal(ctx.step.id),
+        literal(to, String()),
+        literal(move.outcome),
+        literal(ctx.now, UTCDateTime()),
+    )
+    ctx.conn.execute(insert(journey_transitions).from_select(TRANSITION_COLUMNS, rows))
+
+
+def _values(ctx: StepContext, move: Move) -> dict[str, Any]:
+    """The journey_contacts columns a move sets."""
     if move.seen:
-        values = {"checked_at": ctx.now}
-    else:
-        values = {"status": move.status, "due_at": move.due_at or ctx.now}
-        if move.to is not None:
-            values |= {"step_id": move.to, "step_entered_at": ctx.now, "checked_at": None}
-    ids = [m.id for m in members]
-    ctx.conn.execute(update(jc).where(in_batch(jc.c.id, ids)).values(values))
+        return {"checked_at": ctx.now}
+    values = {"status": move.status, "due_at": move.due_at or ctx.now}
+    if move.to is not None:
+        values |= {"step_id": move.to, "step_entered_at": ctx.now, "checked_at": None}
+    return values
+
+
+def _remember(members: list[Member], values: dict[str, Any]) -> None:
+    """The same change on the in-memory members (later steps of the batch read them)."""
     for m in members:
         m.checked_at = values.get("checked_at", m.checked_at)
         m.status = values.get("status", m.status)
         m.due_at = values.get("due_at", m.due_at)
         m.step_entered_at = values.get("step_entered_at", m.step_entered_at)
+
+
+def _write(conn: Connection, ids: list[int], values: dict[str, Any]) -> None:
+    jc = journey_contacts
+    conn.execute(update(jc).where(among(conn, jc.c.id, ids)).values(values))
+
+
+def write_pending(conn: Connection, pending: Pending) -> None:
+    """One UPDATE per distinct final change: each row is written once per batch.
+
+    Writing a row once matters on PostgreSQL: a row updated again in the transaction that
+    last wrote it has its foreign keys re-checked, and every version costs index entries.
+    """
+    groups: dict[tuple[tuple[str, Any], ...], list[int]] = defaultdict(list)
+    for member_id, values in pending.items():
+        groups[tuple(sorted(values.items()))].append(member_id)
+    for key, ids in groups.items():
+        _write(conn, sorted(ids), dict(key))
+    pending.clear()
 
 
 def flush_stats(conn: Connection, journey_id: str, counts: Counter[tuple[str, str]]) -> None:

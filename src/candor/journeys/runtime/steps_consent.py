@@ -26,6 +26,7 @@ from candor.journeys.runtime.common import (
     journey_data,
 )
 from candor.journeys.runtime.handlers import Handler, register_handler
+from candor.journeys.runtime.model import duration
 from candor.journeys.runtime.moves import (
     SEEN,
     Member,
@@ -88,7 +89,7 @@ def _events(
 
 
 def _timeout(ctx: StepContext, m: Member) -> datetime:
-    return add(m.step_entered_at, parse_duration(ctx.settings.timeout))
+    return add(m.step_entered_at, duration(ctx.settings.timeout))
 
 
 def _held(ctx: StepContext, m: Member, d: Decision, refused_exit: str) -> Move:

@@ -15,10 +15,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from candor.durations import add
 from candor.errors import InvalidInput
 from candor.journeys.definition import EventCondition
-from candor.journeys.registry import parse_duration
 from candor.journeys.runtime.common import consent_news, inbound_news, woken
 from candor.journeys.runtime.filters import compile_filter
 from candor.journeys.runtime.handlers import Handler, register_handler
+from candor.journeys.runtime.model import duration
 from candor.journeys.runtime.moves import (
     SEEN,
     Member,
@@ -80,10 +80,10 @@ def run_wait(ctx: StepContext, members: list[Member]) -> Moves:
 def _enter_wait(ctx: StepContext, m: Member) -> Any:
     s = ctx.settings
     if s.duration:
-        return hold(add(m.step_entered_at, parse_duration(s.duration)))
+        return hold(add(m.step_entered_at, duration(s.duration)))
     if s.until is not None:
         return hold(s.until) if s.until > ctx.now else go(ctx.next(), "passed")
-    return hold(add(m.step_entered_at, parse_duration(s.timeout)))
+    return hold(add(m.step_entered_at, duration(s.timeout)))
 
 
 # --- branch ------------------------------------------------------------------------------

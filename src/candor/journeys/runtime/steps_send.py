@@ -1,8 +1,8 @@
 """The `send` step: the gate, caps and quiet hours, and the outbox, in one batch transaction.
 
-The twin decides for the whole batch; allowed contacts not deferred by caps or quiet hours
-get their outbox row through one INSERT ... SELECT that evaluates the twin again inside the
-statement, so the decision stored with each message is the one taken as it was written.
+The twin decides for the whole batch, once; allowed contacts not deferred by caps or quiet
+hours get their outbox row through one INSERT ... SELECT in the same transaction, storing
+that decision (basis, event, resolved address) with each message.
 """
 
 from __future__ import annotations
@@ -10,20 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Connection, String, and_, cast, func, literal, select
+from sqlalchemy import JSON, BigInteger, Connection, String, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 
 from candor.journeys.runtime import caps
-from candor.journeys.runtime.common import (
-    batch_target,
-    contact_ids,
-    decide_batch,
-    message_key,
-    upsert_insert,
-)
+from candor.journeys.runtime.common import contact_ids, decide_batch, message_key, upsert_insert
 from candor.journeys.runtime.handlers import Handler, register_handler
 from candor.journeys.runtime.moves import Member, Moves, StepContext, defer, go, sort_into
-from candor.policy.twin import decisions
+from candor.journeys.runtime.rows import rows_table
+from candor.policy.decide import ALLOWED, Decision
 from candor.store.engine import is_sqlite
 from candor.store.journey_tables import journey_contacts, outbox
 from candor.store.sql import in_batch
@@ -54,19 +49,20 @@ OUTBOX_COLUMNS = (
 def run_send(ctx: StepContext, members: list[Member]) -> Moves:
     """Gate, defer or queue each contact of the batch; denied ones take `on_denied`."""
     s, journey = ctx.settings, ctx.journey
-    decided = decide_batch(ctx, members, s.channel, journey.theme(s.theme))
+    addresses: dict[int, int | None] = {}
+    decided = decide_batch(ctx, members, s.channel, journey.theme(s.theme), addresses=addresses)
     allowed = sorted({cid for cid, d in decided.items() if d.allowed})
     rules = caps.sending_rules(ctx.conn)
     marketing = journey.outbox_kind == "marketing"
     later = caps.deferrals(ctx.conn, rules, s.channel, allowed, ctx.now, marketing=marketing)
-    queued = queue_sends(ctx, [c for c in allowed if c not in later])
-    missing = [c for c in allowed if c not in later and c not in queued]
+    due_now = set(allowed) - later.keys()
+    now_due = [m for m in members if m.contact_id in due_now]
+    queued = queue_sends(ctx, now_due, decided, addresses)
+    missing = [m.contact_id for m in now_due if m.contact_id not in queued]
     queued |= _already_queued(ctx, missing)
+    unsent = set(missing) - queued
     fresh = decide_batch(
-        ctx,
-        [m for m in members if m.contact_id in set(missing) - queued],
-        s.channel,
-        journey.theme(s.theme),
+        ctx, [m for m in members if m.contact_id in unsent], s.channel, journey.theme(s.theme)
     )
     moves: Moves = {}
     for m in members:
@@ -92,43 +88,57 @@ def _with_link(conn: Connection, data: Any, link: Any) -> Any:
     return cast(merged, JSON)
 
 
-def queue_sends(ctx: StepContext, ids: Sequence[int]) -> set[int]:
-    """INSERT ... SELECT the messages of the allowed contacts; returns who got one."""
-    if not ids:
+def queue_sends(
+    ctx: StepContext,
+    members: Sequence[Member],
+    decided: dict[int, Decision],
+    addresses: dict[int, int | None],
+) -> set[int]:
+    """One INSERT ... SELECT of the allowed contacts' messages; returns who got one.
+
+    Each row stores the gate's decision taken in this transaction (basis, event, and the
+    address it resolved), so the twin runs once per batch, not again inside the INSERT.
+    """
+    if not members:
         return set()
     s, journey, step = ctx.settings, ctx.journey, ctx.step
-    decided = decisions(
-        journey.purpose, s.channel, journey.theme(s.theme), ctx.now, batch_target(ids)
-    ).subquery("d")
+    gate = rows_table(
+        ctx.conn,
+        "gate",
+        {"member_id": BigInteger(), "contact_id": BigInteger(), "basis": String(),
+         "event_id": BigInteger(), "address_id": BigInteger()},
+        [
+            (m.id, m.contact_id, decided[m.contact_id].basis, decided[m.contact_id].event_id,
+             addresses.get(m.contact_id))
+            for m in sorted(members, key=lambda m: m.contact_id)
+        ],
+    )  # fmt: skip
     jc = journey_contacts
+    # Per member by primary key: a join (or EXISTS) let the planner hash the whole table.
+    data = select(jc.c.data).where(jc.c.id == gate.c.member_id).scalar_subquery()
     now = literal(ctx.now, UTCDateTime())
-    key = literal(f"{journey.id}:") + cast(decided.c.contact_id, String) + literal(f":{step.id}")
+    key = literal(f"{journey.id}:") + cast(gate.c.contact_id, String) + literal(f":{step.id}")
     values: list[Any] = [
         key,
         literal(journey.id),
         literal(step.id),
-        decided.c.contact_id,
+        gate.c.contact_id,
         literal(s.channel),
-        decided.c.address_id,  # the address the gate resolved: the one it decided for
+        gate.c.address_id,  # the address the gate resolved: the one it decided for
         literal(s.template),
         literal(journey.purpose.id),
         literal(s.theme, String()),
         literal(journey.outbox_kind),
-        _with_link(ctx.conn, jc.c.data, s.link),
-        decided.c.reason,
-        decided.c.basis,
-        decided.c.event_id,
+        _with_link(ctx.conn, data, s.link),
+        literal(ALLOWED),
+        gate.c.basis,
+        gate.c.event_id,
         literal("queued"),
         literal(0),
         now,
         now,
     ]
-    query = (
-        select(*values)
-        .select_from(decided)
-        .join(jc, and_(jc.c.contact_id == decided.c.contact_id, jc.c.journey_id == journey.id))
-        .where(decided.c.reason == "allowed")
-    )
+    query = select(*values).select_from(gate).where(data.is_not(None))
     stmt = (
         upsert_insert(ctx.conn, outbox)
         .from_select(list(OUTBOX_COLUMNS), query)

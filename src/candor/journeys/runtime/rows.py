@@ -1,0 +1,68 @@
+"""Python values inside one statement, for set-based work on a claimed batch.
+
+PostgreSQL gets integer batches as one text-encoded array parameter: the driver needs about
+a quarter of the time it takes to adapt a list of thousands of Python ints element by element.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    String,
+    any_,
+    bindparam,
+    cast,
+    func,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Subquery
+from sqlalchemy.types import TypeEngine
+
+from candor.store.engine import is_sqlite
+from candor.store.sql import in_batch
+
+
+def int_array(values: Iterable[int | None]) -> str:
+    """A PostgreSQL array literal of integers (`{1,2,NULL}`)."""
+    return "{" + ",".join("NULL" if v is None else f"{v:d}" for v in values) + "}"
+
+
+def _array(values: list[Any], kind: TypeEngine[Any]) -> ColumnElement[Any]:
+    if isinstance(kind, Integer):
+        return cast(bindparam(None, int_array(values), type_=String), ARRAY(BigInteger))
+    return bindparam(None, values, type_=ARRAY(kind))
+
+
+def among(conn: Connection, column: ColumnElement[Any], ids: Iterable[int]) -> ColumnElement[bool]:
+    """`column IN ids` for a batch of integer ids (PostgreSQL: `= ANY` of one array)."""
+    if is_sqlite(conn.engine):
+        return in_batch(column, ids)
+    return column == any_(_array(list(ids), BigInteger()))
+
+
+def rows_table(
+    conn: Connection, name: str, types: dict[str, TypeEngine[Any]], rows: Sequence[Sequence[Any]]
+) -> Subquery:
+    """Python rows as a table in the statement, one parameter per column (PostgreSQL:
+    unnest of arrays) or one for all (SQLite: json_each), however many rows there are."""
+    if is_sqlite(conn.engine):
+        each = func.json_each(bindparam(None, json.dumps(rows), type_=String)).table_valued("value")
+        columns = [
+            type_coerce(func.json_extract(each.c.value, f"$[{i}]"), kind).label(column)
+            for i, (column, kind) in enumerate(types.items())
+        ]
+        return select(*columns).select_from(each).subquery(name)
+    arrays = [
+        func.unnest(_array([row[i] for row in rows], kind)).label(column)
+        for i, (column, kind) in enumerate(types.items())
+    ]
+    return select(*arrays).subquery(name)
