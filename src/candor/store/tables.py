@@ -214,6 +214,9 @@ doi_tokens = Table(
     Column("contact_id", Id, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime, nullable=True),
+    # Deleting consent events (erasure) checks each one here: without these, a scan per row.
+    Index("ix_doi_tokens_event", "event_id"),
+    Index("ix_doi_tokens_contact", "contact_id"),
 )
 
 # ---------------------------------------------------------------- contact blocks
