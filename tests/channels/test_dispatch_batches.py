@@ -1,4 +1,4 @@
-"""Dispatch of whole batches: gate slices, records matched per row, a compose crash mid-send."""
+"""Dispatch of whole batches: one gate query, records matched per row, a compose crash mid-send."""
 
 from __future__ import annotations
 
@@ -25,9 +25,7 @@ from tests.channels.test_dispatch_support import (
 )
 
 
-def test_a_batch_wider_than_a_gate_slice_is_decided_row_by_row(
-    configured: Candor, sink: MailSink
-) -> None:
+def test_a_batch_of_many_contacts_is_decided_row_by_row(configured: Candor, sink: MailSink) -> None:
     cx = configured
     configure_channels(cx, smtp_port=sink.port)
     with cx.engine.begin() as conn:
