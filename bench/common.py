@@ -50,21 +50,30 @@ def peak_rss_mb() -> float:
 
 
 @contextmanager
+def database_url(backend: str, workdir: str | Path) -> Iterator[str]:
+    """A throwaway database: a SQLite file in `workdir`, or a PostgreSQL schema dropped after."""
+    if backend == "sqlite":
+        yield f"sqlite:///{workdir}/bench.db"
+        return
+    base = postgres_url()
+    assert base is not None
+    schema = f"candor_bench_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextmanager
 def fresh_candor(backend: str) -> Iterator[Candor]:
     """A migrated, configured product on a throwaway SQLite file or PostgreSQL schema."""
     os.environ.setdefault("CANDOR_MASTER_KEY", generate_master_key())
-    with tempfile.TemporaryDirectory() as tmp:
-        schema = None
-        if backend == "sqlite":
-            url = f"sqlite:///{tmp}/bench.db"
-        else:
-            base = postgres_url()
-            assert base is not None
-            schema = f"candor_bench_{uuid.uuid4().hex[:8]}"
-            admin = make_engine(base)
-            with admin.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    with tempfile.TemporaryDirectory() as tmp, database_url(backend, tmp) as url:
         engine = make_engine(url)
         upgrade(engine)
         engine.dispose()
@@ -76,10 +85,6 @@ def fresh_candor(backend: str) -> Iterator[Candor]:
             yield cx
         finally:
             cx.dispose()
-            if schema is not None:
-                with admin.begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
 
 
 class Timer:

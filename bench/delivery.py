@@ -20,16 +20,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
-from bench.common import backends, postgres_url
+from bench.common import backends, database_url
 from candor.channels import links
 from candor.channels.dispatch import dispatch_due
 from candor.channels.email import OutgoingEmail, Unsubscribe, message_id_for
@@ -103,29 +102,17 @@ class _Sink:
 @contextmanager
 def _open(workdir: Path, backend: str) -> Iterator[Candor]:
     """A fresh product: SQLite files in `workdir`, or a throwaway PostgreSQL schema."""
-    url, schema, admin = f"sqlite:///{workdir / 'candor.db'}", None, None
-    if backend == "postgres":
-        base = postgres_url()
-        assert base is not None
-        schema = f"candor_bench_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(base)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    upgrade(engine)
-    keys = make_engine(f"sqlite:///{workdir / 'keys.db'}")
-    init_keystore(keys)
-    vault = Vault(parse_master_key(generate_master_key()), keys)
-    cx = Candor(engine, vault, ManualClock(utcnow()), url)
-    try:
-        yield cx
-    finally:
-        cx.dispose()
-        if admin is not None:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+    with database_url(backend, workdir) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        keys = make_engine(f"sqlite:///{workdir / 'keys.db'}")
+        init_keystore(keys)
+        vault = Vault(parse_master_key(generate_master_key()), keys)
+        cx = Candor(engine, vault, ManualClock(utcnow()), url)
+        try:
+            yield cx
+        finally:
+            cx.dispose()
 
 
 def _seed(cx: Candor, n: int, smtp_port: int) -> list[int]:
