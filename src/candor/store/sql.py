@@ -8,12 +8,16 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Connection,
+    Integer,
+    String,
     Table,
     any_,
     bindparam,
+    cast,
     func,
     insert,
     select,
@@ -53,8 +57,19 @@ def _in_list(element: InBatch, compiler: SQLCompiler, **kw: Any) -> str:
 
 @compiles(InBatch, "postgresql")
 def _any_array(element: InBatch, compiler: SQLCompiler, **kw: Any) -> str:
-    param = bindparam(None, element.values, type_=ARRAY(element.column.type))
+    param: ColumnElement[Any]
+    if isinstance(element.column.type, Integer):
+        # Integers as one text literal: the driver adapts a list of ints element by element.
+        text_param = bindparam(None, int_array(element.values), type_=String)
+        param = cast(text_param, ARRAY(BigInteger))
+    else:
+        param = bindparam(None, element.values, type_=ARRAY(element.column.type))
     return compiler.process(element.column == any_(param), **kw)
+
+
+def int_array(values: Iterable[int | None]) -> str:
+    """A PostgreSQL array literal of integers (`{1,2,NULL}`)."""
+    return "{" + ",".join("NULL" if v is None else f"{v:d}" for v in values) + "}"
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

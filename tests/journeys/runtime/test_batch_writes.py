@@ -11,10 +11,11 @@ from sqlalchemy.exc import OperationalError
 from candor.journeys.runtime.advance import advance_journey, hold_contacts
 from candor.journeys.runtime.enroll import hold_group
 from candor.journeys.runtime.model import running_journeys
-from candor.journeys.runtime.rows import among, int_array, rows_table
+from candor.journeys.runtime.rows import rows_table
 from candor.runtime import Candor
 from candor.store.engine import is_sqlite, reading
 from candor.store.journey_tables import journey_contacts, journey_transitions, journeys
+from candor.store.sql import in_batch, int_array
 from candor.store.tables import contacts
 
 from .helpers import add_contact, consent, messages, positions, run, start
@@ -42,7 +43,7 @@ def test_rows_table_and_among_carry_a_batch_in_the_statement(configured: Candor)
         got = conn.execute(select(table.c.n, table.c.s, table.c.m).order_by(table.c.n)).all()
     assert [tuple(r) for r in got] == rows
     with cx.engine.connect() as conn:
-        found = conn.execute(select(contacts.c.id).where(among(conn, contacts.c.id, ids[:2])))
+        found = conn.execute(select(contacts.c.id).where(in_batch(contacts.c.id, ids[:2])))
         assert sorted(found.scalars()) == sorted(ids[:2])
     assert int_array([1, None, 30]) == "{1,NULL,30}"
 

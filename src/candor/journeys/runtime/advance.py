@@ -29,10 +29,10 @@ from candor.journeys.runtime.moves import (
     leave,
     write_pending,
 )
-from candor.journeys.runtime.rows import among
 from candor.runtime import Candor
 from candor.store.engine import is_sqlite, reading
 from candor.store.journey_tables import journey_contacts, journeys
+from candor.store.sql import in_batch
 from candor.store.tables import contacts
 
 MAX_ROUNDS = 1000  # passes over one journey's steps in one advance (a guard, never reached)
@@ -110,7 +110,7 @@ def hold_contacts(conn: Connection, contact_ids: list[int]) -> None:
     if is_sqlite(conn.engine) or not contact_ids:
         return
     c = contacts
-    query = select(c.c.id).where(among(conn, c.c.id, sorted(set(contact_ids)))).order_by(c.c.id)
+    query = select(c.c.id).where(in_batch(c.c.id, sorted(set(contact_ids)))).order_by(c.c.id)
     conn.execute(query.with_for_update(read=True, key_share=True)).all()
 
 

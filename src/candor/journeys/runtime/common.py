@@ -14,7 +14,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from candor.journeys.runtime.moves import Member, StepContext
-from candor.journeys.runtime.rows import among
 from candor.policy.decide import ALLOWED, Decision
 from candor.policy.facts import PurposeFacts, ThemeRef
 from candor.policy.twin import decisions, first_deliverable
@@ -32,9 +31,9 @@ def contact_ids(members: Iterable[Member]) -> list[int]:
     return sorted({m.contact_id for m in members})
 
 
-def batch_target(conn: Connection, ids: Sequence[int]) -> Select[Any]:
+def batch_target(ids: Sequence[int]) -> Select[Any]:
     """The batch as a twin target."""
-    return select(contacts.c.id).where(among(conn, contacts.c.id, ids))
+    return select(contacts.c.id).where(in_batch(contacts.c.id, ids))
 
 
 def decide_batch(
@@ -52,7 +51,7 @@ def decide_batch(
     if not members:
         return {}
     facts = purpose or ctx.journey.purpose
-    query = decisions(facts, channel, theme, ctx.now, batch_target(ctx.conn, contact_ids(members)))
+    query = decisions(facts, channel, theme, ctx.now, batch_target(contact_ids(members)))
     # Not twin.decide_many: its stream_results option would stick to the batch's connection.
     found: dict[int, Decision] = {}
     for contact_id, reason, basis, event_id, address_id in ctx.conn.execute(query).all():

@@ -20,10 +20,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from candor.journeys.definition import Step
 from candor.journeys.runtime.model import Journey
-from candor.journeys.runtime.rows import among, rows_table
+from candor.journeys.runtime.rows import rows_table
 from candor.runtime import Candor
 from candor.store.engine import is_sqlite
 from candor.store.journey_tables import journey_contacts, journey_step_stats, journey_transitions
+from candor.store.sql import in_batch
 from candor.store.tables import Id
 from candor.store.types import UTCDateTime
 
@@ -184,7 +185,7 @@ def _remember(members: list[Member], values: dict[str, Any]) -> None:
 
 def _write(conn: Connection, ids: list[int], values: dict[str, Any]) -> None:
     jc = journey_contacts
-    conn.execute(update(jc).where(among(conn, jc.c.id, ids)).values(values))
+    conn.execute(update(jc).where(in_batch(jc.c.id, ids)).values(values))
 
 
 def write_pending(conn: Connection, pending: Pending) -> None:

@@ -1,13 +1,13 @@
 """Python values inside one statement, for set-based work on a claimed batch.
 
-PostgreSQL gets integer batches as one text-encoded array parameter: the driver needs about
-a quarter of the time it takes to adapt a list of thousands of Python ints element by element.
+PostgreSQL gets integer columns as one text-encoded array parameter (store.sql.int_array),
+as `in_batch` sends integer batches.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -15,7 +15,6 @@ from sqlalchemy import (
     Connection,
     Integer,
     String,
-    any_,
     bindparam,
     cast,
     func,
@@ -28,25 +27,13 @@ from sqlalchemy.sql.selectable import Subquery
 from sqlalchemy.types import TypeEngine
 
 from candor.store.engine import is_sqlite
-from candor.store.sql import in_batch
-
-
-def int_array(values: Iterable[int | None]) -> str:
-    """A PostgreSQL array literal of integers (`{1,2,NULL}`)."""
-    return "{" + ",".join("NULL" if v is None else f"{v:d}" for v in values) + "}"
+from candor.store.sql import int_array
 
 
 def _array(values: list[Any], kind: TypeEngine[Any]) -> ColumnElement[Any]:
     if isinstance(kind, Integer):
         return cast(bindparam(None, int_array(values), type_=String), ARRAY(BigInteger))
     return bindparam(None, values, type_=ARRAY(kind))
-
-
-def among(conn: Connection, column: ColumnElement[Any], ids: Iterable[int]) -> ColumnElement[bool]:
-    """`column IN ids` for a batch of integer ids (PostgreSQL: `= ANY` of one array)."""
-    if is_sqlite(conn.engine):
-        return in_batch(column, ids)
-    return column == any_(_array(list(ids), BigInteger()))
 
 
 def rows_table(
