@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql
 
 from candor.runtime import Candor
 from candor.store.sql import in_batch, insert_returning_ids
@@ -34,3 +35,12 @@ def test_insert_returning_ids_in_input_order_after_the_last_id(cx: Candor) -> No
             ).all()
         )
     assert stored == dict(zip(first[1:] + second, ["b", "c", "d", "e"], strict=True))
+
+
+def test_integer_batches_reach_postgresql_as_one_untyped_array_literal() -> None:
+    """`::VARCHAR` then `::BIGINT[]` would re-parse the whole batch on every row of a
+    generic plan (psycopg prepares repeated statements), making batch work quadratic."""
+    query = select(audit_log.c.action).where(in_batch(audit_log.c.id, [3, 1, 2]))
+    compiled = query.compile(dialect=postgresql.psycopg.dialect())
+    assert "= ANY (CAST(%(param_1)s AS BIGINT[]))" in str(compiled)
+    assert compiled.params == {"param_1": "{3,1,2}"}

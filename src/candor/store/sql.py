@@ -13,7 +13,6 @@ from sqlalchemy import (
     Column,
     Connection,
     Integer,
-    String,
     Table,
     any_,
     bindparam,
@@ -27,6 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import NullType
 
 
 class InBatch(ColumnElement[bool]):
@@ -59,9 +59,11 @@ def _in_list(element: InBatch, compiler: SQLCompiler, **kw: Any) -> str:
 def _any_array(element: InBatch, compiler: SQLCompiler, **kw: Any) -> str:
     param: ColumnElement[Any]
     if isinstance(element.column.type, Integer):
-        # Integers as one text literal: the driver adapts a list of ints element by element.
-        text_param = bindparam(None, int_array(element.values), type_=String)
-        param = cast(text_param, ARRAY(BigInteger))
+        # Integers as one array literal: the driver adapts a list of ints element by element.
+        # Untyped (no ::VARCHAR), so the server reads it as bigint[] once at bind time; a
+        # text-to-array cast would be re-evaluated on every row of a generic plan.
+        literal = bindparam(None, int_array(element.values), type_=NullType())
+        param = cast(literal, ARRAY(BigInteger))
     else:
         param = bindparam(None, element.values, type_=ARRAY(element.column.type))
     return compiler.process(element.column == any_(param), **kw)
