@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
+from resource import RUSAGE_CHILDREN, getrusage
 from typing import Any
 
 import yaml
@@ -19,7 +20,8 @@ from sqlalchemy import func, select, text
 from bench.common import ROOT, Timer, backends, fresh_candor, peak_rss_mb
 from bench.gate import SERIES
 from candor.journeys import load_journey
-from candor.journeys.runtime import launch, run_until_idle
+from candor.journeys.runtime import RunStats, launch, run_until_idle
+from candor.journeys.runtime.processes import run_in_processes
 from candor.runtime import Candor
 from candor.store.journey_tables import journey_transitions
 
@@ -75,7 +77,7 @@ def seed(cx: Candor, n: int) -> None:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
 
 
-def measure(backend: str, n: int) -> dict[str, Any]:
+def measure(backend: str, n: int, processes: int = 1) -> dict[str, Any]:
     with fresh_candor(backend) as cx:
         seed(cx, n)
         cx.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
@@ -83,15 +85,16 @@ def measure(backend: str, n: int) -> dict[str, Any]:
         with Timer() as total:
             with Timer() as launching:
                 report = launch(cx, defn, actor="bench")
-            first = run_until_idle(cx)
+            first = _until_idle(cx, processes)
             cx.clock.advance(timedelta(days=3, minutes=1))  # type: ignore[attr-defined]
-            second = run_until_idle(cx)
+            second = _until_idle(cx, processes)
         with cx.engine.connect() as conn:
             transitions = conn.execute(
                 select(func.count()).select_from(journey_transitions)
             ).scalar_one()
     return {
         "contacts": n,
+        "processes": processes,
         "entered": report.entered,
         "transitions": transitions,
         "launch_seconds": round(launching.seconds, 2),
@@ -99,7 +102,15 @@ def measure(backend: str, n: int) -> dict[str, Any]:
         "transitions_per_s": round(transitions / total.seconds),
         "advance_rounds": first.rounds + second.rounds,
         "peak_rss_mb": peak_rss_mb(),
+        "worker_peak_rss_mb": round(getrusage(RUSAGE_CHILDREN).ru_maxrss / 1024, 1) or None,
     }
+
+
+def _until_idle(cx: Candor, processes: int) -> RunStats:
+    """The whole journey's due work, by this process or by `candor worker --processes`."""
+    if processes == 1:
+        return run_until_idle(cx)
+    return run_in_processes(cx, processes, dispatch=False, once=True)
 
 
 def run() -> dict[str, Any]:
@@ -110,16 +121,19 @@ def run() -> dict[str, Any]:
         "goal": ">= 50,000 transitions/s on PostgreSQL; peak RSS <= 300 MB, flat with size",
         "journey": "consent gate -> send -> wait P3D -> send -> end (outbox rows, no transport)",
     }
+    # PostgreSQL also with one worker process per core (candor worker --processes).
+    spread = int(os.environ.get("CANDOR_BENCH_JOURNEY_PROCESSES", str(os.cpu_count() or 1)))
     for backend in backends():
-        out[backend] = [_in_subprocess(backend, n) for n in sizes]
+        counts = [1] if backend == "sqlite" or spread == 1 else [1, spread]
+        out[backend] = [_in_subprocess(backend, n, p) for n in sizes for p in counts]
     return out
 
 
-def _in_subprocess(backend: str, n: int) -> dict[str, Any]:
+def _in_subprocess(backend: str, n: int, processes: int) -> dict[str, Any]:
     """A fresh process per size, so peak RSS belongs to that size alone."""
     code = (
         "import json; from bench.journeys import measure; "
-        f"print(json.dumps(measure({backend!r}, {n})))"
+        f"print(json.dumps(measure({backend!r}, {n}, {processes})))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env={**os.environ}

@@ -162,3 +162,26 @@ def test_api_store_simulate_launch_read_stop(configured: Candor, client: tuple) 
     assert stopped.status_code == 200 and stopped.json()["state"] == "archived"
     assert http.get("/api/v1/journeys/nope", headers=auth("admin")).status_code == 404
     assert b not in {m["contact_id"] for m in messages(cx)}
+
+
+def test_cli_runs_a_journey_with_worker_processes_side_by_side(
+    configured: Candor, runner: CliRunner, tmp_path: Path
+) -> None:
+    cx = configured
+    a, b = add_contact(cx, 1), add_contact(cx, 2)
+    consent(cx, a, "events")
+    journey = tmp_path / "promo.yaml"
+    journey.write_text(journey_yaml(STEPS))
+    code, out = invoke(cx, runner, "journey", "launch", str(journey))
+    assert code == 0, out
+    run = ("journey", "run", "--until-idle", "--no-dispatch", "--processes", "2")
+    code, out = invoke(cx, runner, *run)
+    if cx.engine.dialect.name == "sqlite":
+        assert code == 2 and "processes: more than one worker process needs PostgreSQL" in out
+        assert positions(cx) == {a: ("invite", "active"), b: ("invite", "active")}
+        return
+    assert code == 0 and "advanced 2 contact-steps" in out, out
+    assert positions(cx) == {a: ("pause", "waiting"), b: ("skipped", "done")}
+    assert [m["contact_id"] for m in messages(cx)] == [a]
+    code, out = invoke(cx, runner, "worker", "--once", "--no-dispatch", "--processes", "2")
+    assert code == 0 and "advanced 0" in out, out

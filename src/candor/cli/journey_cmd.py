@@ -33,6 +33,7 @@ from candor.journeys.lint import check
 from candor.journeys.runtime import (
     DbRegistry,
     JourneyRefused,
+    RunStats,
     default_dispatch,
     journey_status,
     launch,
@@ -41,11 +42,14 @@ from candor.journeys.runtime import (
     simulate,
     stop_journey,
 )
+from candor.journeys.runtime.processes import WorkerFailed, run_in_processes
 from candor.journeys.validate import validate
+from candor.runtime import Candor
 from candor.store.engine import reading
 
 app = typer.Typer(help="Journeys: check, simulate, launch and watch.", no_args_is_help=True)
 FILE = typer.Argument(..., help="journey YAML/JSON")
+PROCESSES_HELP = "Worker processes side by side, one per core (PostgreSQL only)."
 
 
 def _read(file: Path) -> JourneyDefinition:
@@ -230,12 +234,16 @@ def run_cmd(
     until_idle: bool = typer.Option(False, "--until-idle", help="Process what is due, then exit."),
     dispatch: bool = typer.Option(True, "--dispatch/--no-dispatch", help="Also send the outbox."),
     batch_size: int = typer.Option(5000, "--batch-size", min=1, max=100_000),
+    processes: int = typer.Option(1, "--processes", min=1, max=64, help=PROCESSES_HELP),
 ) -> None:
     """Advance running journeys in the foreground (for scripts and tests)."""
     if not until_idle:
         fail("journey run needs --until-idle (use `candor worker` to run forever)")
     cx = open_candor(ctx)
-    stats = run_until_idle(cx, _dispatcher(dispatch), batch_size=batch_size)
+    if processes > 1:
+        stats = _in_processes(cx, processes, dispatch=dispatch, once=True, batch_size=batch_size)
+    else:
+        stats = run_until_idle(cx, _dispatcher(dispatch), batch_size=batch_size)
     cx.dispose()
     console.print(
         f"advanced {stats.advanced} contact-steps, dispatched {stats.dispatched} "
@@ -249,21 +257,43 @@ def worker(
     dispatch: bool = typer.Option(True, "--dispatch/--no-dispatch", help="Also send the outbox."),
     batch_size: int = typer.Option(5000, "--batch-size", min=1, max=100_000),
     idle_sleep: float = typer.Option(1.0, "--idle-sleep", min=0.05, help="Seconds to sleep idle."),
+    processes: int = typer.Option(1, "--processes", min=1, max=64, help=PROCESSES_HELP),
 ) -> None:
     """Advance all running journeys (and send the outbox) until stopped."""
     cx = open_candor(ctx)
     stop = threading.Event()
     _stop_on_signals(stop)
-    stats = run_worker(
-        cx,
-        _dispatcher(dispatch),
-        once=once,
-        idle_sleep=idle_sleep,
-        batch_size=batch_size,
-        stop=stop,
-    )
+    if processes > 1:
+        stats = _in_processes(
+            cx,
+            processes,
+            dispatch=dispatch,
+            once=once,
+            batch_size=batch_size,
+            idle_sleep=idle_sleep,
+            stop=stop,
+        )
+    else:
+        stats = run_worker(
+            cx,
+            _dispatcher(dispatch),
+            once=once,
+            idle_sleep=idle_sleep,
+            batch_size=batch_size,
+            stop=stop,
+        )
     cx.dispose()
     console.print(f"worker done: advanced {stats.advanced}, dispatched {stats.dispatched}")
+
+
+def _in_processes(cx: Candor, processes: int, **settings: Any) -> RunStats:
+    """run_in_processes, with refusals (SQLite) as exit 2 and a failed worker as exit 1."""
+    with domain_errors():
+        try:
+            return run_in_processes(cx, processes, **settings)
+        except WorkerFailed as exc:
+            fail(str(exc), code=1)
+            raise
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
