@@ -106,7 +106,7 @@ outbox = Table(
     Column("idempotency_key", String(200), nullable=False, unique=True),
     Column("journey_id", String(64), nullable=True),
     Column("step_id", String(64), nullable=True),
-    Column("contact_id", Id, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("contact_id", Id, nullable=False),  # no FK: see migration 0007
     Column("channel", String(16), nullable=False),
     Column("address_id", Id, nullable=True),
     Column("template_id", String(64), nullable=False),
