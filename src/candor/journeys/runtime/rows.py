@@ -1,7 +1,7 @@
 """Python values inside one statement, for set-based work on a claimed batch.
 
-PostgreSQL gets integer columns as one text-encoded array parameter (store.sql.int_array),
-as `in_batch` sends integer batches.
+PostgreSQL gets integer columns as one untyped array literal (store.sql.int_array), as
+`in_batch` sends integer batches.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import NullType, TypeEngine
 
 from candor.store.engine import is_sqlite
 from candor.store.sql import int_array
@@ -32,7 +32,8 @@ from candor.store.sql import int_array
 
 def _array(values: list[Any], kind: TypeEngine[Any]) -> ColumnElement[Any]:
     if isinstance(kind, Integer):
-        return cast(bindparam(None, int_array(values), type_=String), ARRAY(BigInteger))
+        # Untyped, as in_batch binds it: PostgreSQL reads the literal as bigint[] once.
+        return cast(bindparam(None, int_array(values), type_=NullType()), ARRAY(BigInteger))
     return bindparam(None, values, type_=ARRAY(kind))
 
 
