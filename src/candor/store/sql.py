@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from typing import Any
+import sys
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -25,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, Null
 from sqlalchemy.types import NullType
 
 
@@ -135,3 +137,165 @@ def insert_returning_ids(
     ]
     bulk_insert(conn, table, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
     return ids
+
+
+# ---------------------------------------------------------------- driver-ready bulk writes
+#
+# SQLAlchemy spends more time per row on an executemany (building a parameter dict per row,
+# running each column's bind processor) than the database spends storing it. For the hot
+# intake path the caller converts values once (constants of a batch once per batch) and the
+# rows go to the driver as plain tuples.
+
+Processor = Callable[[Any], Any]
+
+
+def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
+    """`count` new ids of `table` for rows the caller inserts with explicit ids, in order.
+
+    PostgreSQL: drawn from the table's sequence in one query. SQLite: the ids after max(id),
+    which are ours while the transaction holds the write lock (BEGIN IMMEDIATE). Other
+    databases are not supported (NotImplementedError): use insert_returning_ids there.
+    """
+    if count <= 0:
+        return []
+    if conn.dialect.name == "sqlite":
+        last = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
+        return list(range(last + 1, last + 1 + count))
+    if conn.dialect.name == "postgresql":
+        # The sequence is looked up once: as an argument of nextval it would be per row.
+        sequence = conn.execute(
+            text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table.name}
+        ).scalar_one()
+        query = text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :n)")
+        found = conn.execute(query, {"sequence": sequence, "n": count}).scalars()
+        return [int(i) for i in found]
+    raise NotImplementedError(f"reserve_ids on {conn.dialect.name}")
+
+
+def bind_processors(conn: Connection, table: Table, names: Sequence[str]) -> list[Processor]:
+    """Per column, the conversion an INSERT applies to a Python value before the driver.
+
+    Driver form: UTC-naive datetimes (as text on SQLite), JSON as text, booleans as the
+    database stores them. Values already in that form need no processor (`to_driver` once).
+    """
+    return [_driver_processor(conn, table.c[name]) for name in names]
+
+
+def to_driver(conn: Connection, column: Column[Any], value: Any) -> Any:
+    """One Python value in driver form (for a batch's constants, converted once)."""
+    return _driver_processor(conn, column)(value)
+
+
+def _driver_processor(conn: Connection, column: Column[Any]) -> Processor:
+    """What SQLAlchemy's INSERT applies: the dialect's implementation of the column type
+    (on SQLite a datetime becomes text in SQLAlchemy's format, not the sqlite3 adapter's)."""
+    if conn.dialect.name == "postgresql" and isinstance(column.type, JSON):
+        return _json_text(conn, column.type)  # the driver serialises JSON for INSERT only
+    process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return process if process is not None else _identity
+
+
+def _json_text(conn: Connection, kind: JSON) -> Processor:
+    """JSON as text for COPY, by SQLAlchemy's rules (None is JSON null unless none_as_null)."""
+    serialize = getattr(conn.dialect, "_json_serializer", None) or json.dumps
+
+    def process(value: Any) -> str | None:
+        if value is JSON.NULL:
+            value = None
+        elif isinstance(value, Null) or (value is None and kind.none_as_null):
+            return None
+        return str(serialize(value))
+
+    return process
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+Work = Callable[[Callable[[], bool]], None]  # work(waiting): go on while waiting() is True
+
+
+def insert_driver_rows(
+    conn: Connection,
+    table: Table,
+    names: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    meanwhile: Work | None = None,
+) -> None:
+    """Insert tuples of driver-form values (see bind_processors), in the caller's transaction.
+
+    PostgreSQL: one COPY. SQLite: one executemany on the DB-API cursor, so no per-row
+    parameter processing. Every column without a default must be named.
+
+    `meanwhile` is work not using `conn`, done while PostgreSQL finishes the COPY (it
+    checks foreign keys at the end of the statement): see while_waiting.
+    """
+    if conn.dialect.name == "postgresql":
+        _copy_in(conn, table, names, rows, meanwhile)
+        return
+    if conn.dialect.paramstyle != "qmark":
+        raise NotImplementedError(f"insert_driver_rows with paramstyle {conn.dialect.paramstyle}")
+    batch = rows if isinstance(rows, list) else list(rows)
+    if batch:
+        columns = ", ".join(f'"{name}"' for name in names)
+        marks = ", ".join("?" for _ in names)
+        conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})', batch)
+
+
+def _copy_in(
+    conn: Connection,
+    table: Table,
+    names: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    meanwhile: Work | None,
+) -> None:
+    columns = ", ".join(f'"{name}"' for name in names)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    block = cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN')
+    copy = block.__enter__()
+    try:
+        write_row = copy.write_row
+        for row in rows:
+            write_row(row)
+    except BaseException:
+        if not block.__exit__(*sys.exc_info()):
+            raise
+        return
+    while_waiting(conn, lambda: block.__exit__(None, None, None), meanwhile)
+
+
+T = TypeVar("T")
+
+
+def while_waiting(conn: Connection, wait: Callable[[], T], work: Work | None) -> T:
+    """`wait()` (statements on `conn` that mostly wait for the server) and meanwhile
+    `work(waiting)` here, where `waiting()` tells whether `wait` is still running.
+
+    On PostgreSQL `wait` runs in a helper thread: psycopg waits without holding the GIL,
+    so the server and this thread work at the same time. Elsewhere `wait` runs first and
+    `work` not at all (SQLite gives up the GIL for every row: the two threads would keep
+    waiting for each other). `work` must not use `conn`. Failures of either are raised
+    once both have stopped, `wait`'s first.
+    """
+    if work is None or conn.dialect.name != "postgresql":
+        return wait()
+    result: list[T] = []
+    failed: list[BaseException] = []  # wait's failure, then work's
+
+    def run() -> None:
+        try:
+            result.append(wait())
+        except BaseException as exc:  # raised below, in the caller's thread
+            failed.insert(0, exc)
+
+    helper = threading.Thread(target=run, name="candor-db-wait", daemon=True)
+    helper.start()
+    try:
+        work(helper.is_alive)
+    except BaseException as exc:
+        failed.append(exc)
+    helper.join()
+    if failed:
+        raise failed[0]
+    return result[0]
