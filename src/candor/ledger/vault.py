@@ -8,7 +8,6 @@ including old backups of the data database.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 import secrets
@@ -19,9 +18,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, select
 
 from candor.store.keystore import contact_keys
+from candor.store.sql import insert_driver_rows, to_driver
 from candor.store.types import utcnow
 
 NONCE_SIZE = 12
@@ -73,6 +73,22 @@ def _derive(master: bytes, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(master)
 
 
+class PendingKey:
+    """A new contact key before it is stored (Vault.new_keys): encrypts like Vault.encrypt."""
+
+    __slots__ = ("cipher", "key_id", "wrapped")
+
+    def __init__(self, key_id: str, wrapped: bytes, cipher: AESGCM) -> None:
+        self.key_id = key_id
+        self.wrapped = wrapped
+        self.cipher = cipher
+
+    def encrypt(self, field: str, plaintext: bytes) -> bytes:
+        """The same blob as Vault.encrypt(key_id, field, plaintext) once the key is stored."""
+        nonce = os.urandom(NONCE_SIZE)
+        return nonce + self.cipher.encrypt(nonce, plaintext, f"{self.key_id}:{field}".encode())
+
+
 class Vault:
     """Encrypts and decrypts identifying data; computes blind indexes for look-ups."""
 
@@ -88,24 +104,39 @@ class Vault:
         """Keyed hash of an address: equal addresses match, the value cannot be read back."""
         kind = "phone" if channel in ("sms", "whatsapp") else channel
         message = f"{kind}:{normalized_value}".encode()
-        return hmac.new(self._index_key, message, hashlib.sha256).hexdigest()
+        return hmac.digest(self._index_key, message, "sha256").hex()  # = hmac.new().hexdigest()
 
     # -- contact keys ------------------------------------------------------------------
     def create_keys(self, count: int) -> list[str]:
         """Create `count` new contact keys in the key store (one statement) and return ids."""
-        now = utcnow()
-        rows = []
+        return self.store_keys(self.new_keys(count))
+
+    def new_keys(self, count: int) -> list[PendingKey]:
+        """`count` new contact keys, wrapped, usable to encrypt but not stored yet.
+
+        Lets a bulk import seal data ahead and store only the keys of the contacts it
+        writes (store_keys): a key that is never stored protects nothing and is dropped.
+        """
+        keys = []
         for _ in range(count):
             key_id = secrets.token_hex(16)
             data_key = AESGCM.generate_key(bit_length=256)
             nonce = os.urandom(NONCE_SIZE)
             wrapped = nonce + self._wrap.encrypt(nonce, data_key, key_id.encode())
-            rows.append({"key_id": key_id, "wrapped": wrapped, "created_at": now})
-            self._cache[key_id] = AESGCM(data_key)
-        if rows:
-            with self.keystore.begin() as conn:
-                conn.execute(insert(contact_keys), rows)
-        return [str(row["key_id"]) for row in rows]
+            keys.append(PendingKey(key_id, wrapped, AESGCM(data_key)))
+        return keys
+
+    def store_keys(self, keys: Sequence[PendingKey]) -> list[str]:
+        """Put new keys in the key store (one statement) and the cache; returns their ids."""
+        if not keys:
+            return []
+        with self.keystore.begin() as conn:
+            now = to_driver(conn, contact_keys.c.created_at, utcnow())
+            rows = [(k.key_id, k.wrapped, now) for k in keys]
+            insert_driver_rows(conn, contact_keys, ("key_id", "wrapped", "created_at"), rows)
+        for key in keys:
+            self._cache[key.key_id] = key.cipher
+        return [key.key_id for key in keys]
 
     def load(self, key_ids: Iterable[str]) -> None:
         """Fetch and unwrap the keys not yet cached, in one query."""
