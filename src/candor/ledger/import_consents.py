@@ -1,98 +1,95 @@
-"""Consent columns of a CSV import: chained events, heads and projection rows in bulk."""
+"""Consent columns of a CSV import: chained events, heads and projection rows in bulk.
+
+The events were planned and their evidence sealed with the candidate (import_seal); here
+they get ids, are linked into each contact's hash chain and written. Building the chains
+is pure Python, done while the database stores the batch's addresses; the events go in
+last so the caller's next piece of work can run while PostgreSQL checks them.
+"""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from candor.ledger.chain import event_hash
-from candor.ledger.vault import Vault
-from candor.store.sql import bulk_insert, insert_returning_ids
+from candor.ledger.import_chain import EVENT_COLUMNS, OCCURRED, EventRows
+from candor.ledger.import_seal import sealed_of
+from candor.store.sql import Work, insert_driver_rows, reserve_ids
 from candor.store.tables import consent_events, consent_state, ledger_heads
 
 if TYPE_CHECKING:
-    from candor.ledger.importer import Candidate, ConsentColumn
+    from candor.ledger.import_plan import Candidate
+
+HEAD_COLUMNS = ("contact_id", "last_event_id", "last_hash", "event_count")
+STATE_COLUMNS = (
+    "contact_id",
+    "purpose_id",
+    "scope_theme",
+    "scope_channel",
+    "scope_address",
+    "event_id",
+    "status",
+    "occurred_at",
+    "purpose_version",
+)
 
 
-def write_consents(
-    conn: Connection,
-    vault: Vault,
-    ids: list[int],
-    key_ids: list[str],
-    batch: list[Candidate],
-    at: datetime,
-) -> int:
-    """Chain and insert the batch's consent events, their heads and projection rows in bulk."""
-    events: list[dict[str, Any]] = []
-    for contact_id, key_id, c in zip(ids, key_ids, batch, strict=True):
-        prev, seq = "", 0
-        for col, value in c.consents:
-            for status, when in _statuses(col, value, c, at):
-                seq += 1
-                evidence = {**c.evidence, "column": col.column, "imported_at": at.isoformat()}
-                event = {
-                    "contact_id": contact_id,
-                    "seq": seq,
-                    "purpose_id": col.purpose.id,
-                    "purpose_version": col.purpose.current_version,
-                    "theme": col.theme,
-                    "channel": col.channel,
-                    "address_id": None,
-                    "status": status,
-                    "source": c.source,
-                    "occurred_at": when,
-                    "recorded_at": at,
-                    "communication_id": None,
-                    "confirms_event_id": None,
-                    "prev_hash": prev,
-                    "evidence": vault.encrypt(
-                        key_id, "evidence", json.dumps(evidence, sort_keys=True).encode()
-                    ),
-                }
-                event["hash"] = prev = event_hash(event)
-                events.append(event)
-    if not events:
-        return 0
-    event_ids = insert_returning_ids(conn, consent_events, events)
-    heads: dict[int, dict[str, Any]] = {}
-    state: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for event_id, e in zip(event_ids, events, strict=True):
-        heads[e["contact_id"]] = {
-            "contact_id": e["contact_id"],
-            "last_event_id": event_id,
-            "last_hash": e["hash"],
-            "event_count": e["seq"],
-        }
-        key = (e["contact_id"], e["purpose_id"], e["theme"] or "", e["channel"] or "", 0)
-        state[key] = {
-            "contact_id": key[0],
-            "purpose_id": key[1],
-            "scope_theme": key[2],
-            "scope_channel": key[3],
-            "scope_address": 0,
-            "event_id": event_id,
-            "status": e["status"],
-            "occurred_at": e["occurred_at"],
-            "purpose_version": e["purpose_version"],
-        }
-    bulk_insert(conn, ledger_heads, list(heads.values()))
-    bulk_insert(conn, consent_state, list(state.values()))
-    return len(events)
+class ConsentBatch:
+    """The consent events of a batch of new contacts: ids, chains, rows."""
 
+    def __init__(
+        self, conn: Connection, ids: list[int], batch: list[Candidate], at: datetime
+    ) -> None:
+        """Reserve the events' ids (a query: so not while a COPY is open)."""
+        self.contacts = [(i, c, sealed_of(c)) for i, c in zip(ids, batch, strict=True)]
+        self.total = sum(len(s.events) for *_, s in self.contacts)
+        self.event_ids = reserve_ids(conn, consent_events, self.total)
+        self.rows = EventRows(conn, at)
+        self.events: list[tuple[Any, ...]] = []
+        self.heads: list[tuple[Any, ...]] = []
+        self.state: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._built = False
 
-def _statuses(
-    col: ConsentColumn, value: str, c: Candidate, at: datetime
-) -> list[tuple[str, datetime]]:
-    """A granted column on a double opt-in channel is pending, then confirmed if evidenced."""
-    when = c.consent_at or at
-    doi = col.purpose.double_opt_in and (
-        col.channel is None or col.channel in col.purpose.double_opt_in
-    )
-    if value != "granted" or not doi:
-        return [(value, when)]
-    if c.confirmed_at is None:
-        return [("pending", when)]
-    return [("pending", when), ("confirmed", max(c.confirmed_at, when))]
+    def build(self) -> None:
+        """Link each contact's chain from seq 1 and collect heads and projection (once).
+
+        The projection keeps per exact scope the contact's last event; the head its newest.
+        """
+        if self._built:
+            return
+        self._built = True
+        ids, rows, state = iter(self.event_ids), self.rows, self.state
+        for contact_id, c, sealed in self.contacts:
+            prev, seq, event_id = "", 0, 0
+            for e in sealed.events:
+                seq, event_id, col = seq + 1, next(ids), e.column
+                event = rows.event(
+                    event_id,
+                    contact_id,
+                    seq,
+                    col,
+                    e.status,
+                    c.source,
+                    e.occurred_at,
+                    e.evidence,
+                    prev,
+                )
+                prev = event[-1]
+                self.events.append(event)
+                scope = (contact_id, col.purpose.id, col.theme or "", col.channel or "", 0)
+                version = col.purpose.current_version
+                state[scope] = (*scope, event_id, e.status, event[OCCURRED], version)
+            if seq:
+                self.heads.append((contact_id, event_id, prev, seq))
+
+    def write(self, conn: Connection, fill: Work | None = None) -> int:
+        """Insert heads, projection and events; returns the number of events.
+
+        `fill` is the caller's work for the waits on PostgreSQL (store.sql.while_waiting).
+        """
+        self.build()
+        insert_driver_rows(conn, ledger_heads, HEAD_COLUMNS, self.heads)
+        insert_driver_rows(conn, consent_state, STATE_COLUMNS, list(self.state.values()), fill)
+        insert_driver_rows(conn, consent_events, EVENT_COLUMNS, self.events, fill)
+        return self.total
