@@ -15,6 +15,7 @@ from sqlalchemy import Connection, delete, insert, select
 from candor.errors import Conflict, InvalidInput
 from candor.ledger import audit
 from candor.store.rights_tables import suppression
+from candor.store.sql import in_batch
 
 
 def kind_of(channel: str) -> str:
@@ -23,13 +24,17 @@ def kind_of(channel: str) -> str:
 
 
 def suppressed(conn: Connection, indexes: Iterable[str]) -> set[str]:
-    """Which of these blind indexes belong to erased addresses (one query per 1000)."""
+    """Which of these blind indexes belong to erased addresses (one query per 10,000).
+
+    in_batch: PostgreSQL gets each chunk as one array parameter; SQLite's IN list stays
+    below its 32,766 parameters.
+    """
     wanted = sorted(set(indexes))
     found: set[str] = set()
-    for start in range(0, len(wanted), 1000):
-        chunk = wanted[start : start + 1000]
+    for start in range(0, len(wanted), 10_000):
+        chunk = wanted[start : start + 10_000]
         rows = conn.execute(
-            select(suppression.c.blind_index).where(suppression.c.blind_index.in_(chunk))
+            select(suppression.c.blind_index).where(in_batch(suppression.c.blind_index, chunk))
         )
         found.update(rows.scalars())
     return found
