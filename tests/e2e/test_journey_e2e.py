@@ -14,21 +14,16 @@ from candor.cli import app as cli
 from candor.journeys.runtime import run_until_idle
 from candor.runtime import Candor
 from candor.web import create_app
-from tests.journeys.runtime.helpers import add_contact, consent, journey_yaml, messages, positions
+from tests.journeys.runtime.helpers import (
+    add_contact,
+    consent,
+    invite_then_wait,
+    journey_yaml,
+    messages,
+    positions,
+)
 
-STEPS = [
-    {
-        "id": "invite",
-        "type": "send",
-        "channel": "email",
-        "template": "promo_mail",
-        "theme": "events",
-        "on_denied": "skipped",
-    },
-    {"id": "pause", "type": "wait", "duration": "P14D"},
-    {"id": "done", "type": "end"},
-    {"id": "skipped", "type": "end"},
-]
+STEPS = invite_then_wait("P14D")
 
 
 @pytest.fixture

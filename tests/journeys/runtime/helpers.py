@@ -76,6 +76,23 @@ def block(cx: Candor, contact: int, **scope: Any) -> int:
         )
 
 
+def invite_then_wait(pause: str) -> list[dict[str, Any]]:
+    """Steps: send the events invitation (not asked: end at `skipped`), wait `pause`, end."""
+    return [
+        {
+            "id": "invite",
+            "type": "send",
+            "channel": "email",
+            "template": "promo_mail",
+            "theme": "events",
+            "on_denied": "skipped",
+        },
+        {"id": "pause", "type": "wait", "duration": pause},
+        {"id": "done", "type": "end"},
+        {"id": "skipped", "type": "end"},
+    ]
+
+
 def journey_yaml(steps: list[dict[str, Any]], **head: Any) -> str:
     """A journey file with sensible defaults around the given steps."""
     data: dict[str, Any] = {

@@ -11,21 +11,17 @@ from candor.journeys.runtime.processes import run_in_processes
 from candor.runtime import Candor
 from candor.store.engine import is_sqlite
 
-from .helpers import add_contact, consent, messages, positions, start, stats
+from .helpers import (
+    add_contact,
+    consent,
+    invite_then_wait,
+    messages,
+    positions,
+    start,
+    stats,
+)
 
-STEPS = [
-    {
-        "id": "invite",
-        "type": "send",
-        "channel": "email",
-        "template": "promo_mail",
-        "theme": "events",
-        "on_denied": "skipped",
-    },
-    {"id": "pause", "type": "wait", "duration": "P7D"},
-    {"id": "done", "type": "end"},
-    {"id": "skipped", "type": "end"},
-]
+STEPS = invite_then_wait("P7D")
 
 
 def test_two_processes_share_the_work_and_queue_each_message_once(configured: Candor) -> None:
