@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Engine, delete, select
 
+from candor.ledger.key_cache import KeyCache, Missing
 from candor.store.keystore import contact_keys
 from candor.store.sql import insert_driver_rows, to_driver
 from candor.store.types import utcnow
@@ -97,7 +98,7 @@ class Vault:
         self._index_key = _derive(master_key, b"candor blind index")
         self.signing_key = _derive(master_key, b"candor token signing")
         self.keystore = keystore
-        self._cache: dict[str, AESGCM | None] = {}
+        self._cache = KeyCache()
 
     # -- blind index -------------------------------------------------------------------
     def blind_index(self, channel: str, normalized_value: str) -> str:
@@ -134,15 +135,17 @@ class Vault:
             now = to_driver(conn, contact_keys.c.created_at, utcnow())
             rows = [(k.key_id, k.wrapped, now) for k in keys]
             insert_driver_rows(conn, contact_keys, ("key_id", "wrapped", "created_at"), rows)
-        for key in keys:
-            self._cache[key.key_id] = key.cipher
+        self._cache.put_all({key.key_id: key.cipher for key in keys})
         return [key.key_id for key in keys]
 
     def load(self, key_ids: Iterable[str]) -> None:
         """Fetch and unwrap the keys not yet cached, in one query."""
         missing = [k for k in set(key_ids) if k not in self._cache]
-        if not missing:
-            return
+        if missing:
+            self._cache.put_all(self._fetch(missing))
+
+    def _fetch(self, missing: list[str]) -> dict[str, AESGCM | None]:
+        """The unwrapped keys from the key store (None for a destroyed or unknown key)."""
         found: dict[str, bytes] = {}
         with self.keystore.connect() as conn:
             for start in range(0, len(missing), 500):
@@ -151,21 +154,22 @@ class Vault:
                     contact_keys.c.key_id.in_(chunk)
                 )
                 found.update({row.key_id: row.wrapped for row in conn.execute(query)})
+        keys: dict[str, AESGCM | None] = {}
         for key_id in missing:
             wrapped = found.get(key_id)
             if wrapped is None:
-                self._cache[key_id] = None
+                keys[key_id] = None
                 continue
             nonce, body = wrapped[:NONCE_SIZE], wrapped[NONCE_SIZE:]
-            self._cache[key_id] = AESGCM(self._wrap.decrypt(nonce, body, key_id.encode()))
+            keys[key_id] = AESGCM(self._wrap.decrypt(nonce, body, key_id.encode()))
+        return keys
 
     def destroy(self, key_ids: Iterable[str]) -> int:
         """Crypto-shred: delete the keys, so everything encrypted with them is unreadable."""
         ids = list(set(key_ids))
         with self.keystore.begin() as conn:
             deleted = conn.execute(delete(contact_keys).where(contact_keys.c.key_id.in_(ids)))
-        for key_id in ids:
-            self._cache[key_id] = None
+        self._cache.put_all(dict.fromkeys(ids))
         return deleted.rowcount or 0
 
     def forget_cache(self) -> None:
@@ -207,6 +211,8 @@ class Vault:
             return [self.decrypt(key_id, field, b) for b in blobs]
 
     def _cipher(self, key_id: str) -> AESGCM | None:
-        if key_id not in self._cache:
-            self.load([key_id])
-        return self._cache.get(key_id)
+        cipher = self._cache.get(key_id)
+        if isinstance(cipher, Missing):  # not cached, or dropped since a batch's load()
+            cipher = self._fetch([key_id])[key_id]
+            self._cache.put_all({key_id: cipher})
+        return cipher
