@@ -210,7 +210,8 @@ doi_tokens = Table(
     "doi_tokens",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("event_id", Id, ForeignKey("consent_events.id", ondelete="CASCADE"), nullable=False),
+    # No FK to consent_events (migration 0008): erasure deletes tokens before the events.
+    Column("event_id", Id, nullable=False),
     Column("contact_id", Id, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime, nullable=True),
