@@ -77,10 +77,10 @@ def int_array(values: Iterable[int | None]) -> str:
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many rows without RETURNING: COPY on PostgreSQL, executemany elsewhere.
+    """Insert many rows without RETURNING: COPY on PostgreSQL, executemany on SQLite.
 
-    Values go through each column's type (so UTC datetimes and JSON are stored exactly as
-    an INSERT would store them), then stream to the server in one COPY.
+    Values go through each column's type (bind_processors), so UTC datetimes and JSON are
+    stored exactly as an INSERT would store them.
     """
     if not rows:
         return
@@ -88,19 +88,11 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         conn.execute(insert(table), list(rows))
         return
     names = list(rows[0].keys())
-    processors = [_bind_processor(conn, table.c[name]) for name in names]
-    columns = ", ".join(f'"{name}"' for name in names)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row([proc(row[name]) for name, proc in zip(names, processors, strict=True)])
-
-
-def _bind_processor(conn: Connection, column: Column[Any]) -> Any:
-    if isinstance(column.type, JSON):  # the driver serialises JSON for INSERT, not for COPY
-        return lambda value: None if value is None else json.dumps(value)
-    process = column.type.bind_processor(conn.dialect)
-    return process if process is not None else (lambda value: value)
+    processors = bind_processors(conn, table, names)
+    driver_rows = (
+        [proc(row[name]) for name, proc in zip(names, processors, strict=True)] for row in rows
+    )
+    insert_driver_rows(conn, table, names, driver_rows)
 
 
 def insert_returning_ids(
@@ -108,33 +100,10 @@ def insert_returning_ids(
 ) -> list[int]:
     """Insert rows and return their new ids in input order.
 
-    PostgreSQL: ids are drawn from the table's sequence in one query and the rows go in by
-    COPY (several times faster than INSERT ... RETURNING for large batches). SQLite: the
-    transaction holds the one write lock from BEGIN IMMEDIATE, so the ids after max(id) are
-    ours (what SQLite itself would pick) and one executemany inserts them, where an ordered
-    RETURNING went row by row. Elsewhere an INSERT ... RETURNING sorted by parameter order.
+    The ids come from reserve_ids (one query) and the rows go in with bulk_insert: COPY on
+    PostgreSQL, one executemany on SQLite, where an ordered RETURNING went row by row.
     """
-    if not rows:
-        return []
-    if conn.dialect.name == "sqlite":
-        last = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
-        ids = list(range(int(last) + 1, int(last) + 1 + len(rows)))
-        conn.execute(insert(table), [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
-        return ids
-    if conn.dialect.name != "postgresql":
-        result = conn.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
-        )
-        return [int(i) for i in result.scalars()]
-    ids = [
-        int(i)
-        for i in conn.execute(
-            text(
-                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
-            ),
-            {"table": table.name, "n": len(rows)},
-        ).scalars()
-    ]
+    ids = reserve_ids(conn, table, len(rows))
     bulk_insert(conn, table, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
     return ids
 
@@ -152,24 +121,22 @@ Processor = Callable[[Any], Any]
 def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
     """`count` new ids of `table` for rows the caller inserts with explicit ids, in order.
 
-    PostgreSQL: drawn from the table's sequence in one query. SQLite: the ids after max(id),
-    which are ours while the transaction holds the write lock (BEGIN IMMEDIATE). Other
-    databases are not supported (NotImplementedError): use insert_returning_ids there.
+    PostgreSQL: drawn from the table's sequence in one query. SQLite (the only other
+    database Candor opens): the ids after max(id), which are ours while the transaction
+    holds the write lock (BEGIN IMMEDIATE), as SQLite itself would pick them.
     """
     if count <= 0:
         return []
-    if conn.dialect.name == "sqlite":
+    if conn.dialect.name != "postgresql":
         last = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
         return list(range(last + 1, last + 1 + count))
-    if conn.dialect.name == "postgresql":
-        # The sequence is looked up once: as an argument of nextval it would be per row.
-        sequence = conn.execute(
-            text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table.name}
-        ).scalar_one()
-        query = text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :n)")
-        found = conn.execute(query, {"sequence": sequence, "n": count}).scalars()
-        return [int(i) for i in found]
-    raise NotImplementedError(f"reserve_ids on {conn.dialect.name}")
+    # The sequence is looked up once: as an argument of nextval it would be per row.
+    sequence = conn.execute(
+        text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table.name}
+    ).scalar_one()
+    query = text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :n)")
+    found = conn.execute(query, {"sequence": sequence, "n": count}).scalars()
+    return [int(i) for i in found]
 
 
 def bind_processors(conn: Connection, table: Table, names: Sequence[str]) -> list[Processor]:
@@ -225,8 +192,8 @@ def insert_driver_rows(
 ) -> None:
     """Insert tuples of driver-form values (see bind_processors), in the caller's transaction.
 
-    PostgreSQL: one COPY. SQLite: one executemany on the DB-API cursor, so no per-row
-    parameter processing. Every column without a default must be named.
+    PostgreSQL: one COPY. SQLite (qmark parameters): one executemany on the DB-API cursor,
+    so no per-row parameter processing. Every column without a default must be named.
 
     `meanwhile` is work not using `conn`, done while PostgreSQL finishes the COPY (it
     checks foreign keys at the end of the statement): see while_waiting.
@@ -234,8 +201,6 @@ def insert_driver_rows(
     if conn.dialect.name == "postgresql":
         _copy_in(conn, table, names, rows, meanwhile)
         return
-    if conn.dialect.paramstyle != "qmark":
-        raise NotImplementedError(f"insert_driver_rows with paramstyle {conn.dialect.paramstyle}")
     batch = rows if isinstance(rows, list) else list(rows)
     if batch:
         columns = ", ".join(f'"{name}"' for name in names)
