@@ -135,7 +135,9 @@ def _show_gate(cx: Candor, console: Console, at: object) -> None:
         ):
             purpose = purpose_facts(conn, purpose_id)
             ref = theme_ref(conn, theme)
-            counts = count_by_reason(conn, decisions(purpose, channel, ref, cx.clock.now()))
+            counts = count_by_reason(
+                conn, decisions(purpose, channel, ref, cx.clock.now(), dialect=conn.dialect.name)
+            )
             summary = ", ".join(
                 f"{reason} {n}" for reason, n in sorted(counts.items(), key=lambda kv: -kv[1])
             )

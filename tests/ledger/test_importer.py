@@ -60,6 +60,7 @@ def test_import_reports_rejects_and_imports_the_rest(configured: Candor, tmp_pat
                 "email",
                 theme_ref(conn, "weekly"),
                 cx.clock.now(),
+                dialect=conn.dialect.name,
             ),
         )
     assert counts == {"allowed": 1, "doi_pending": 1, "refused": 1}

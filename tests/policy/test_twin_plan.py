@@ -1,4 +1,4 @@
-"""The twin's plan hint: the group narrows the consent subquery on PostgreSQL only."""
+"""The twin's per-database shape: the same rule, each database's fastest way to the newest row."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ PURPOSE = PurposeFacts(id="news", kind="marketing", legal_basis="consent")
 
 
 def _sql(dialect: Dialect, target: Select[Any] | None) -> str:
-    query = decisions(PURPOSE, "email", None, datetime(2026, 3, 2, tzinfo=UTC), target)
+    at = datetime(2026, 3, 2, tzinfo=UTC)
+    query = decisions(PURPOSE, "email", None, at, target, dialect=dialect.name)
     return str(query.compile(dialect=dialect))
 
 
@@ -24,10 +25,30 @@ def test_group_narrows_the_consent_rows_on_postgresql_but_not_on_sqlite() -> Non
     group = select(contacts.c.id).where(contacts.c.id < 10)
     on_pg, on_lite = _sql(postgresql.dialect(), group), _sql(sqlite.dialect(), group)
     assert on_pg.count("row.contact_id IN") == 1
-    assert on_lite.count("row.contact_id IN") == 0
+    assert on_lite.count('"row".contact_id IN') == 0
     # everything else narrows the same way on both
     assert on_pg.count("IN (SELECT") - 1 == on_lite.count("IN (SELECT")
 
 
 def test_without_a_group_nothing_is_narrowed() -> None:
     assert "row.contact_id IN" not in _sql(postgresql.dialect(), None)
+
+
+def test_postgresql_keeps_the_first_row_per_contact_and_sqlite_the_unsuperseded_one() -> None:
+    on_pg, on_lite = _sql(postgresql.dialect(), None), _sql(sqlite.dialect(), None)
+    assert "DISTINCT ON (row.contact_id)" in on_pg
+    assert "ORDER BY row.contact_id, row.occurred_at DESC, row.event_id DESC" in on_pg
+    assert "newer" not in on_pg
+    assert "DISTINCT" not in on_lite
+    assert "NOT (EXISTS (SELECT" in on_lite
+
+
+def test_sqlite_seeks_a_contacts_consent_rows_by_purpose_only() -> None:
+    on_lite, on_pg = _sql(sqlite.dialect(), None), _sql(postgresql.dialect(), None)
+    assert '(+ "row".scope_theme) IN' in on_lite and "(+ newer.scope_channel) IN" in on_lite
+    assert "(+ " not in on_pg
+
+
+def test_one_case_decides_and_the_basis_follows_from_the_purpose() -> None:
+    sql = _sql(postgresql.dialect(), None)
+    assert sql.count("c.erased_at IS NOT NULL") == 1

@@ -242,18 +242,21 @@ def test_decide_and_twin_agree(
     reset(cx)
     ids = build_ledger(cx, [p1, p2], people)
     by_id = {"p1": p1, "p2": p2}
+    dialect = cx.engine.dialect.name
     with cx.engine.connect() as conn:
         for req in requests:
             purpose = by_id[req["purpose"]]
             theme = ThemeRef(req["theme"], THEMES[req["theme"]]) if req["theme"] else None
             at = START + timedelta(days=req["at_days"])
-            twin = dict(decide_many(conn, decisions(purpose, req["channel"], theme, at)))
+            twin = dict(
+                decide_many(conn, decisions(purpose, req["channel"], theme, at, dialect=dialect))
+            )
             assert sorted(twin) == sorted(ids)
             for contact_id in ids:
                 pure = decide_for(conn, contact_id, purpose, req["channel"], None, theme, at)
                 assert twin[contact_id] == pure, (contact_id, req)
             some = select(contacts.c.id).where(contacts.c.id.in_(ids[::2]))
-            query = decisions(purpose, req["channel"], theme, at, target=some)
+            query = decisions(purpose, req["channel"], theme, at, target=some, dialect=dialect)
             part = dict(decide_many(conn, query))
             assert part == {cid: twin[cid] for cid in ids[::2]}
 
@@ -300,7 +303,17 @@ def test_twin_with_explicit_address_matches(configured: Candor) -> None:
         for address_id, expected in ((1, "not_asked"), (2, "allowed"), (None, "not_asked")):
             pure = decide_for(conn, cid, purpose, "email", address_id, theme, later)
             twin = dict(
-                decide_many(conn, decisions(purpose, "email", theme, later, address_id=address_id))
+                decide_many(
+                    conn,
+                    decisions(
+                        purpose,
+                        "email",
+                        theme,
+                        later,
+                        address_id=address_id,
+                        dialect=conn.dialect.name,
+                    ),
+                )
             )
             assert pure.reason == expected
             assert twin[cid] == pure

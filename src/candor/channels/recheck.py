@@ -62,6 +62,7 @@ def recheck(
         groups[(row["purpose_id"], row["channel"], row["theme"], row["kind"])].append(row)
     purposes: dict[str, PurposeFacts] = {}
     out: dict[int, Decision] = {}
+    dialect = conn.dialect.name
     for (purpose_id, channel, theme_id, kind), members in groups.items():
         if purpose_id not in purposes:
             purposes[purpose_id] = purpose_facts(conn, purpose_id)
@@ -72,7 +73,7 @@ def recheck(
         ]
         if usual:
             wanted = sorted({r["contact_id"] for r in usual})
-            query = decisions(facts, channel, theme, at, _GROUP)
+            query = decisions(facts, channel, theme, at, _GROUP, dialect=dialect)
             found = _decided(conn, query, {"gate_ids": wanted})
             for row in usual:
                 out[row["id"]] = found.get(row["contact_id"], Decision(False, "erased"))
@@ -80,7 +81,9 @@ def recheck(
             if row["id"] in out:
                 continue
             target = select(contacts.c.id).where(contacts.c.id == row["contact_id"])
-            query = decisions(facts, channel, theme, at, target, address_id=row["address_id"])
+            query = decisions(
+                facts, channel, theme, at, target, address_id=row["address_id"], dialect=dialect
+            )
             found = _decided(conn, query)
             out[row["id"]] = found.get(row["contact_id"], Decision(False, "erased"))
     return out

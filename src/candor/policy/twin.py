@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     Connection,
     Integer,
     Select,
@@ -24,27 +23,18 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    true,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 from candor.durations import subtract
-from candor.policy.decide import ALLOWED, BASES, Decision
+from candor.policy.decide import ALLOWED, Decision
 from candor.policy.facts import PurposeFacts, ThemeRef
 from candor.store.tables import addresses, block_lifts, blocks, consent_state, contacts
 
 _BLOCK_RANK = {"all": 1, "channel": 2, "address": 3, "theme": 4}
-_CONSENT_REASONS = (
-    "refused",
-    "withdrawn",
-    "expired",
-    "doi_pending",
-    "reconsent_required",
-    "consent",
-)
+_CONSENT_REASONS = ("refused", "withdrawn", "expired", "doi_pending", "reconsent_required")
 
 
 def decisions(
@@ -54,10 +44,14 @@ def decisions(
     at: datetime,
     target: Select[Any] | None = None,
     address_id: int | None = None,
+    *,
+    dialect: str,
 ) -> Select[Any]:
     """One row per contact in `target` (default: every contact) with its decision.
 
     Columns: contact_id, reason, basis, event_id, address_id (the resolved address).
+    `dialect` is the database's (conn.dialect.name): the rule is the same, but each database
+    finds a contact's newest consent row fastest its own way (see `_latest_covering`).
     """
     c = contacts.alias("c")
     if target is not None:
@@ -79,23 +73,24 @@ def decisions(
         ranked = _block_ranks(channel, lookup, scopes, at, target)
         query = query.outerjoin(ranked, ranked.c.contact_id == c.c.id)
         block_rank = ranked.c.rank
-    latest = _latest_covering(purpose.id, channel, lookup, scopes, at, target)
+    latest = _latest_covering(purpose.id, channel, lookup, scopes, at, target, dialect)
     query = query.outerjoin(latest, latest.c.contact_id == c.c.id)
 
-    outcome = _outcome(
+    reason = _reason(
         purpose, c, resolved, block_rank, latest, at, channel is not None or address_id is not None
-    )
-    outcome = outcome.label("outcome")
+    ).label("reason")
     address = resolved.c.address_id if resolved is not None else null()
     inner = query.add_columns(
-        outcome, latest.c.event_id.label("latest_event"), address.label("address_id")
+        reason, latest.c.event_id.label("latest_event"), address.label("address_id")
     ).subquery("decided")
-    is_allowed = inner.c.outcome.in_(BASES)
+    is_allowed = inner.c.reason == ALLOWED
+    # The ledger event that decided: the consent row, where a consent state was decisive.
+    from_ledger = list(_CONSENT_REASONS) + ([ALLOWED] if purpose.legal_basis == "consent" else [])
     return select(
         inner.c.contact_id,
-        case((is_allowed, literal(ALLOWED)), else_=inner.c.outcome).label("reason"),
-        case((is_allowed, inner.c.outcome), else_=null()).label("basis"),
-        case((inner.c.outcome.in_(_CONSENT_REASONS), inner.c.latest_event), else_=null()).label(
+        inner.c.reason,
+        case((is_allowed, literal(purpose.legal_basis, String)), else_=null()).label("basis"),
+        case((inner.c.reason.in_(from_ledger), inner.c.latest_event), else_=null()).label(
             "event_id"
         ),
         # The address the decision resolved (where a message would go); NULL without a channel.
@@ -108,30 +103,12 @@ def _within(column: Any, target: Select[Any] | None) -> list[ColumnElement[bool]
     return [] if target is None else [column.in_(target)]
 
 
-class _PlanHint(ColumnElement[bool]):
-    """A condition that only narrows what PostgreSQL computes; TRUE on SQLite.
+def _unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """`+column`: SQLite then seeks a contact's rows by the key's first columns only.
 
-    SQLite flattens the consent subquery into a lookup per contact of the group already,
-    and there the same IN re-reads the group for every row: 5,000 contacts took 2 minutes.
+    With `scope_theme IN (3)` and `scope_channel IN (2)` it would seek six times per contact.
     """
-
-    type = Boolean()
-    inherit_cache = True
-    _traverse_internals = [("condition", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
-    _is_implicitly_boolean = True
-
-    def __init__(self, condition: ColumnElement[bool]) -> None:
-        self.condition = condition
-
-
-@compiles(_PlanHint)
-def _hint_condition(element: _PlanHint, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.condition, **kw)
-
-
-@compiles(_PlanHint, "sqlite")
-def _hint_true(element: _PlanHint, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(true(), **kw)
+    return UnaryExpression(column, operator=custom_op("+"), type_=column.type)
 
 
 def _resolved_addresses(channel: str | None, address_id: int | None, target: Any) -> Any:
@@ -163,12 +140,22 @@ def first_deliverable(channel: str | None, *where: ColumnElement[bool]) -> Selec
     """
     a = addresses
     conditions = [a.c.deliverable.is_(True), *where]
-    if channel is not None:
-        conditions.append(a.c.channel == channel)
+    if channel is None:
+        return (
+            select(a.c.contact_id, a.c.channel, func.min(a.c.id).label("address_id"))
+            .where(*conditions)
+            .group_by(a.c.contact_id, a.c.channel)
+        )
+    # Grouped by contact alone, the rows are provably one per contact: PostgreSQL then merges
+    # them into the contacts without buffering a million rows first.
     return (
-        select(a.c.contact_id, a.c.channel, func.min(a.c.id).label("address_id"))
-        .where(*conditions)
-        .group_by(a.c.contact_id, a.c.channel)
+        select(
+            a.c.contact_id,
+            literal(channel, String).label("channel"),
+            func.min(a.c.id).label("address_id"),
+        )
+        .where(*conditions, a.c.channel == channel)
+        .group_by(a.c.contact_id)
     )
 
 
@@ -236,34 +223,41 @@ def _latest_covering(
     scopes: tuple[str, ...],
     at: datetime,
     target: Any,
+    dialect: str,
 ) -> Any:
     """Per contact, the newest projection row covering the request (one row per contact).
 
-    "Newest" is an anti-join (no covering row is later by (occurred_at, event_id)): an index
-    lookup per contact on both databases, where a window function made SQLite scan.
+    "Newest" is by (occurred_at, event_id). PostgreSQL keeps the first row of each contact
+    in that order (DISTINCT ON, read along ix_consent_state_newest, provably one per contact
+    so the join needs no buffer); SQLite keeps the row no covering row is later than (an
+    anti-join: an index lookup per contact, where a window function made it scan).
     """
-    row, newer = consent_state.alias("row"), consent_state.alias("newer")
-    query = select(
-        row.c.contact_id, row.c.event_id, row.c.status, row.c.occurred_at, row.c.purpose_version
-    ).select_from(row)
+    row = consent_state.alias("row")
+    columns = (row.c.event_id, row.c.status, row.c.occurred_at, row.c.purpose_version)
+    covered = _covers(row, purpose_id, channel, lookup, scopes, at, dialect)
+    if dialect == "postgresql":
+        return (
+            select(row.c.contact_id, *columns)
+            .ext(distinct_on(row.c.contact_id))
+            .where(*covered, *_within(row.c.contact_id, target))
+            .order_by(row.c.contact_id, row.c.occurred_at.desc(), row.c.event_id.desc())
+            .subquery("latest")
+        )
+    # SQLite looks the rows up per contact of the group already; an IN on the group here
+    # would re-read the group for every row (5,000 contacts took 2 minutes).
+    newer = consent_state.alias("newer")
     later = or_(
         newer.c.occurred_at > row.c.occurred_at,
         and_(newer.c.occurred_at == row.c.occurred_at, newer.c.event_id > row.c.event_id),
     )
-    superseded = (
-        select(literal(1))
-        .select_from(newer)
-        .where(
-            newer.c.contact_id == row.c.contact_id,
-            *_covers(newer, purpose_id, channel, lookup, scopes, at),
-            later,
-        )
+    superseded = select(literal(1)).where(
+        newer.c.contact_id == row.c.contact_id,
+        *_covers(newer, purpose_id, channel, lookup, scopes, at, dialect),
+        later,
     )
-    return query.where(
-        *_covers(row, purpose_id, channel, lookup, scopes, at),
-        *[_PlanHint(condition) for condition in _within(row.c.contact_id, target)],
-        ~superseded.exists(),
-    ).subquery("latest")
+    return (
+        select(row.c.contact_id, *columns).where(*covered, ~superseded.exists()).subquery("latest")
+    )
 
 
 def _covers(
@@ -273,22 +267,26 @@ def _covers(
     lookup: AddressLookup,
     scopes: tuple[str, ...],
     at: datetime,
+    dialect: str,
 ) -> list[ColumnElement[bool]]:
     """Conditions for a projection row whose scope covers the request (see decide)."""
     address_match: ColumnElement[bool] = s.c.scope_address == 0
     if lookup is not None:
         address_match = or_(address_match, s.c.scope_address == lookup(s.c.contact_id))
     channels = ("",) if channel is None else ("", channel)
+    theme, channel_column = s.c.scope_theme, s.c.scope_channel
+    if dialect == "sqlite":
+        theme, channel_column = _unindexed(theme), _unindexed(channel_column)
     return [
         s.c.purpose_id == purpose_id,
-        s.c.scope_theme.in_(("", *scopes)),
-        s.c.scope_channel.in_(channels),
+        theme.in_(("", *scopes)),
+        channel_column.in_(channels),
         address_match,
         s.c.occurred_at <= at,
     ]
 
 
-def _outcome(
+def _reason(
     purpose: PurposeFacts,
     c: Any,
     resolved: Any,
@@ -297,7 +295,10 @@ def _outcome(
     at: datetime,
     needs_address: bool,
 ) -> ColumnElement[str]:
-    """The CASE that mirrors decide(): denial reasons in order, else the legal basis."""
+    """The CASE that mirrors decide(): denial reasons in order, else "allowed".
+
+    One CASE per row: the basis follows from the purpose, so nothing reads this one twice.
+    """
     whens: list[tuple[ColumnElement[bool], Any]] = [
         (and_(c.c.erased_at.is_not(None), c.c.erased_at <= at), "erased"),
         (and_(c.c.restricted_at.is_not(None), c.c.restricted_at <= at), "restricted"),
@@ -310,7 +311,7 @@ def _outcome(
     status = latest.c.status
     if purpose.legal_basis != "consent":
         whens.append((status.in_(("refused", "withdrawn")), status))
-        return case(*whens, else_=literal(purpose.legal_basis, String))
+        return case(*whens, else_=literal(ALLOWED, String))
     whens += [
         (status.is_(None), "not_asked"),
         (status.in_(("refused", "withdrawn", "expired")), status),
@@ -322,7 +323,7 @@ def _outcome(
     whens.append(
         (latest.c.purpose_version < literal(purpose.reconsent_floor, Integer), "reconsent_required")
     )
-    return case(*whens, else_=literal("consent", String))
+    return case(*whens, else_=literal(ALLOWED, String))
 
 
 def decide_many(
@@ -337,6 +338,8 @@ def decide_many(
 
 def count_by_reason(conn: Connection, query: Select[Any]) -> dict[str, int]:
     """How many contacts of the group get each reason (simulate, Mission Control)."""
-    sub = query.subquery()
+    # OFFSET 0 keeps the decisions a subquery of their own, so PostgreSQL, unable to guess
+    # how many reasons the CASE yields, assumes few and hashes them instead of sorting 1M.
+    sub = query.offset(0).subquery()
     rows = conn.execute(select(sub.c.reason, func.count()).group_by(sub.c.reason))
     return {reason: count for reason, count in rows}

@@ -195,6 +195,15 @@ consent_state = Table(
     Column("purpose_version", Integer, nullable=False),
     Index("ix_consent_state_purpose", "purpose_id", "status"),
 )
+# PostgreSQL reads each contact's newest covering row along this (policy.twin, DISTINCT ON);
+# SQLite finds it by primary key lookups and would only pay for the index on every write.
+Index(
+    "ix_consent_state_newest",
+    consent_state.c.purpose_id,
+    consent_state.c.contact_id,
+    consent_state.c.occurred_at.desc(),
+    consent_state.c.event_id.desc(),
+).ddl_if(dialect="postgresql")
 
 # The last link of each contact's hash chain: removing the newest event is detected too.
 ledger_heads = Table(

@@ -51,7 +51,8 @@ def decide_batch(
     if not members:
         return {}
     facts = purpose or ctx.journey.purpose
-    query = decisions(facts, channel, theme, ctx.now, batch_target(contact_ids(members)))
+    target = batch_target(contact_ids(members))
+    query = decisions(facts, channel, theme, ctx.now, target, dialect=ctx.conn.dialect.name)
     # Not twin.decide_many: its stream_results option would stick to the batch's connection.
     found: dict[int, Decision] = {}
     for contact_id, reason, basis, event_id, address_id in ctx.conn.execute(query).all():

@@ -146,7 +146,8 @@ def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime, vault: Vau
         staged = stage_source(conn, vault, defn.id, defn.source, defn.fields, target, now)
         target, data = staged.target, staged.data
     hold_group(conn, target)
-    decided = decisions(purpose_facts(conn, defn.purpose), None, None, now, target=target)
+    facts = purpose_facts(conn, defn.purpose)
+    decided = decisions(facts, None, None, now, target=target, dialect=conn.dialect.name)
     by_reason = count_by_reason(conn, decided)
     sub = decided.subquery("d")
     start = max(now, defn.starts_at) if defn.starts_at else now
@@ -237,6 +238,11 @@ def enter_select(conn: Connection, defn: JourneyDefinition, now: datetime) -> Se
     """The ids of the contacts that would enter now (for simulate)."""
     types = DbRegistry(conn).profile_types()
     decided = decisions(
-        purpose_facts(conn, defn.purpose), None, None, now, target=target_select(defn.target, types)
+        purpose_facts(conn, defn.purpose),
+        None,
+        None,
+        now,
+        target=target_select(defn.target, types),
+        dialect=conn.dialect.name,
     ).subquery("entering")
     return select(decided.c.contact_id).where(decided.c.reason.not_in(NEVER_ENTER))

@@ -33,7 +33,15 @@ def simulate(conn: Connection, defn: JourneyDefinition, now: datetime) -> dict[s
     purpose = purpose_facts(conn, defn.purpose)
     types = DbRegistry(conn).profile_types()
     by_reason = count_by_reason(
-        conn, decisions(purpose, None, None, now, target=target_select(defn.target, types))
+        conn,
+        decisions(
+            purpose,
+            None,
+            None,
+            now,
+            target=target_select(defn.target, types),
+            dialect=conn.dialect.name,
+        ),
     )
     entering = enter_select(conn, defn, now)
     groups = {r.id: r.group_id for r in conn.execute(select(themes.c.id, themes.c.group_id))}
@@ -73,7 +81,7 @@ def _step_figures(
         facts = replace(purpose, kind="marketing")
     elif step.type == "opt_in":
         facts, theme = replace(purpose, kind="service"), None
-    decided = decisions(facts, channel, theme, now, target=entering)
+    decided = decisions(facts, channel, theme, now, target=entering, dialect=conn.dialect.name)
     by_reason = count_by_reason(conn, decided)
     if step.type == "advertising_block":
         by_reason = _only_blocks(by_reason)

@@ -37,6 +37,7 @@ def simulate(cx: Candor, journey_id: str) -> dict[str, Any]:
             None,
             now,
             target=target_select(defn.target, types),
+            dialect=conn.dialect.name,
         )
         by_reason = count_by_reason(conn, query)
     entering = sum(n for reason, n in by_reason.items() if reason not in NEVER_ENTER)
