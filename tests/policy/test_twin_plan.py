@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import Dialect, Select, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -52,3 +53,24 @@ def test_sqlite_seeks_a_contacts_consent_rows_by_purpose_only() -> None:
 def test_one_case_decides_and_the_basis_follows_from_the_purpose() -> None:
     sql = _sql(postgresql.dialect(), None)
     assert sql.count("c.erased_at IS NOT NULL") == 1
+
+
+def test_a_batch_of_ids_is_one_array_per_part_on_postgresql_and_one_group_on_sqlite() -> None:
+    at = datetime(2026, 3, 2, tzinfo=UTC)
+    for dialect in (postgresql.dialect(), sqlite.dialect()):
+        query = decisions(PURPOSE, "email", None, at, dialect=dialect.name, ids=[1, 2, 3])
+        sql = str(query.compile(dialect=dialect))
+        if dialect.name == "postgresql":
+            assert sql.startswith("SELECT")  # no CTE
+            # contacts, addresses, blocks and consent rows each probe the array
+            assert sql.count("= ANY (CAST(") == 4
+        else:
+            assert sql.startswith("WITH anon_1 AS")
+            assert sql.count("IN (SELECT anon_1.id") == 3  # the consent rows are looked up
+
+
+def test_a_group_is_a_target_or_ids_never_both() -> None:
+    at = datetime(2026, 3, 2, tzinfo=UTC)
+    group = select(contacts.c.id)
+    with pytest.raises(ValueError, match="target or ids"):
+        decisions(PURPOSE, None, None, at, group, dialect="sqlite", ids=[1])

@@ -259,6 +259,8 @@ def test_decide_and_twin_agree(
             query = decisions(purpose, req["channel"], theme, at, target=some, dialect=dialect)
             part = dict(decide_many(conn, query))
             assert part == {cid: twin[cid] for cid in ids[::2]}
+            batch = decisions(purpose, req["channel"], theme, at, dialect=dialect, ids=ids[1::2])
+            assert dict(decide_many(conn, batch)) == {cid: twin[cid] for cid in ids[1::2]}
 
 
 def test_twin_with_explicit_address_matches(configured: Candor) -> None:

@@ -20,7 +20,7 @@ from candor.policy.twin import decisions, first_deliverable
 from candor.store.engine import is_sqlite
 from candor.store.journey_tables import journey_contacts, outbox
 from candor.store.sql import in_batch
-from candor.store.tables import addresses, communications, consent_state, contacts
+from candor.store.tables import addresses, communications, consent_state
 
 # Reasons that take a contact out of the journey wherever it stands.
 GONE = frozenset({"erased", "restricted"})
@@ -29,11 +29,6 @@ REFUSALS = frozenset({"refused", "withdrawn"})
 
 def contact_ids(members: Iterable[Member]) -> list[int]:
     return sorted({m.contact_id for m in members})
-
-
-def batch_target(ids: Sequence[int]) -> Select[Any]:
-    """The batch as a twin target."""
-    return select(contacts.c.id).where(in_batch(contacts.c.id, ids))
 
 
 def decide_batch(
@@ -51,8 +46,8 @@ def decide_batch(
     if not members:
         return {}
     facts = purpose or ctx.journey.purpose
-    target = batch_target(contact_ids(members))
-    query = decisions(facts, channel, theme, ctx.now, target, dialect=ctx.conn.dialect.name)
+    ids = contact_ids(members)
+    query = decisions(facts, channel, theme, ctx.now, dialect=ctx.conn.dialect.name, ids=ids)
     # Not twin.decide_many: its stream_results option would stick to the batch's connection.
     found: dict[int, Decision] = {}
     for contact_id, reason, basis, event_id, address_id in ctx.conn.execute(query).all():
