@@ -234,15 +234,14 @@ def data_object(conn: Connection, names: list[str]) -> Any:
     return func.json_build_object(*pg_pairs)
 
 
+def entry_decisions(conn: Connection, defn: JourneyDefinition, now: datetime) -> Select[Any]:
+    """The gate at entry for the journey's target group, under its purpose (the twin)."""
+    target = target_select(defn.target, DbRegistry(conn).profile_types())
+    facts = purpose_facts(conn, defn.purpose)
+    return decisions(facts, None, None, now, target=target, dialect=conn.dialect.name)
+
+
 def enter_select(conn: Connection, defn: JourneyDefinition, now: datetime) -> Select[Any]:
     """The ids of the contacts that would enter now (for simulate)."""
-    types = DbRegistry(conn).profile_types()
-    decided = decisions(
-        purpose_facts(conn, defn.purpose),
-        None,
-        None,
-        now,
-        target=target_select(defn.target, types),
-        dialect=conn.dialect.name,
-    ).subquery("entering")
+    decided = entry_decisions(conn, defn, now).subquery("entering")
     return select(decided.c.contact_id).where(decided.c.reason.not_in(NEVER_ENTER))

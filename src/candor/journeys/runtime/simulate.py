@@ -15,9 +15,7 @@ from sqlalchemy import Connection, Select, case, func, or_, select
 
 from candor.journeys.definition import JourneyDefinition, Step
 from candor.journeys.runtime import caps
-from candor.journeys.runtime.enroll import NEVER_ENTER, checked, enter_select
-from candor.journeys.runtime.filters import target_select
-from candor.journeys.runtime.store_registry import DbRegistry
+from candor.journeys.runtime.enroll import NEVER_ENTER, checked, enter_select, entry_decisions
 from candor.ledger.registry import purpose_facts
 from candor.policy.facts import PurposeFacts, ThemeRef
 from candor.policy.twin import count_by_reason, decisions
@@ -31,18 +29,7 @@ def simulate(conn: Connection, defn: JourneyDefinition, now: datetime) -> dict[s
     """The figures of a launch at `now` (read-only; refuses a journey with errors)."""
     problems = checked(conn, defn)
     purpose = purpose_facts(conn, defn.purpose)
-    types = DbRegistry(conn).profile_types()
-    by_reason = count_by_reason(
-        conn,
-        decisions(
-            purpose,
-            None,
-            None,
-            now,
-            target=target_select(defn.target, types),
-            dialect=conn.dialect.name,
-        ),
-    )
+    by_reason = count_by_reason(conn, entry_decisions(conn, defn, now))
     entering = enter_select(conn, defn, now)
     groups = {r.id: r.group_id for r in conn.execute(select(themes.c.id, themes.c.group_id))}
     rules = caps.sending_rules(conn)

@@ -6,8 +6,7 @@ from typing import Any
 
 from candor.journeys.definition import JourneyError, build_journey
 from candor.ledger import audit
-from candor.ledger.registry import purpose_facts
-from candor.policy.twin import count_by_reason, decisions
+from candor.policy.twin import count_by_reason
 from candor.runtime import Candor
 from candor.store.engine import reading
 
@@ -18,10 +17,8 @@ class ActionRefused(Exception):
 
 def simulate(cx: Candor, journey_id: str) -> dict[str, Any]:
     """Who would enter now and, for the others, the gate's reasons (nothing is changed)."""
-    from candor.journeys.runtime.enroll import NEVER_ENTER
-    from candor.journeys.runtime.filters import target_select
+    from candor.journeys.runtime.enroll import NEVER_ENTER, entry_decisions
     from candor.journeys.runtime.model import journey_row
-    from candor.journeys.runtime.store_registry import DbRegistry
 
     now = cx.clock.now()
     with reading(cx.engine) as conn:
@@ -30,16 +27,7 @@ def simulate(cx: Candor, journey_id: str) -> dict[str, Any]:
             defn = build_journey(row["definition"])
         except JourneyError as exc:
             raise ActionRefused(str(exc)) from None
-        types = DbRegistry(conn).profile_types()
-        query = decisions(
-            purpose_facts(conn, defn.purpose),
-            None,
-            None,
-            now,
-            target=target_select(defn.target, types),
-            dialect=conn.dialect.name,
-        )
-        by_reason = count_by_reason(conn, query)
+        by_reason = count_by_reason(conn, entry_decisions(conn, defn, now))
     entering = sum(n for reason, n in by_reason.items() if reason not in NEVER_ENTER)
     with cx.engine.begin() as conn:
         audit.record(
