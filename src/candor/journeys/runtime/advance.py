@@ -150,6 +150,8 @@ def walk(ctx: StepContext, members: list[Member]) -> None:
             continue
         here = replace(ctx, step=step)
         moves = handler.run(here, group)
+        if not handler.keeps_decisions:
+            ctx.decisions.clear()
         _all_sorted(step, group, moves)
         for to, onward in apply(here, moves, pending):
             todo.append((ctx.journey.steps[to], onward))

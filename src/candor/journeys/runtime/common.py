@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
-from candor.journeys.runtime.moves import Member, StepContext
+from candor.journeys.runtime.moves import Decided, Member, StepContext
 from candor.policy.decide import ALLOWED, Decision
 from candor.policy.facts import PurposeFacts, ThemeRef
 from candor.policy.twin import decisions, first_deliverable
@@ -38,23 +38,48 @@ def decide_batch(
     theme: ThemeRef | None,
     purpose: PurposeFacts | None = None,
     addresses: dict[int, int | None] | None = None,
+    *,
+    reuse: bool = True,
 ) -> dict[int, Decision]:
     """The gate for every contact of the batch in one twin query (absent: erased).
 
     `addresses`, when given, receives the address each decision resolved (its message's).
+    With `reuse`, decisions this transaction already took for the same question are taken
+    from ctx.decisions (a send right after its consent step asks the twin once, not twice).
     """
     if not members:
         return {}
     facts = purpose or ctx.journey.purpose
     ids = contact_ids(members)
+    known = ctx.decisions.setdefault((facts, channel, theme), {})
+    if not reuse or any(cid not in known for cid in ids):
+        known.update(_ask_twin(ctx, facts, channel, theme, ids))
+    if addresses is not None:
+        addresses.update((cid, known[cid][1]) for cid in ids)
+    return {m.contact_id: known[m.contact_id][0] for m in members}
+
+
+def _ask_twin(
+    ctx: StepContext,
+    facts: PurposeFacts,
+    channel: str | None,
+    theme: ThemeRef | None,
+    ids: list[int],
+) -> dict[int, Decided]:
     query = decisions(facts, channel, theme, ctx.now, dialect=ctx.conn.dialect.name, ids=ids)
     # Not twin.decide_many: its stream_results option would stick to the batch's connection.
-    found: dict[int, Decision] = {}
+    found: dict[int, Decided] = dict.fromkeys(ids, (Decision(False, "erased"), None))
     for contact_id, reason, basis, event_id, address_id in ctx.conn.execute(query).all():
-        found[contact_id] = Decision(reason == ALLOWED, reason, basis, event_id)
-        if addresses is not None:
-            addresses[contact_id] = address_id
-    return {m.contact_id: found.get(m.contact_id, Decision(False, "erased")) for m in members}
+        found[contact_id] = (Decision(reason == ALLOWED, reason, basis, event_id), address_id)
+    return found
+
+
+def forget_decisions(ctx: StepContext, contact_ids: Iterable[int]) -> None:
+    """Drop this transaction's gate decisions for people a step just wrote ledger events for."""
+    ids = set(contact_ids)
+    for known in ctx.decisions.values():
+        for cid in ids:
+            known.pop(cid, None)
 
 
 def resolved_addresses(conn: Connection, channel: str, ids: Sequence[int]) -> Select[Any]:

@@ -25,6 +25,9 @@ class Handler:
 
     run: StepRun
     wake: StepWake | None = None
+    # True when the step writes nothing decide() reads (ledger, blocks, contact state), so
+    # gate decisions taken earlier in the batch's transaction stay true after it runs.
+    keeps_decisions: bool = False
 
 
 _HANDLERS: dict[str, Handler] = {}

@@ -9,7 +9,7 @@ write_pending as one UPDATE ... WHERE id IN (...) per distinct change.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from candor.journeys.definition import Step
 from candor.journeys.runtime.model import Journey
 from candor.journeys.runtime.rows import rows_table
+from candor.policy.decide import Decision
 from candor.runtime import Candor
 from candor.store.engine import is_sqlite
 from candor.store.journey_tables import journey_contacts, journey_step_stats, journey_transitions
@@ -28,6 +29,7 @@ from candor.store.sql import in_batch
 from candor.store.tables import Id
 from candor.store.types import UTCDateTime
 
+Decided = tuple[Decision, int | None]  # the gate's decision and the address it resolved
 TRANSITION_COLUMNS = ["journey_id", "contact_id", "from_step", "to_step", "outcome", "at"]
 
 
@@ -102,6 +104,10 @@ class StepContext:
     step: Step
     now: datetime
     stats: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # Gate decisions taken in this batch's transaction, by (purpose, channel, theme): a send
+    # after a consent step reuses them. The walk empties it after any step that writes what
+    # decide() reads.
+    decisions: dict[Hashable, dict[int, Decided]] = field(default_factory=dict)
 
     @property
     def settings(self) -> Any:

@@ -113,5 +113,5 @@ def _latest_inbound(ctx: StepContext, ids: list[int]) -> dict[int, int]:
     return {r.contact_id: r.id for r in rows}
 
 
-register_handler("advertising_block", Handler(run=run_advertising_block))
+register_handler("advertising_block", Handler(run=run_advertising_block, keeps_decisions=True))
 register_handler("set_advertising_block", Handler(run=run_set_advertising_block))

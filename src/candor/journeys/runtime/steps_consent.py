@@ -23,6 +23,7 @@ from candor.journeys.runtime.common import (
     consent_news,
     decide_batch,
     enqueue,
+    forget_decisions,
     journey_data,
 )
 from candor.journeys.runtime.handlers import Handler, register_handler
@@ -142,6 +143,7 @@ def run_consent(ctx: StepContext, members: list[Member]) -> Moves:
     if ask:
         ids = sorted(m.contact_id for m in ask)
         _events(ctx, ids, "requested", s.channel, s.theme)
+        forget_decisions(ctx, ids)
         enqueue(
             ctx,
             ask,
@@ -266,7 +268,8 @@ def run_inform(ctx: StepContext, members: list[Member]) -> Moves:
     return moves
 
 
-register_handler("consent", Handler(run=run_consent, wake=_wake_consent))
+# A consent step writes events only for the people it asks, and forgets their decisions.
+register_handler("consent", Handler(run=run_consent, wake=_wake_consent, keeps_decisions=True))
 register_handler("opt_in", Handler(run=run_opt_in, wake=_wake_consent))
 register_handler("opt_out", Handler(run=run_opt_out))
 register_handler("inform", Handler(run=run_inform, wake=_wake_consent))

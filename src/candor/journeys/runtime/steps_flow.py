@@ -197,7 +197,7 @@ def run_end(ctx: StepContext, members: list[Member]) -> Moves:
     return {finish("done"): list(members)}
 
 
-register_handler("wait", Handler(run=run_wait, wake=wake_wait))
-register_handler("branch", Handler(run=run_branch))
+register_handler("wait", Handler(run=run_wait, wake=wake_wait, keeps_decisions=True))
+register_handler("branch", Handler(run=run_branch, keeps_decisions=True))
 register_handler("store", Handler(run=run_store))
-register_handler("end", Handler(run=run_end))
+register_handler("end", Handler(run=run_end, keeps_decisions=True))

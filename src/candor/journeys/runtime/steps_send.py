@@ -61,9 +61,8 @@ def run_send(ctx: StepContext, members: list[Member]) -> Moves:
     missing = [m.contact_id for m in now_due if m.contact_id not in queued]
     queued |= _already_queued(ctx, missing)
     unsent = set(missing) - queued
-    fresh = decide_batch(
-        ctx, [m for m in members if m.contact_id in unsent], s.channel, journey.theme(s.theme)
-    )
+    gone = [m for m in members if m.contact_id in unsent]
+    fresh = decide_batch(ctx, gone, s.channel, journey.theme(s.theme), reuse=False)
     moves: Moves = {}
     for m in members:
         decision = fresh.get(m.contact_id, decided[m.contact_id])
@@ -159,6 +158,6 @@ def _already_queued(ctx: StepContext, ids: Sequence[int]) -> set[int]:
     return {keys[k] for k in found.scalars()}
 
 
-register_handler("send", Handler(run=run_send))
+register_handler("send", Handler(run=run_send, keeps_decisions=True))
 
 __all__ = ["contact_ids", "queue_sends", "run_send"]
