@@ -137,4 +137,19 @@ def test_two_instances_stay_in_step(pair: tuple[Instance, Instance]) -> None:
     assert ack["connector"] == "studio" and ack["status"] == "delivered"
     studio_certificate = studio.call("GET", f"/api/v1/certificates/{p2['studio']}", "dpo").json()
     assert studio_certificate["actor"] == "connector:crm" and studio_certificate["connectors"] == []
+
+    # (a') the other way, from the CLI: erasing p-1 in the studio (mid-journey) erases it in the CRM
+    studio.cli("contacts", "forget", str(p1["studio"]), "--reason", "dsr-cli")
+    wait_for(
+        lambda: crm.call("GET", f"/api/v1/contacts/{p1['crm']}").status_code == 404, timeout=10
+    )
+    crm_certificate = crm.call("GET", f"/api/v1/certificates/{p1['crm']}", "dpo").json()
+    assert crm_certificate["actor"] == "connector:studio" and crm_certificate["connectors"] == []
+
+    def studio_acknowledged() -> list[dict[str, Any]]:
+        certificate = studio.call("GET", f"/api/v1/certificates/{p1['studio']}", "dpo").json()
+        return [c for c in certificate["connectors"] if c["acknowledged_at"]]
+
+    (ack,) = wait_for(studio_acknowledged)
+    assert ack["connector"] == "crm" and ack["status"] == "delivered"
     print(f"withdrawal {withdrawal_seconds:.2f}s, erasure {erasure_seconds:.2f}s")

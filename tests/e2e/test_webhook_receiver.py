@@ -1,5 +1,6 @@
-"""Against plain HTTP receivers: signatures verified there, retries after 500s with growing
-delays, and a dead letter after max attempts, shown by `candor sync status` and the API."""
+"""Against plain HTTP receivers: signatures verified there, retries after 500s, and a dead
+letter after max attempts, shown by `candor sync status` and the API. That the delays grow
+is proved on a manual clock (tests/sync/test_delivery.py), not timed here."""
 
 from __future__ import annotations
 
@@ -97,9 +98,6 @@ def test_retries_with_backoff_and_dead_letters(
 
         flaky = receivers["flaky"]
         wait_for(lambda: len(flaky.seen) >= 3)
-        times = [t for t, _, _ in flaky.seen]
-        first, second = times[1] - times[0], times[2] - times[1]
-        assert first >= 0.35 and second > first * 1.5, (first, second)
         assert all(ok for _, ok, _ in flaky.seen)
         event = flaky.seen[0][2]
         assert event["type"] == "consent.changed" and event["subject"] == {

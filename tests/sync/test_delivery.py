@@ -120,3 +120,25 @@ def test_unreachable_connector_retries_and_an_acknowledged_erasure_is_shredded(
     with reading(cx.engine) as conn:
         (ack,) = certificate_of(conn, cid)["connectors"]
     assert ack["connector"] == "crm" and ack["status"] == "delivered" and ack["acknowledged_at"]
+
+
+def test_retries_wait_twice_as_long_each_time_until_the_ceiling(
+    configured: Candor, receiver: Receiver
+) -> None:
+    cx = configured
+    clock = cx.clock
+    assert isinstance(clock, ManualClock)
+    receiver.answer = lambda n, r: 500
+    connect(cx, [hook("crm", url=receiver.url, retry_base_seconds=1)], retry_max_seconds=6)
+    consent(cx, add_contact(cx, 1), "events", "withdrawn")
+    waits = []
+    for _ in range(5):
+        assert deliver_due(cx) == 1
+        (d,) = deliveries(cx)
+        wait = d["next_attempt_at"] - d["last_attempt_at"]
+        waits.append(wait.total_seconds())
+        clock.advance(wait - timedelta(seconds=0.5))
+        assert deliver_due(cx) == 0  # not before its time
+        clock.advance(timedelta(seconds=0.5))
+    assert waits == [1, 2, 4, 6, 6]
+    assert len(receiver.received) == 5

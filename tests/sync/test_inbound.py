@@ -200,3 +200,55 @@ def test_a_lifted_restriction_follows_without_a_second_notice(configured: Candor
     assert decision.reason == "allowed"  # processing may go on again
     assert notices == [] and lifted_by == ["connector:crm"]  # crm told the person, not us
     assert [d["connector"] for d in deliveries(cx)][-2:] == ["shop", "shop"]  # never back to crm
+
+
+def test_malformed_data_is_refused_naming_the_field_never_a_500(configured: Candor) -> None:
+    cx = configured
+    connect(cx, [hook("crm")])
+    cid = add_contact(cx, 1)
+    withdraw = {"purpose": "events", "status": "withdrawn"}
+    cases: list[tuple[dict[str, Any], str]] = [
+        (
+            {**event("consent.changed", "c1", withdraw), "occurred_at": "2026-03-02T08:59:00"},
+            "occurred_at",
+        ),
+        (event("consent.changed", "c1", {**withdraw, "theme": {"a": 1}}), "data.theme"),
+        (event("consent.changed", "c1", {**withdraw, "channel": ["sms"]}), "data.channel"),
+        (
+            event("consent.changed", "c1", {"purpose": "events", "status": ["withdrawn"]}),
+            "data.status",
+        ),
+        (event("block.set", "c1", {"block_id": "1", "theme": ["events"]}), "data.theme"),
+        (event("block.set", "c1", {"block_id": "a\x00b"}), "data.block_id"),
+        (event("block.lifted", "c1", {"block_id": {"x": 1}}), "data.block_id"),
+        (
+            event("contact.rectified", "c1", {"changes": {"first_name": ["Eve"]}}),
+            "data.changes.first_name",
+        ),
+        (event("contact.rectified", "c1", {"changes": {"language": 5}}), "data.changes.language"),
+        (
+            event("contact.rectified", "c1", {"changes": {"timezone": "Mars/Base"}}),
+            "data.changes.timezone",
+        ),
+        (event("contact.rectified", "c1", {"changes": "x"}), "data.changes"),
+        ({**event("contact.objected", "c1"), "id": "x\x00"}, "id"),
+        (event("contact.objected", "c1\x00"), "subject.identifier"),
+    ]
+    for body, field in cases:
+        status, answer = send(cx, body)
+        assert (status, answer["errors"][0]["field"]) == (422, field), body
+    with reading(cx.engine) as conn:
+        assert conn.execute(select(consent_events.c.id)).first() is None
+        assert list_blocks(conn, cid) == []
+        contact = conn.execute(select(contacts).where(contacts.c.id == cid)).mappings().one()
+    assert contact["objected_at"] is None and contact["language"] == "en"
+    # the same shapes, well formed: block ids may be numbers, a null language changes nothing
+    assert send(cx, event("block.set", "c1", {"block_id": 7, "channel": "sms"}))[0] == 200
+    assert send(cx, event("block.lifted", "c1", {"block_id": 7}))[0] == 200
+    rectify = {"changes": {"language": None, "last_name": None, "timezone": "Europe/Berlin"}}
+    assert send(cx, event("contact.rectified", "c1", rectify))[0] == 200
+    with reading(cx.engine) as conn:
+        (made,) = list_blocks(conn, cid)
+        contact = read_contact(conn, cx.vault, cid)
+    assert made["lifted"]["source"] == "connector:crm"
+    assert contact["language"] == "en" and contact["timezone"] == "Europe/Berlin"

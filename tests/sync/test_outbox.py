@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -9,6 +11,7 @@ from candor.ledger.blocks import lift_block
 from candor.ledger.bulk import NewEvent, append_events
 from candor.ledger.config import ConfigError, parse_config
 from candor.ledger.contacts import rectify_contact
+from candor.ledger.importer import import_csv
 from candor.rights.erasure import certificate_of, erase_contact
 from candor.rights.restriction import lift_restriction, object_contact, restrict_contact
 from candor.runtime import Candor
@@ -182,3 +185,25 @@ def test_config_apply_names_the_bad_connector_key() -> None:
     assert "connectors[0:crm].url" in message and "connectors[1:shop].query" in message
     with pytest.raises(ConfigError, match=r"sync.max_attempts"):
         parse_config("sync: {max_attempts: 0}\n", "candor.yaml")
+
+
+def test_imported_consents_are_published_with_the_batch(configured: Candor, tmp_path: Path) -> None:
+    cx = configured
+    connect(cx, [hook("crm"), hook("shop", identifier="email")])
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "external_id,email,consent:events,consent:newsletter:email\n"
+        "x1,x1@example.org,granted,granted\n"
+        "x2,,withdrawn,\n"
+    )
+    report = import_csv(cx.engine, cx.vault, path, actor="t", at=cx.clock.now())
+    assert report.imported == 2
+    found = events(cx)
+    # x1's newsletter grant waits for its double opt-in (pending): receivers cannot act on it
+    assert [(e["data"]["purpose"], e["data"]["status"]) for e in found] == [
+        ("events", "granted"),
+        ("events", "withdrawn"),
+    ]
+    assert all(e["type"] == "consent.changed" and e["data"]["address"] is False for e in found)
+    # x2 has no e-mail address: the shop (identifier email) gets only x1's event
+    assert sorted(d["connector"] for d in deliveries(cx)) == ["crm", "crm", "shop"]

@@ -1,9 +1,10 @@
 """Applying an event a connector sent: verify, refuse replays, map the person, apply.
 
-The signature and a five-minute timestamp window are checked first (401 otherwise). An event
-id seen before from that connector is answered `duplicate` and applied once only. The shared
-identifier is mapped to a local contact; an unknown person is acknowledged like any other
-event (nothing applied, nothing disclosed). Each change goes through the ordinary verbs with
+The signature and a five-minute timestamp window are checked first (401 otherwise), then the
+format (sync.wire: 422 naming the field). An event id seen before from that connector is
+answered `duplicate` and applied once only. The shared identifier is mapped to a local
+contact; an unknown person is acknowledged like any other event (nothing applied, nothing
+disclosed). Each change goes through the ordinary verbs with
 the connector as actor and source, and the events they publish are never echoed back to it.
 """
 
@@ -11,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -30,27 +31,10 @@ from candor.rights.restriction import lift_restriction, object_contact, restrict
 from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.sync_tables import sync_block_links, sync_received
-from candor.sync.connectors import EVENT_TYPES, WebhookConnector, load_settings
+from candor.sync.connectors import WebhookConnector, load_settings
 from candor.sync.outbox import origin
 from candor.sync.signing import CONNECTOR_HEADER, EVENT_ID_HEADER, SignatureError, verify
-
-
-class Subject(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    identifier_type: Literal["external_id", "email"]
-    identifier: str = Field(min_length=1, max_length=320)
-
-
-class InboundEvent(BaseModel):
-    """The event format every connector (and every Candor instance) sends."""
-
-    model_config = ConfigDict(extra="ignore")
-    id: str = Field(min_length=1, max_length=64)
-    type: Literal[EVENT_TYPES]  # type: ignore[valid-type]
-    occurred_at: datetime
-    source: str = Field(default="", max_length=64)
-    subject: Subject
-    data: dict[str, Any] = Field(default_factory=dict)
+from candor.sync.wire import InboundEvent, checked, errors
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -72,9 +56,11 @@ def receive(cx: Candor, headers: Mapping[str, str], body: bytes) -> tuple[int, d
     try:
         event = InboundEvent.model_validate_json(body)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(body)"
-        return 422, {"errors": [{"field": field, "problem": err["msg"]}]}
+        return 422, errors(exc)
+    try:
+        event = checked(event)
+    except ValidationError as exc:
+        return 422, errors(exc, ("data",))
     header_id = _header(headers, EVENT_ID_HEADER)
     if header_id is not None and header_id != event.id:
         return 422, {"errors": [{"field": "id", "problem": "differs from Candor-Event-Id"}]}
@@ -158,9 +144,7 @@ def _rectify(
     cx: Candor, conn: Connection, contact_id: int, data: dict[str, Any], actor: str, now: datetime
 ) -> str:
     """Declared attributes, language, time zone; names and e-mail addresses when sent."""
-    raw = data.get("changes") or {}
-    if not isinstance(raw, dict):
-        raise InvalidInput("data.changes", "must be an object")
+    raw = data["changes"]  # shape checked on receipt (RectifyChanges)
     declared = attribute_types(conn)
     changes: dict[str, Any] = {}
     attributes = {
@@ -171,11 +155,11 @@ def _rectify(
     if attributes:
         changes["attributes"] = attributes
     for name in ("language", "timezone", "first_name", "last_name"):
-        if name in raw:
-            changes[name] = raw[name]
+        if name in raw and (raw[name] is not None or name.endswith("_name")):
+            changes[name] = raw[name]  # a name may be cleared; language and zone may not
     emails = raw.get("addresses.email") or []
-    if isinstance(emails, list) and emails:
-        changes["addresses"] = [{"channel": "email", "value": str(v)} for v in emails]
+    if emails:
+        changes["addresses"] = [{"channel": "email", "value": v} for v in emails]
     if not changes:
         return "ignored"
     rectify_contact(conn, cx.vault, contact_id, changes, actor=actor, at=now)

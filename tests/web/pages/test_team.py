@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
@@ -13,8 +14,11 @@ from candor.ledger.consents import ConsentInput, record_consent
 from candor.rights.requests import NewRequest, open_subject_request
 from candor.store.engine import reading
 from candor.store.rights_tables import dsr_requests
+from candor.store.sync_tables import sync_events
 from candor.store.tables import api_keys, audit_log, contacts
+from candor.sync.delivery import deliver_due
 from candor.web.figures import figures_cache
+from tests.sync.conftest import SECRET, Receiver, connect, hook
 
 from .conftest import Site, csrf_of
 
@@ -254,3 +258,32 @@ def test_mission_control_counts_running_journeys_blocks_and_requests(site: Site)
     assert figures["requests"]["open"][0]["days_left"] >= 27
     page = admin.get("/team/mission-control")
     assert 'data-fig="journeys/welcome/steps/pause/here">1<' in page.text
+
+
+def test_mission_control_lists_the_dead_letters_per_connector(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNC_SECRET", SECRET)
+    refusing = Receiver(answer=lambda n, r: 400).start()
+    try:
+        connect(site.cx, [hook("crm", url=refusing.url, identifier="email")])
+        with site.cx.engine.begin() as conn:
+            record_consent(
+                conn,
+                site.cx.vault,
+                site.contact_id,
+                ConsentInput(purpose="events", status="withdrawn", source="form"),
+                actor="test",
+                at=site.cx.clock.now(),
+            )
+        assert deliver_due(site.cx) == 1  # refused: a dead letter at once
+    finally:
+        refusing.stop()
+    with reading(site.cx.engine) as conn:
+        (event_id,) = conn.execute(select(sync_events.c.event_id)).scalars()
+    figures_cache(site.client.app.state).get(site.cx, fresh=True)  # type: ignore[attr-defined]
+    page = site.login("marketer").get("/team/mission-control").text
+    section = page.split('id="mc-sync"')[1]
+    assert "<code>crm</code>" in section and f'data-dead-letter="{event_id}"' in section
+    assert "consent.changed" in section and "400 refused" in section
+    assert "example" not in section  # no address or name of the person
