@@ -283,3 +283,24 @@ def test_public_endpoints_are_rate_limited(site: Site) -> None:
     codes = [site.client.get("/.well-known/gpc.json").status_code for _ in range(5)]
     assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
     assert site.client.get("/api/v1/health").status_code == 200  # the API is not limited here
+
+
+def test_nul_in_a_request_form_is_a_4xx_naming_the_field(site: Site) -> None:
+    token = site.pref_token()
+    answers = [
+        site.post_form(site.client, "/requests", {"type": "access", "email": "a\x00@b.org"}),
+        site.post_form(
+            site.client,
+            "/requests",
+            {"type": "access", "email": "person@example.org", "details": "x\x00"},
+        ),
+        site.post_form(
+            site.client,
+            f"/preferences/{token}/request",
+            {"type": "erasure", "details": "x\x00"},
+            form_path=f"/preferences/{token}",
+        ),
+    ]
+    assert [a.status_code for a in answers] == [422, 422, 422]
+    assert "email" in answers[0].text and "details" in answers[1].text
+    assert _requests(site) == []

@@ -254,3 +254,29 @@ def test_mission_control_counts_running_journeys_blocks_and_requests(site: Site)
     assert figures["requests"]["open"][0]["days_left"] >= 27
     page = admin.get("/team/mission-control")
     assert 'data-fig="journeys/welcome/steps/pause/here">1<' in page.text
+
+
+def test_nul_in_a_form_field_or_journey_id_is_a_4xx_naming_it(site: Site) -> None:
+    # PostgreSQL text cannot hold NUL: refused up front, never a driver error (a 500).
+    request_id = _subject_request(site)
+    dpo = site.login("dpo")
+    for action in ("extend", "verify", "deny"):
+        refused = site.post_form(
+            dpo,
+            f"/team/requests/{request_id}/{action}",
+            {"months": "1", "reason": "busy\x00"},
+            form_path="/team/requests",
+        )
+        assert refused.status_code == 422, (action, refused.text)
+        assert "reason" in refused.text
+    searched = site.post_form(dpo, "/team/contacts", {"kind": "email", "address": "a\x00@b.org"})
+    assert searched.status_code == 422 and "address" in searched.text
+    with reading(site.cx.engine) as conn:
+        row = conn.execute(select(dsr_requests)).mappings().one()
+    assert (row["status"], row["extended_months"]) == ("verifying", 0)
+    marketer = site.login("marketer")
+    for path in ("/team/journeys/%00", "/team/journeys/a%00b"):
+        answer = marketer.get(path)
+        assert answer.status_code == 422 and "journey_id" in answer.text
+    posted = site.post_form(marketer, "/team/journeys/%00/simulate", {}, form_path="/team/journeys")
+    assert posted.status_code == 422

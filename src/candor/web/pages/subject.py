@@ -18,7 +18,7 @@ from candor.store.tables import doi_tokens
 from candor.web.pages import preferences as prefs
 from candor.web.pages import subject_rights as rights
 from candor.web.pages.render import cx_of, render
-from candor.web.pages.security import check_csrf, evidence
+from candor.web.pages.security import check_csrf, evidence, form_text
 
 router = APIRouter(tags=["subject pages"], include_in_schema=False)
 
@@ -127,8 +127,8 @@ async def request_from_preferences(request: Request, token: str) -> Response:
     cx = cx_of(request)
     form = await request.form()
     check_csrf(cx, request, form)
-    kind = str(form.get("type", ""))
-    details = str(form.get("details", ""))[:2000]
+    kind = form_text(form, "type", 32)
+    details = form_text(form, "details", 2000)
     now = cx.clock.now()
     try:
         with cx.engine.begin() as conn:
@@ -152,13 +152,13 @@ async def submit_request(request: Request) -> HTMLResponse:
     cx = cx_of(request)
     form = await request.form()
     check_csrf(cx, request, form)
-    kind = str(form.get("type", ""))
+    kind = form_text(form, "type", 32)
     if kind not in rights.SUBJECT_TYPES:
         return render(
             request, "request_form.html", 422, types=rights.SUBJECT_TYPES, problem="req_type"
         )
-    email = str(form.get("email", ""))[:320]
-    details = str(form.get("details", ""))[:2000]
+    email = form_text(form, "email", 320)
+    details = form_text(form, "details", 2000)
     now = cx.clock.now()
     with cx.engine.begin() as conn:
         rights.open_by_email(conn, cx.vault, kind, email, details, at=now)

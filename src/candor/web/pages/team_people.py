@@ -25,7 +25,7 @@ from candor.web.deps import PathId
 from candor.web.pages import subject_rights
 from candor.web.pages.access import may, team
 from candor.web.pages.render import cx_of, render
-from candor.web.pages.security import Session, check_csrf
+from candor.web.pages.security import Session, check_csrf, form_text
 
 router = APIRouter(tags=["team pages"], include_in_schema=False)
 People = Annotated[Session, Depends(team("contacts"))]
@@ -44,7 +44,7 @@ async def contact_find(request: Request, session: People) -> Response:
     form = await request.form()
     check_csrf(cx, request, form)
     channel = "sms" if form.get("kind") == "phone" else "email"
-    value = str(form.get("address", ""))[:320]
+    value = form_text(form, "address", 320)
     try:
         with cx.engine.begin() as conn:
             found = find_by_address(conn, cx.vault, channel, value)
@@ -154,17 +154,14 @@ async def request_action(
     form = await request.form()
     check_csrf(cx, request, form)
     actor, now = session.principal.actor, cx.clock.now()
-    note = str(form.get("reason", ""))[:500]
+    note = form_text(form, "reason", 500)
+    months_text = form_text(form, "months", 1, "1")
     try:
         with cx.engine.begin() as conn:
             if action == "verify":
                 subject_rights.staff_verify(conn, cx.vault, request_id, note, actor=actor, at=now)
             elif action == "extend":
-                months = (
-                    int(str(form.get("months", "1")))
-                    if str(form.get("months", "1")) in ("1", "2")
-                    else 0
-                )
+                months = int(months_text) if months_text in ("1", "2") else 0
                 dsr.extend_request(
                     conn, request_id, months=months, reason=note, actor=actor, at=now
                 )
