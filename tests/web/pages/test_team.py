@@ -280,3 +280,22 @@ def test_nul_in_a_form_field_or_journey_id_is_a_4xx_naming_it(site: Site) -> Non
         assert answer.status_code == 422 and "journey_id" in answer.text
     posted = site.post_form(marketer, "/team/journeys/%00/simulate", {}, form_path="/team/journeys")
     assert posted.status_code == 422
+
+
+def test_the_oldest_open_request_stays_in_the_queue_behind_many_newer(site: Site) -> None:
+    oldest = _subject_request(site)
+    with site.cx.engine.begin() as conn:
+        for _ in range(205):
+            open_subject_request(
+                conn,
+                site.cx.vault,
+                NewRequest(type="erasure", email="person@example.org", channel="web"),
+                at=site.cx.clock.now(),
+            )
+        conn.execute(
+            update(dsr_requests).where(dsr_requests.c.id != oldest).values(status="denied")
+        )
+    queue = site.login("dpo").get("/team/requests")
+    open_part = queue.text.split("<h2>Open, by deadline</h2>")[1].split("<h2")[0]
+    assert f"#{oldest} access" in open_part
+    assert "No open requests" not in open_part
