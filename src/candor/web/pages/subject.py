@@ -44,7 +44,7 @@ def gpc_policy() -> JSONResponse:
     return JSONResponse(GPC_POLICY, headers={"Cache-Control": "max-age=3600"})
 
 
-def _gpc(request: Request, contact_id: int) -> str | None:
+def gpc_signal(request: Request, contact_id: int, page: str = "preferences") -> str | None:
     """Record a Sec-GPC: 1 signal once; 'recorded' the first time, 'known' afterwards."""
     cx = cx_of(request)
     if request.headers.get("sec-gpc", "").strip() != "1":
@@ -55,7 +55,7 @@ def _gpc(request: Request, contact_id: int) -> str | None:
         if rights.gpc_on_record(conn, contact_id):
             return "known"
         recorded = rights.record_gpc_objection(
-            conn, cx.vault, contact_id, evidence(request, "preferences", now), at=now
+            conn, cx.vault, contact_id, evidence(request, page, now), at=now
         )
     return "recorded" if recorded else None
 
@@ -68,7 +68,7 @@ def preference_center(request: Request, token: str) -> HTMLResponse:
         return _bad_link(request)
     cx = cx_of(request)
     try:
-        gpc = _gpc(request, contact_id)
+        gpc = gpc_signal(request, contact_id)
         with reading(cx.engine) as conn:
             model = prefs.load_preferences(conn, contact_id, cx.clock.now())
     except NotFound:
