@@ -87,3 +87,37 @@ def test_bad_or_expired_tokens_get_a_page_without_details(api: Api) -> None:
             assert "signature" not in answer.text
     assert api.row_counts() == before
     assert api.decide(alice, "events", channel="email")["reason"] == "allowed"
+
+
+def test_pages_speak_german_set_no_cookie_and_use_no_inline_style(api: Api, tmp_path: Path) -> None:
+    _, path = _sent_unsubscribe_url(api, tmp_path)
+    german = api.get(path, role=None, headers={"Accept-Language": "de-DE,de;q=0.9"})
+    assert '<html lang="de">' in german.text and "Abmelden" in german.text
+    assert "<style" not in german.text and 'href="/static/candor.css"' in german.text
+    switched = api.get(f"{path}?lang=de", role=None)
+    assert '<html lang="de">' in switched.text and "set-cookie" not in switched.headers
+    assert f'action="{path}?lang=de"' in switched.text  # the answer keeps the language
+    done = api.post(
+        f"{path}?lang=de", role=None, data={"List-Unsubscribe": "One-Click"}, follow_redirects=False
+    )
+    assert done.status_code == 200 and "Sie sind abgemeldet" in done.text
+    assert "set-cookie" not in done.headers
+    english = api.get(path, role=None)
+    assert '<html lang="en">' in english.text and "Unsubscribe" in english.text
+
+
+def test_a_gpc_signal_on_the_page_is_recorded_once(api: Api, tmp_path: Path) -> None:
+    alice, path = _sent_unsubscribe_url(api, tmp_path)
+    before = api.row_counts()["consent_events"]
+    first = api.get(path, role=None, headers={"Sec-GPC": "1"})
+    assert "We recorded it as your objection" in first.text
+    again = api.get(path, role=None, headers={"Sec-GPC": "1"})
+    assert "is on record" in again.text
+    with api.cx.engine.connect() as conn:
+        events = consent_history(conn, api.cx.vault, alice)
+    gpc = [e for e in events if e["source"] == "gpc"]
+    assert [(e["purpose"], e["status"]) for e in gpc] == [("profiling", "refused")]
+    assert gpc[0]["evidence"]["page"] == "unsubscribe"
+    assert api.row_counts()["consent_events"] == before + 1
+    # The signal is not an unsubscribe: the link's permission still holds.
+    assert api.decide(alice, "events", channel="email", theme="events")["reason"] == "allowed"

@@ -115,6 +115,22 @@ def list_requests(
     return [request_view(r, history.get(r["id"], []), at) for r in rows]
 
 
+def open_requests(conn: Connection, at: datetime, *, limit: int = 200) -> list[dict[str, Any]]:
+    """Open requests, the earliest deadline first (index status, due_at), however old."""
+    rows = (
+        conn.execute(
+            select(dsr_requests)
+            .where(dsr_requests.c.status.in_(OPEN))
+            .order_by(dsr_requests.c.due_at, dsr_requests.c.id)
+            .limit(limit)
+        )
+        .mappings()
+        .all()
+    )
+    history = _histories(conn, [r["id"] for r in rows])
+    return [request_view(r, history.get(r["id"], []), at) for r in rows]
+
+
 def request_result(conn: Connection, vault: Vault, request_id: int) -> dict[str, Any]:
     """The fulfilled request's result: the decrypted copy, or the summary (certificate, changes)."""
     row = request_row(conn, request_id)

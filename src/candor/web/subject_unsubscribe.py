@@ -2,7 +2,8 @@
 
 No login, no cookie, no redirect. The POST answers 200 and is idempotent: a second POST finds
 the permission already withdrawn and records nothing new. A bad or expired link gets a plain
-page without details.
+page without details. The pages speak the person's language (English or German) and, like
+the other customer pages, record a Global Privacy Control signal once.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from candor.ledger.registry import purpose_facts, theme_ref
 from candor.policy.load import decide_for
 from candor.runtime import Candor
 from candor.store.journey_tables import outbox
+from candor.web.pages.i18n import LANGUAGES
+from candor.web.pages.render import render
+from candor.web.pages.subject import gpc_signal
 
 router = APIRouter(tags=["subject pages"])
 
@@ -31,22 +35,28 @@ _PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
 <title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem}}
-button{{font-size:1rem;padding:.6rem 1.2rem}}</style></head>
-<body><h1>{title}</h1>{body}</body></html>
+<link rel="stylesheet" href="/static/candor.css"></head>
+<body class="subject"><main><h1>{title}</h1>{body}</main></body></html>
 """
 _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 def page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    """A minimal subject-facing HTML page (no scripts, no cookies, not cached)."""
+    """A minimal English page for machine-facing endpoints (no scripts, no cookies)."""
     return HTMLResponse(
         _PAGE.format(title=escape(title), body=body), status_code=status, headers=_HEADERS
     )
 
 
-def _invalid() -> HTMLResponse:
-    return page("Link not valid", "<p>This link is not valid or has expired.</p>", 400)
+def _show(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+    """The person's language (Accept-Language or ?lang=), and no cookie set (RFC 8058)."""
+    response = render(request, "unsubscribe.html", status, cookies=False, **context)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _invalid(request: Request) -> HTMLResponse:
+    return _show(request, 400, title_key="bad_link", text_key="bad_link_help")
 
 
 def _claims(cx: Candor, token: str) -> UnsubscribeClaims | None:
@@ -58,18 +68,17 @@ def _claims(cx: Candor, token: str) -> UnsubscribeClaims | None:
 
 @router.get("/u/{token}", response_class=HTMLResponse)
 def confirm_page(request: Request, token: str) -> HTMLResponse:
-    """The confirm page: one button that POSTs back here. Changes nothing."""
+    """The confirm page: one button that POSTs back here. Unsubscribes nothing by itself."""
     cx: Candor = request.app.state.cx
-    if _claims(cx, token) is None:
-        return _invalid()
-    action = escape(f"/u/{token}")
-    body = (
-        "<p>Do you want to stop receiving these messages?</p>"
-        f'<form method="post" action="{action}">'
-        '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
-        '<button type="submit">Unsubscribe</button></form>'
-    )
-    return page("Unsubscribe", body)
+    claims = _claims(cx, token)
+    if claims is None:
+        return _invalid(request)
+    gpc = None
+    with suppress(CandorError):  # an erased person: nothing to record the signal against
+        gpc = gpc_signal(request, claims.contact_id, page="unsubscribe")
+    lang = request.query_params.get("lang")
+    action = f"/u/{token}" + (f"?lang={lang}" if lang in LANGUAGES else "")
+    return _show(request, title_key="unsub_title", text_key="unsub_text", action=action, gpc=gpc)
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
@@ -78,7 +87,7 @@ def unsubscribe(request: Request, token: str) -> HTMLResponse:
     cx: Candor = request.app.state.cx
     claims = _claims(cx, token)
     if claims is None:
-        return _invalid()
+        return _invalid(request)
     evidence = {
         "method": "one-click",
         "ip": request.client.host if request.client else None,
@@ -88,9 +97,7 @@ def unsubscribe(request: Request, token: str) -> HTMLResponse:
     # An erased contact or a purpose no longer declared: nothing is left to stop.
     with suppress(CandorError):
         withdraw(cx, claims, evidence)
-    return page(
-        "Unsubscribed", "<p>You are unsubscribed. You will not get these messages again.</p>"
-    )
+    return _show(request, title_key="unsub_done_title", text_key="unsub_done")
 
 
 def withdraw(cx: Candor, claims: UnsubscribeClaims, evidence: dict[str, Any]) -> int | None:

@@ -283,3 +283,68 @@ def test_public_endpoints_are_rate_limited(site: Site) -> None:
     codes = [site.client.get("/.well-known/gpc.json").status_code for _ in range(5)]
     assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
     assert site.client.get("/api/v1/health").status_code == 200  # the API is not limited here
+
+
+def test_nul_in_a_request_form_is_a_4xx_naming_the_field(site: Site) -> None:
+    token = site.pref_token()
+    answers = [
+        site.post_form(site.client, "/requests", {"type": "access", "email": "a\x00@b.org"}),
+        site.post_form(
+            site.client,
+            "/requests",
+            {"type": "access", "email": "person@example.org", "details": "x\x00"},
+        ),
+        site.post_form(
+            site.client,
+            f"/preferences/{token}/request",
+            {"type": "erasure", "details": "x\x00"},
+            form_path=f"/preferences/{token}",
+        ),
+    ]
+    assert [a.status_code for a in answers] == [422, 422, 422]
+    assert "email" in answers[0].text and "details" in answers[1].text
+    assert _requests(site) == []
+
+
+def test_each_token_works_only_on_its_own_page(site: Site) -> None:
+    """A genuine token of one kind opens no other page, and changes nothing there."""
+    key, now = site.cx.vault.signing_key, site.cx.clock.now()
+    doi = _doi(site)
+    site.post_form(site.client, "/requests", {"type": "access", "email": "person@example.org"})
+    verification = str(_requests(site)[0]["verification_token"])
+    kinds = {
+        "preferences": site.pref_token(),
+        "unsubscribe": unsubscribe_token(
+            key,
+            contact_id=site.contact_id,
+            purpose_id="soft_optin",
+            theme=None,
+            channel="email",
+            address_id=None,
+            outbox_id=None,
+            issued_at=now,
+        ),
+        "confirm": doi,
+        "verify": verification,
+    }
+    pages = {
+        "preferences": "/preferences/{}",
+        "unsubscribe": "/u/{}",
+        "confirm": "/confirm/{}",
+        "verify": "/requests/verify/{}",
+    }
+    csrf = csrf_of(site.client.get("/requests").text)
+    before = len(site.events())
+    for kind, token in kinds.items():
+        for page, path in pages.items():
+            if page == kind:
+                continue
+            url = path.format(token)
+            assert site.client.get(url).status_code == 400, (kind, page)
+            posted = site.client.post(url, data={"csrf": csrf, "action": "block"})
+            assert posted.status_code == 400, (kind, page)
+    assert len(site.events()) == before
+    assert _requests(site)[0]["status"] == "verifying"
+    with reading(site.cx.engine) as conn:
+        assert conn.execute(select(blocks)).all() == []
+        assert conn.execute(select(doi_tokens.c.used_at)).scalar() is None

@@ -287,3 +287,48 @@ def test_mission_control_lists_the_dead_letters_per_connector(
     assert "<code>crm</code>" in section and f'data-dead-letter="{event_id}"' in section
     assert "consent.changed" in section and "400 refused" in section
     assert "example" not in section  # no address or name of the person
+
+
+def test_nul_in_a_form_field_or_journey_id_is_a_4xx_naming_it(site: Site) -> None:
+    # PostgreSQL text cannot hold NUL: refused up front, never a driver error (a 500).
+    request_id = _subject_request(site)
+    dpo = site.login("dpo")
+    for action in ("extend", "verify", "deny"):
+        refused = site.post_form(
+            dpo,
+            f"/team/requests/{request_id}/{action}",
+            {"months": "1", "reason": "busy\x00"},
+            form_path="/team/requests",
+        )
+        assert refused.status_code == 422, (action, refused.text)
+        assert "reason" in refused.text
+    searched = site.post_form(dpo, "/team/contacts", {"kind": "email", "address": "a\x00@b.org"})
+    assert searched.status_code == 422 and "address" in searched.text
+    with reading(site.cx.engine) as conn:
+        row = conn.execute(select(dsr_requests)).mappings().one()
+    assert (row["status"], row["extended_months"]) == ("verifying", 0)
+    marketer = site.login("marketer")
+    for path in ("/team/journeys/%00", "/team/journeys/a%00b"):
+        answer = marketer.get(path)
+        assert answer.status_code == 422 and "journey_id" in answer.text
+    posted = site.post_form(marketer, "/team/journeys/%00/simulate", {}, form_path="/team/journeys")
+    assert posted.status_code == 422
+
+
+def test_the_oldest_open_request_stays_in_the_queue_behind_many_newer(site: Site) -> None:
+    oldest = _subject_request(site)
+    with site.cx.engine.begin() as conn:
+        for _ in range(205):
+            open_subject_request(
+                conn,
+                site.cx.vault,
+                NewRequest(type="erasure", email="person@example.org", channel="web"),
+                at=site.cx.clock.now(),
+            )
+        conn.execute(
+            update(dsr_requests).where(dsr_requests.c.id != oldest).values(status="denied")
+        )
+    queue = site.login("dpo").get("/team/requests")
+    open_part = queue.text.split("<h2>Open, by deadline</h2>")[1].split("<h2")[0]
+    assert f"#{oldest} access" in open_part
+    assert "No open requests" not in open_part

@@ -32,7 +32,8 @@ async def _login_required(request: Request, _: Exception) -> Response:
 
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PageRefused)
-    return render(request, "team_message.html", exc.status, title="Not allowed", text=exc.message)
+    title = {401: "Login needed", 422: "Not accepted"}.get(exc.status, "Not allowed")
+    return render(request, "team_message.html", exc.status, title=title, text=exc.message)
 
 
 def install_pages(app: FastAPI) -> None:

@@ -78,6 +78,11 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
         "basis_li": "We may send this to customers; untick to object.",
         "privacy_note": "We use no trackers and no third-party content on these pages.",
         "error": "Something went wrong",
+        "unsub_title": "Unsubscribe",
+        "unsub_text": "Do you want to stop receiving these messages?",
+        "unsub_button": "Unsubscribe",
+        "unsub_done_title": "Unsubscribed",
+        "unsub_done": "You are unsubscribed. You will not get these messages again.",
     },
     "de": {
         "lang_name": "Deutsch",
@@ -153,6 +158,11 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
         "basis_li": "Wir dürfen Kunden dies senden; Häkchen entfernen, um zu widersprechen.",
         "privacy_note": "Diese Seiten verwenden keine Tracker und keine Inhalte Dritter.",
         "error": "Etwas ist schiefgegangen",
+        "unsub_title": "Abmelden",
+        "unsub_text": "Möchten Sie diese Nachrichten nicht mehr erhalten?",
+        "unsub_button": "Abmelden",
+        "unsub_done_title": "Abgemeldet",
+        "unsub_done": "Sie sind abgemeldet. Sie erhalten diese Nachrichten nicht mehr.",
     },
 }
 

@@ -30,20 +30,28 @@ def cx_of(request: Request) -> Candor:
     return cx
 
 
-def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """Render a template with the person's language, a CSRF token and strict caching."""
+def render(
+    request: Request, name: str, status: int = 200, *, cookies: bool = True, **context: Any
+) -> HTMLResponse:
+    """Render a template with the person's language, a CSRF token and strict caching.
+
+    cookies=False sets none (no CSRF seed, no language cookie): for pages that must work
+    without cookies, such as the RFC 8058 unsubscribe page.
+    """
     cx = cx_of(request)
     lang = choose_language(request)
     other = "de" if lang == "en" else "en"
     html = env.get_template(name).render(
         lang=lang,
         t=translator(lang),
-        csrf=csrf_token(cx, request),
+        csrf=csrf_token(cx, request) if cookies else "",
         switch_href=f"{request.url.path}?lang={other}",
         session=getattr(request.state, "session", None),
         **context,
     )
     response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+    if not cookies:
+        return response
     remember_csrf_seed(request, response)
     if request.query_params.get("lang") in LANGUAGES:
         response.set_cookie(

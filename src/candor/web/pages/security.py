@@ -254,6 +254,16 @@ def check_csrf(cx: Candor, request: Request, form: Any) -> None:
         raise PageRefused(403, "the form's security token is invalid; reload the page")
 
 
+def form_text(form: Any, name: str, limit: int, default: str = "") -> str:
+    """A form's text field cut to `limit`; 422 naming the field when it holds NUL (which
+    PostgreSQL text cannot store). A file upload in its place counts as absent."""
+    value = form.get(name, default) if form is not None else default
+    text = value if isinstance(value, str) else default
+    if "\x00" in text:
+        raise PageRefused(422, f"{name}: must not contain NUL characters")
+    return text[:limit]
+
+
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 

@@ -18,7 +18,7 @@ from candor.store.tables import doi_tokens
 from candor.web.pages import preferences as prefs
 from candor.web.pages import subject_rights as rights
 from candor.web.pages.render import cx_of, render
-from candor.web.pages.security import check_csrf, evidence
+from candor.web.pages.security import check_csrf, evidence, form_text
 
 router = APIRouter(tags=["subject pages"], include_in_schema=False)
 
@@ -44,7 +44,7 @@ def gpc_policy() -> JSONResponse:
     return JSONResponse(GPC_POLICY, headers={"Cache-Control": "max-age=3600"})
 
 
-def _gpc(request: Request, contact_id: int) -> str | None:
+def gpc_signal(request: Request, contact_id: int, page: str = "preferences") -> str | None:
     """Record a Sec-GPC: 1 signal once; 'recorded' the first time, 'known' afterwards."""
     cx = cx_of(request)
     if request.headers.get("sec-gpc", "").strip() != "1":
@@ -55,7 +55,7 @@ def _gpc(request: Request, contact_id: int) -> str | None:
         if rights.gpc_on_record(conn, contact_id):
             return "known"
         recorded = rights.record_gpc_objection(
-            conn, cx.vault, contact_id, evidence(request, "preferences", now), at=now
+            conn, cx.vault, contact_id, evidence(request, page, now), at=now
         )
     return "recorded" if recorded else None
 
@@ -68,7 +68,7 @@ def preference_center(request: Request, token: str) -> HTMLResponse:
         return _bad_link(request)
     cx = cx_of(request)
     try:
-        gpc = _gpc(request, contact_id)
+        gpc = gpc_signal(request, contact_id)
         with reading(cx.engine) as conn:
             model = prefs.load_preferences(conn, contact_id, cx.clock.now())
     except NotFound:
@@ -127,8 +127,8 @@ async def request_from_preferences(request: Request, token: str) -> Response:
     cx = cx_of(request)
     form = await request.form()
     check_csrf(cx, request, form)
-    kind = str(form.get("type", ""))
-    details = str(form.get("details", ""))[:2000]
+    kind = form_text(form, "type", 32)
+    details = form_text(form, "details", 2000)
     now = cx.clock.now()
     try:
         with cx.engine.begin() as conn:
@@ -152,13 +152,13 @@ async def submit_request(request: Request) -> HTMLResponse:
     cx = cx_of(request)
     form = await request.form()
     check_csrf(cx, request, form)
-    kind = str(form.get("type", ""))
+    kind = form_text(form, "type", 32)
     if kind not in rights.SUBJECT_TYPES:
         return render(
             request, "request_form.html", 422, types=rights.SUBJECT_TYPES, problem="req_type"
         )
-    email = str(form.get("email", ""))[:320]
-    details = str(form.get("details", ""))[:2000]
+    email = form_text(form, "email", 320)
+    details = form_text(form, "details", 2000)
     now = cx.clock.now()
     with cx.engine.begin() as conn:
         rights.open_by_email(conn, cx.vault, kind, email, details, at=now)

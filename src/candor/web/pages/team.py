@@ -14,12 +14,19 @@ from candor.journeys.definition import JourneyError, build_journey
 from candor.ledger import audit
 from candor.store.engine import reading
 from candor.store.journey_tables import journeys
+from candor.web.api_journeys import JourneyId
 from candor.web.figures import figures_cache
 from candor.web.pages import journey_actions
 from candor.web.pages.access import current_session, may, team
 from candor.web.pages.journey_svg import draw
 from candor.web.pages.render import cx_of, render
-from candor.web.pages.security import Session, check_csrf, end_session, issue_session
+from candor.web.pages.security import (
+    Session,
+    check_csrf,
+    end_session,
+    form_text,
+    issue_session,
+)
 
 router = APIRouter(tags=["team pages"], include_in_schema=False)
 
@@ -42,7 +49,7 @@ async def login(request: Request) -> Response:
     form = await request.form()
     request.state.session = None
     check_csrf(cx, request, form)
-    key = str(form.get("api_key", "")).strip()
+    key = form_text(form, "api_key", 200).strip()
     with cx.engine.begin() as conn:
         principal = authenticate(conn, key)
         if principal is not None:
@@ -128,7 +135,7 @@ def _journey(request: Request, journey_id: str) -> tuple[Any, Any]:
 
 @router.get("/team/journeys/{journey_id}", response_class=HTMLResponse)
 def journey_page(
-    request: Request, journey_id: str, session: Annotated[Session, Depends(team("journeys"))]
+    request: Request, journey_id: JourneyId, session: Annotated[Session, Depends(team("journeys"))]
 ) -> HTMLResponse:
     """The drawing with live counts, and simulate / launch for roles that may act."""
     return _journey_view(request, journey_id)
@@ -158,7 +165,7 @@ def _journey_view(
 @router.post("/team/journeys/{journey_id}/{action}", response_class=HTMLResponse)
 async def journey_action(
     request: Request,
-    journey_id: str,
+    journey_id: JourneyId,
     action: str,
     session: Annotated[Session, Depends(team("journey_actions"))],
 ) -> HTMLResponse:

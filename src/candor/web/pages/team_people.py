@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -18,14 +19,20 @@ from candor.ledger.contacts import find_by_address, read_contact
 from candor.ledger.registry import facts_from_row
 from candor.policy.load import decide_for
 from candor.rights import requests as dsr
-from candor.rights.requests_view import OPEN, list_requests, request_result, requests_of
-from candor.store.rights_tables import dsr_requests
+from candor.rights.requests_view import (
+    OPEN,
+    list_requests,
+    open_requests,
+    request_result,
+    requests_of,
+)
+from candor.store.engine import reading
 from candor.store.tables import purposes
 from candor.web.deps import PathId
 from candor.web.pages import subject_rights
 from candor.web.pages.access import may, team
 from candor.web.pages.render import cx_of, render
-from candor.web.pages.security import Session, check_csrf
+from candor.web.pages.security import Session, check_csrf, form_text
 
 router = APIRouter(tags=["team pages"], include_in_schema=False)
 People = Annotated[Session, Depends(team("contacts"))]
@@ -44,7 +51,7 @@ async def contact_find(request: Request, session: People) -> Response:
     form = await request.form()
     check_csrf(cx, request, form)
     channel = "sms" if form.get("kind") == "phone" else "email"
-    value = str(form.get("address", ""))[:320]
+    value = form_text(form, "address", 320)
     try:
         with cx.engine.begin() as conn:
             found = find_by_address(conn, cx.vault, channel, value)
@@ -112,22 +119,12 @@ def request_queue(request: Request, session: Queue) -> HTMLResponse:
     """Open requests by due date (days left, overdue highlighted), then the latest closed."""
     cx = cx_of(request)
     now = cx.clock.now()
-    with cx.engine.connect() as conn:
-        ids = list(
-            conn.execute(
-                select(dsr_requests.c.id)
-                .where(dsr_requests.c.status.in_(OPEN))
-                .order_by(dsr_requests.c.due_at)
-                .limit(200)
-            ).scalars()
-        )
-        latest = list_requests(conn, now, limit=200)
-    by_id = {r["id"]: r for r in latest}
-    open_items = [by_id[i] for i in ids if i in by_id]
-    closed = [r for r in latest if r["status"] not in OPEN][:30]
+    with reading(cx.engine) as conn:
+        # Read apart: the oldest open request must show however many newer ones there are.
+        open_items = open_requests(conn, now, limit=200)
+        closed = [r for r in list_requests(conn, now, limit=200) if r["status"] not in OPEN][:30]
     for item in open_items:
-        due = item["due_at"]
-        item["days_left"] = (_parse(due) - now).days
+        item["days_left"] = (datetime.fromisoformat(item["due_at"]) - now).days
     notice = request.query_params.get("done")
     return render(
         request,
@@ -139,12 +136,6 @@ def request_queue(request: Request, session: Queue) -> HTMLResponse:
     )
 
 
-def _parse(value: str) -> Any:
-    from datetime import datetime
-
-    return datetime.fromisoformat(value)
-
-
 @router.post("/team/requests/{request_id}/{action}", response_class=HTMLResponse)
 async def request_action(
     request: Request, request_id: PathId, action: str, session: Queue
@@ -154,17 +145,14 @@ async def request_action(
     form = await request.form()
     check_csrf(cx, request, form)
     actor, now = session.principal.actor, cx.clock.now()
-    note = str(form.get("reason", ""))[:500]
+    note = form_text(form, "reason", 500)
+    months_text = form_text(form, "months", 1, "1")
     try:
         with cx.engine.begin() as conn:
             if action == "verify":
                 subject_rights.staff_verify(conn, cx.vault, request_id, note, actor=actor, at=now)
             elif action == "extend":
-                months = (
-                    int(str(form.get("months", "1")))
-                    if str(form.get("months", "1")) in ("1", "2")
-                    else 0
-                )
+                months = int(months_text) if months_text in ("1", "2") else 0
                 dsr.extend_request(
                     conn, request_id, months=months, reason=note, actor=actor, at=now
                 )
