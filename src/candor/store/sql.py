@@ -73,7 +73,10 @@ def _any_array(element: InBatch, compiler: SQLCompiler, **kw: Any) -> str:
 
 def int_array(values: Iterable[int | None]) -> str:
     """A PostgreSQL array literal of integers (`{1,2,NULL}`)."""
-    return "{" + ",".join("NULL" if v is None else f"{v:d}" for v in values) + "}"
+    items = list(values)
+    if None not in items:  # the usual batch of ids: formatted in C
+        return "{" + ",".join(map(int.__repr__, items)) + "}"
+    return "{" + ",".join("NULL" if v is None else f"{v:d}" for v in items) + "}"
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

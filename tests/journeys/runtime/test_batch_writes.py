@@ -46,6 +46,9 @@ def test_rows_table_and_among_carry_a_batch_in_the_statement(configured: Candor)
         found = conn.execute(select(contacts.c.id).where(in_batch(contacts.c.id, ids[:2])))
         assert sorted(found.scalars()) == sorted(ids[:2])
     assert int_array([1, None, 30]) == "{1,NULL,30}"
+    assert int_array(iter([7, -2, 10**12])) == "{7,-2,1000000000000}"
+    with pytest.raises((TypeError, ValueError)):
+        int_array(["1; DROP TABLE contacts"])  # type: ignore[list-item]
 
 
 def test_a_batch_walking_several_steps_writes_each_row_once_and_records_each_step(

@@ -139,7 +139,7 @@ def walk(ctx: StepContext, members: list[Member]) -> None:
     Each row's journey_contacts change is written once, after the last step it reached.
     """
     todo: list[tuple[Step, list[Member]]] = [(ctx.step, members)]
-    pending: Pending = {}
+    pending = Pending()
     hops = 0
     limit = 4 * len(ctx.journey.steps) + 4
     while todo and hops < limit:

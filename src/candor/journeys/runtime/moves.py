@@ -120,7 +120,31 @@ class StepContext:
         return self.journey.exit(self.step, name)
 
 
-Pending = dict[int, dict[str, Any]]  # member id -> journey_contacts columns still to write
+Change = tuple[tuple[str, Any], ...]  # journey_contacts columns and values, sorted by column
+
+
+class Pending:
+    """member id -> the journey_contacts change still to write, merged over the batch's steps.
+
+    Members move in groups, so a change and a merge are built once per group and shared.
+    """
+
+    def __init__(self) -> None:
+        self.changes: dict[int, Change] = {}
+        self._merged: dict[tuple[Change, Change], Change] = {}
+
+    def add(self, members: Iterable[Member], values: dict[str, Any]) -> None:
+        change: Change = tuple(sorted(values.items()))
+        changes, merged = self.changes, self._merged
+        for m in members:
+            before = changes.get(m.id)
+            if before is None:
+                changes[m.id] = change
+                continue
+            after = merged.get((before, change))
+            if after is None:
+                after = merged[(before, change)] = tuple(sorted({**dict(before), **values}.items()))
+            changes[m.id] = after
 
 
 def apply(
@@ -140,8 +164,7 @@ def apply(
         if pending is None:
             _write(ctx.conn, [m.id for m in members], values)
         else:
-            for m in members:
-                pending.setdefault(m.id, {}).update(values)
+            pending.add(members, values)
         if move.outcome is not None:
             ctx.stats[(ctx.step.id, move.outcome)] += len(members)
             _record(ctx, move, members)
@@ -182,11 +205,11 @@ def _values(ctx: StepContext, move: Move) -> dict[str, Any]:
 
 def _remember(members: list[Member], values: dict[str, Any]) -> None:
     """The same change on the in-memory members (later steps of the batch read them)."""
-    for m in members:
-        m.checked_at = values.get("checked_at", m.checked_at)
-        m.status = values.get("status", m.status)
-        m.due_at = values.get("due_at", m.due_at)
-        m.step_entered_at = values.get("step_entered_at", m.step_entered_at)
+    for name in ("checked_at", "status", "due_at", "step_entered_at"):
+        if name in values:
+            value = values[name]
+            for m in members:
+                setattr(m, name, value)
 
 
 def _write(conn: Connection, ids: list[int], values: dict[str, Any]) -> None:
@@ -200,12 +223,12 @@ def write_pending(conn: Connection, pending: Pending) -> None:
     Writing a row once matters on PostgreSQL: a row updated again in the transaction that
     last wrote it has its foreign keys re-checked, and every version costs index entries.
     """
-    groups: dict[tuple[tuple[str, Any], ...], list[int]] = defaultdict(list)
-    for member_id, values in pending.items():
-        groups[tuple(sorted(values.items()))].append(member_id)
-    for key, ids in groups.items():
-        _write(conn, sorted(ids), dict(key))
-    pending.clear()
+    groups: dict[Change, list[int]] = defaultdict(list)
+    for member_id, change in pending.changes.items():
+        groups[change].append(member_id)
+    for change, ids in groups.items():
+        _write(conn, sorted(ids), dict(change))
+    pending.changes.clear()
 
 
 def flush_stats(conn: Connection, journey_id: str, counts: Counter[tuple[str, str]]) -> None:
