@@ -62,8 +62,12 @@ def test_a_batch_of_ids_is_one_array_per_part_on_postgresql_and_one_group_on_sql
         sql = str(query.compile(dialect=dialect))
         if dialect.name == "postgresql":
             assert sql.startswith("SELECT")  # no CTE
-            # contacts, addresses, blocks and consent rows each probe the array
+            # contacts, addresses, blocks and consent rows each probe the array, in its range
             assert sql.count("= ANY (CAST(") == 4
+            assert sql.count(" BETWEEN %(") == 4
+            params = query.compile(dialect=dialect).params
+            bounds = [v for k, v in params.items() if k.startswith(("contact_id_", "id_"))]
+            assert sorted(bounds) == [1] * 4 + [3] * 4
         else:
             assert sql.startswith("WITH anon_1 AS")
             assert sql.count("IN (SELECT anon_1.id") == 3  # the consent rows are looked up

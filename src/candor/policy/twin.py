@@ -105,13 +105,16 @@ def _narrowing(target: Select[Any] | None, ids: Sequence[int] | None, dialect: s
     So a small batch never scans everyone. A SELECT becomes one CTE, its parameters bound
     once however often it is read. A batch of ids on PostgreSQL is one array per part, which
     PostgreSQL probes directly where a semi-join on the CTE hashed it again for every part
-    (a 5,000-contact batch: 42 -> 29 ms).
+    (a 5,000-contact batch: 42 -> 29 ms). The array comes with its range (BETWEEN the lowest
+    and highest id): without it PostgreSQL costs 5,000 index probes above a scan of every
+    address, and scanned them all for each batch (at 200k contacts: 40 -> 23 ms a batch).
     """
     if target is not None and ids is not None:
         raise ValueError("decisions() takes a target or ids, not both")
     if ids is not None:
         if dialect == "postgresql":
-            return lambda column: [in_batch(column, ids)]
+            low, high = min(ids, default=0), max(ids, default=0)
+            return lambda column: [column.between(low, high), in_batch(column, ids)]
         target = select(contacts.c.id).where(in_batch(contacts.c.id, ids))
     if target is None:
         return lambda column: []
