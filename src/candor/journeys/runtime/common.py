@@ -201,4 +201,6 @@ def woken(ctx: StepContext, members: Sequence[Member], clause: ColumnElement[boo
     ids = [m.id for m in members]
     if not ids:
         return set()
-    return set(ctx.conn.execute(select(jc.c.id).where(in_batch(jc.c.id, ids), clause)).scalars())
+    return set(
+        ctx.conn.execute(select(jc.c.id).where(in_batch(jc.c.id, ids), clause)).scalars().all()
+    )

@@ -144,7 +144,7 @@ def queue_sends(
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(outbox.c.contact_id)
     )
-    return set(ctx.conn.execute(stmt).scalars())
+    return set(ctx.conn.execute(stmt).scalars().all())  # all(): one fetch, not one per row
 
 
 def _already_queued(ctx: StepContext, ids: Sequence[int]) -> set[int]:
