@@ -145,6 +145,11 @@ def sums(conn: Connection) -> tuple[dict[Key, int], int]:
     return out, rows
 
 
+def stored_rows(conn: Connection) -> int:
+    """How many rows the table holds (folded sums plus deltas since)."""
+    return int(conn.execute(select(func.count()).select_from(figure_tallies)).scalar_one())
+
+
 def fold(conn: Connection) -> int:
     """Replace the rows by their sums per key; returns the rows left.
 

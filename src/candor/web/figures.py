@@ -10,7 +10,8 @@
   tally that only reads communications newer than the last id it saw.
 
 A snapshot is shared by every viewer and recomputed at most once per interval (longer when a
-computation was slow), so N open dashboards cost one computation.
+computation was slow), so N open dashboards cost one computation. A refresh that finds the
+writers' tally deltas piled up folds them into one row per signature (ledger.tallies.fold).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ STOP_OUTCOMES: Final = frozenset(
 EXPIRY_WARNING: Final = timedelta(days=30)
 SEND_WINDOW_MINUTES: Final = 10
 BACKFILL_ROWS: Final = 20_000
+FOLD_ROWS: Final = 5_000  # tally rows (deltas included) before a refresh folds them
 
 
 def journey_figures(conn: Connection) -> list[dict[str, Any]]:
@@ -255,6 +257,7 @@ class FiguresCache:
         self.stamp = 0.0
         self.cost = 0.0
         self.version = 0
+        self.folded_rows = 0
         self.lock = threading.Lock()
 
     def get(self, cx: Candor, *, fresh: bool = False) -> tuple[int, dict[str, Any]]:
@@ -265,6 +268,10 @@ class FiguresCache:
                 started = time.monotonic()
                 with reading(cx.engine) as conn:
                     figures = compute(conn, cx.clock.now(), self.tally)
+                    stored = tallies.stored_rows(conn)
+                if stored > max(FOLD_ROWS, 2 * self.folded_rows):  # writers' deltas piled up
+                    with cx.engine.begin() as conn:
+                        self.folded_rows = tallies.fold(conn)
                 self.cost = time.monotonic() - started
                 self.stamp = time.monotonic()
                 if self.snapshot is None or _body(figures) != _body(self.snapshot):
