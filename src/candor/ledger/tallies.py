@@ -212,7 +212,7 @@ def agreed_within(conn: Connection, purpose_id: str, day: date, before: datetime
     """Pairs whose earliest agreed row is on `day` and before `before` (that day's boundary).
 
     Reads that day's agreed rows of the purpose on ix_consent_state_purpose; a pair whose
-    earliest agreed row is on an earlier day is not one of them (primary-key look-up).
+    earliest agreed row is on an earlier day is not one of them (a primary-key look-up each).
     """
     cs, older = consent_state, consent_state.alias("older")
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
@@ -221,7 +221,9 @@ def agreed_within(conn: Connection, purpose_id: str, day: date, before: datetime
         .where(
             older.c.contact_id == cs.c.contact_id,
             older.c.purpose_id == purpose_id,
-            older.c.status.in_(AGREED),
+            # Wrapped: no index serves it, so the look-up goes by primary key (contact,
+            # purpose) and not along this purpose's agreed rows (SQLite chose those: O(n²)).
+            func.coalesce(older.c.status, "").in_(AGREED),
             older.c.occurred_at < start,
         )
         .exists()
