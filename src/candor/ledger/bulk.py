@@ -3,7 +3,8 @@
 Same semantics as ledger.consents.append_event, set-based: the batch's chain heads are read
 in one query, each contact's hash chain is extended in Python with chain.event_hash, the
 events go in with one executemany (RETURNING ids), and ledger_heads and the consent_state
-projection are updated in bulk with latest-wins per exact scope.
+projection are updated in bulk with latest-wins per exact scope; the projection's change
+goes into Mission Control's tallies (ledger.tallies) from the rows it read anyway.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from candor.ledger import tallies
 from candor.ledger.chain import event_hash
 from candor.ledger.vault import Vault
 from candor.policy.decide import DECISIVE_STATUSES
@@ -79,7 +81,7 @@ def append_events(
         ).scalars()
     )
     _write_heads(conn, rows, event_ids, known)
-    _project(conn, [{**r, "id": i} for r, i in zip(rows, event_ids, strict=True)])
+    project(conn, [{**r, "id": i} for r, i in zip(rows, event_ids, strict=True)])
     publish_consents(conn, rows, at)  # one INSERT of events for the batch
     return event_ids
 
@@ -146,8 +148,12 @@ def _scope(row: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def _project(conn: Connection, events: list[dict[str, Any]]) -> None:
-    """consent_state: per exact scope the latest decisive event wins (ties: higher id)."""
+def project(conn: Connection, events: list[dict[str, Any]]) -> None:
+    """consent_state: per exact scope the latest decisive event wins (ties: higher id).
+
+    The touched (contact, purpose) pairs' rows are all read here, so their tally delta is
+    worked out in Python and written with one executemany.
+    """
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}
     for e in events:
         if e["status"] not in DECISIVE_STATUSES:
@@ -158,15 +164,24 @@ def _project(conn: Connection, events: list[dict[str, Any]]) -> None:
     if not latest:
         return
     cs = consent_state
-    current = {
-        tuple(r[k] for k in STATE_KEY): (r["occurred_at"], r["event_id"])
-        for r in conn.execute(
-            select(cs).where(
-                cs.c.contact_id.in_(sorted({k[0] for k in latest})),
-                cs.c.purpose_id.in_(sorted({k[1] for k in latest})),
+    pairs = {key[:2] for key in latest}
+    current: dict[tuple[Any, ...], tuple[datetime, int]] = {}
+    before: dict[tallies.Pair, dict[tuple[Any, ...], tallies.Row]] = {}
+    for r in conn.execute(
+        select(cs).where(
+            cs.c.contact_id.in_(sorted({k[0] for k in latest})),
+            cs.c.purpose_id.in_(sorted({k[1] for k in latest})),
+        )
+    ).mappings():
+        key = tuple(r[k] for k in STATE_KEY)
+        current[key] = (r["occurred_at"], r["event_id"])
+        if key[:2] in pairs:
+            before.setdefault(key[:2], {})[key] = (
+                r["status"],
+                r["purpose_version"],
+                r["occurred_at"],
             )
-        ).mappings()
-    }
+    after = {pair: dict(rows) for pair, rows in before.items()}
     inserts, updates = [], []
     for key, e in latest.items():
         values = {
@@ -179,11 +194,21 @@ def _project(conn: Connection, events: list[dict[str, Any]]) -> None:
             inserts.append({**dict(zip(STATE_KEY, key, strict=True)), **values})
         elif current[key] < _order(e):
             updates.append({**{f"k_{n}": v for n, v in zip(STATE_KEY, key, strict=True)}, **values})
+        else:
+            continue
+        after.setdefault(key[:2], {})[key] = (e["status"], e["purpose_version"], e["occurred_at"])
     if inserts:
         conn.execute(insert(cs), inserts)
     if updates:
         where = [cs.c[name] == bindparam(f"k_{name}") for name in STATE_KEY]
         conn.execute(update(cs).where(*where), updates)
+    tallies.write(
+        conn,
+        tallies.changed(
+            {p: list(rows.values()) for p, rows in before.items()},
+            {p: list(rows.values()) for p, rows in after.items()},
+        ),
+    )
 
 
 def _order(e: dict[str, Any]) -> tuple[datetime, int]:

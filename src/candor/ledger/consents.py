@@ -19,13 +19,14 @@ from candor import tokens
 from candor.errors import Conflict, InvalidInput
 from candor.ledger import audit
 from candor.ledger.addresses import CHANNELS
+from candor.ledger.bulk import project as project_events
 from candor.ledger.chain import event_hash
 from candor.ledger.communications import check_communication
 from candor.ledger.contacts import address_id_for, contact_row, lock_contact
 from candor.ledger.registry import purpose_facts, theme_scope
 from candor.ledger.vault import Vault
 from candor.policy.decide import DECISIVE_STATUSES
-from candor.store.tables import consent_events, consent_state, doi_tokens, ledger_heads
+from candor.store.tables import consent_events, doi_tokens, ledger_heads
 from candor.sync.outbox import publish_consents
 
 RECORDABLE = ("granted", "refused", "withdrawn", "requested", "expired")
@@ -155,31 +156,7 @@ def append_event(
 
 def project(conn: Connection, event: dict[str, Any]) -> None:
     """Keep the latest event per exact scope in consent_state (ties broken by event id)."""
-    key = {
-        "contact_id": event["contact_id"],
-        "purpose_id": event["purpose_id"],
-        "scope_theme": event["theme"] or "",
-        "scope_channel": event["channel"] or "",
-        "scope_address": event["address_id"] or 0,
-    }
-    values = {
-        "event_id": event["id"],
-        "status": event["status"],
-        "occurred_at": event["occurred_at"],
-        "purpose_version": event["purpose_version"],
-    }
-    cs = consent_state
-    current = conn.execute(
-        select(cs.c.event_id, cs.c.occurred_at).where(
-            *[cs.c[name] == value for name, value in key.items()]
-        )
-    ).first()
-    if current is None:
-        conn.execute(insert(cs).values(**key, **values))
-    elif (current.occurred_at, current.event_id) < (event["occurred_at"], event["id"]):
-        conn.execute(
-            update(cs).where(*[cs.c[name] == value for name, value in key.items()]).values(values)
-        )
+    project_events(conn, [event])
 
 
 def issue_doi_token(conn: Connection, vault: Vault, event: dict[str, Any], at: datetime) -> str:

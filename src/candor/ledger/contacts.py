@@ -11,7 +11,7 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from candor.errors import Conflict, InvalidInput, NotFound
-from candor.ledger import audit
+from candor.ledger import audit, tallies
 from candor.ledger.addresses import AddressError, normalize
 from candor.ledger.external_ids import external_index, external_value, seal_external
 from candor.ledger.profile import attribute_types, coerce_attributes
@@ -84,6 +84,7 @@ def create_contact(
         raise Conflict("external_id: a contact with this external_id exists") from None
     for channel, value in normalized:
         add_address(conn, vault, contact_id, key_id, channel, value, at=at)
+    tallies.write(conn, {}, live=1)  # Mission Control's count of live contacts
     audit.record(
         conn,
         actor=actor,

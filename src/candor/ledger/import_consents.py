@@ -10,12 +10,14 @@ configured this costs one settings read).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
+from candor.ledger import tallies
 from candor.ledger.import_chain import EVENT_COLUMNS, OCCURRED, EventRows
 from candor.ledger.import_seal import sealed_of
 from candor.store.sql import Work, insert_driver_rows, reserve_ids
@@ -54,19 +56,22 @@ class ConsentBatch:
         self.events: list[tuple[Any, ...]] = []
         self.heads: list[tuple[Any, ...]] = []
         self.state: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self.tally: Counter[tallies.Key] = Counter()  # the new pairs' signatures
         self._built = False
 
     def build(self) -> None:
         """Link each contact's chain from seq 1 and collect heads and projection (once).
 
-        The projection keeps per exact scope the contact's last event; the head its newest.
+        The projection keeps per exact scope the contact's last event; the head its newest;
+        the tally counts each new (contact, purpose) pair's signature (ledger.tallies).
         """
         if self._built:
             return
         self._built = True
-        ids, rows, state = iter(self.event_ids), self.rows, self.state
+        ids, rows, state, tally = iter(self.event_ids), self.rows, self.state, self.tally
         for contact_id, c, sealed in self.contacts:
             prev, seq, event_id = "", 0, 0
+            mine: dict[tuple[Any, ...], tallies.Row] = {}
             for e in sealed.events:
                 seq, event_id, col = seq + 1, next(ids), e.column
                 event = rows.event(
@@ -85,8 +90,16 @@ class ConsentBatch:
                 scope = (contact_id, col.purpose.id, col.theme or "", col.channel or "", 0)
                 version = col.purpose.current_version
                 state[scope] = (*scope, event_id, e.status, event[OCCURRED], version)
+                mine[scope] = (e.status, version, e.occurred_at)
             if seq:
                 self.heads.append((contact_id, event_id, prev, seq))
+                by_purpose: dict[str, list[tallies.Row]] = {}
+                for scope, row in mine.items():
+                    by_purpose.setdefault(scope[1], []).append(row)
+                for purpose_id, pair_rows in by_purpose.items():
+                    key = tallies.signature(purpose_id, pair_rows)
+                    if key is not None:
+                        tally[key] += 1
 
     def write(self, conn: Connection, fill: Work | None = None) -> int:
         """Insert heads, projection and events; returns the number of events.

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from candor.ledger import audit
+from candor.ledger import audit, tallies
 from candor.ledger.import_consents import ConsentBatch
 from candor.ledger.import_plan import ADDRESS_COLUMNS, Candidate, ImportReport
 from candor.ledger.import_seal import seal, sealed_of
@@ -80,6 +80,7 @@ def write_batch(
         rows = address_rows_of(conn, ids, fresh, at)
         insert_driver_rows(conn, addresses, ADDRESS_ROW_COLUMNS, rows, _then(consents.build, fill))
         report.consent_events += consents.write(conn, fill)
+        tallies.write(conn, consents.tally, live=len(fresh))  # Mission Control's counts
         report.imported += len(fresh)
         audit.record(
             conn,

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from candor.errors import NotFound
-from candor.ledger import audit
+from candor.ledger import audit, tallies
 from candor.ledger.external_ids import external_index, external_value
 from candor.ledger.vault import Vault
 from candor.rights import records
@@ -119,6 +119,7 @@ def erase_in(
         .group_by(journey_contacts.c.contact_id),
     )
     kept = _retain(conn, vault, ids, keys, at)
+    consents = tallies.pairs_of(conn, ids)  # their pairs leave Mission Control's tallies
     deleted, scrubbed = _delete_rows(
         conn, ids, {k["record"] for ks in kept.values() for k in ks}, at
     )
@@ -140,6 +141,7 @@ def erase_in(
             updated_at=at,
         )
     )
+    tallies.write(conn, tallies.changed(consents, tallies.pairs_of(conn, ids)), live=-len(ids))
     scan = verification_scan(conn, idents)
     notified = publish_erasures(conn, vault, shared, at)  # contact.erased, sealed identifier
     certificates = []

@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -193,7 +194,8 @@ consent_state = Table(
     Column("status", String(16), nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("purpose_version", Integer, nullable=False),
-    Index("ix_consent_state_purpose", "purpose_id", "status"),
+    # With occurred_at: Mission Control counts one day's agreed rows per purpose on it.
+    Index("ix_consent_state_purpose", "purpose_id", "status", "occurred_at"),
 )
 # PostgreSQL reads each contact's newest covering row along this (policy.twin, DISTINCT ON);
 # SQLite finds it by primary key lookups and would only pay for the index on every write.
@@ -204,6 +206,20 @@ Index(
     consent_state.c.occurred_at.desc(),
     consent_state.c.event_id.desc(),
 ).ddl_if(dialect="postgresql")
+
+# Mission Control's consent figures (ledger.tallies): signed counts of (contact, purpose)
+# pairs per signature, inserted by every writer of consent_state in its own transaction and
+# summed per refresh; rows without a purpose count live (not erased) contacts.
+figure_tallies = Table(
+    "figure_tallies",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("purpose_id", String(64), nullable=True),
+    Column("pending", Boolean, nullable=False),
+    Column("agreed_version", Integer, nullable=True),
+    Column("agreed_on", Date, nullable=True),
+    Column("contacts", Integer, nullable=False),
+)
 
 # The last link of each contact's hash chain: removing the newest event is detected too.
 ledger_heads = Table(

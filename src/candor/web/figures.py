@@ -2,26 +2,30 @@
 
 - journeys: journey_contacts grouped by (journey, status, step) on its index, plus the
   journey_step_stats aggregates the runtime maintains (passed, stopped by reason, deferred);
-- purposes: consent_state grouped by (purpose, status) (its index); "not yet asked" is the
-  number of contacts minus those with any projection row for the purpose;
+- purposes: the consent tallies every writer of consent_state and contacts keeps in its own
+  transaction (ledger.tallies), summed, plus one indexed count of the day on which a
+  purpose's lapse instant falls; "not yet asked" is the live contacts minus the pairs
+  counted for the purpose;
 - blocks by kind, DSRs by status (index status, due_at), sends per minute from an in-memory
   tally that only reads communications newer than the last id it saw.
 
 A snapshot is shared by every viewer and recomputed at most once per interval (longer when a
-computation was slow), so N open dashboards cost one computation.
+computation was slow), so N open dashboards cost one computation. A refresh that finds the
+writers' tally deltas piled up folds them into one row per signature (ledger.tallies.fold).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Connection, and_, distinct, func, select
+from sqlalchemy import Connection, func, select
 
 from candor.durations import parse_duration, subtract
+from candor.ledger import tallies
 from candor.policy.decide import DENIAL_REASONS
 from candor.runtime import Candor
 from candor.store.engine import reading
@@ -31,8 +35,6 @@ from candor.store.tables import (
     block_lifts,
     blocks,
     communications,
-    consent_state,
-    contacts,
     purposes,
 )
 from candor.sync.status import sync_figures
@@ -45,6 +47,7 @@ STOP_OUTCOMES: Final = frozenset(
 EXPIRY_WARNING: Final = timedelta(days=30)
 SEND_WINDOW_MINUTES: Final = 10
 BACKFILL_ROWS: Final = 20_000
+FOLD_ROWS: Final = 5_000  # tally rows (deltas included) before a refresh folds them
 
 
 def journey_figures(conn: Connection) -> list[dict[str, Any]]:
@@ -109,61 +112,41 @@ def step_figures(here: int, outcomes: dict[str, int]) -> dict[str, Any]:
 
 
 def purpose_figures(conn: Connection, at: datetime) -> list[dict[str, Any]]:
-    """Per consent purpose: not yet asked, pending double opt-in, re-consent due, expiring."""
-    total = int(
-        conn.execute(
-            select(func.count()).select_from(contacts).where(contacts.c.erased_at.is_(None))
-        ).scalar_one()
-    )
+    """Per consent purpose: not yet asked, pending double opt-in, re-consent due, expiring.
+
+    From the summed tallies (ledger.tallies: a row per purpose, flag, version and day), plus
+    one indexed count of the day on which a purpose's lapse instant falls.
+    """
+    tally, _ = tallies.sums(conn)
+    live = tally.get(tallies.LIVE, 0)
+    by_purpose: dict[str | None, list[tuple[tallies.Key, int]]] = defaultdict(list)
+    for key, n in tally.items():
+        by_purpose[key[0]].append((key, n))
     rows = conn.execute(select(purposes).order_by(purposes.c.id)).mappings().all()
-    cs = consent_state
-    answered: dict[str, int] = dict(
-        conn.execute(
-            select(cs.c.purpose_id, func.count(distinct(cs.c.contact_id))).group_by(cs.c.purpose_id)
-        ).all()
-    )
-    pending: dict[str, int] = dict(
-        conn.execute(
-            select(cs.c.purpose_id, func.count(distinct(cs.c.contact_id)))
-            .where(cs.c.status == "pending")
-            .group_by(cs.c.purpose_id)
-        ).all()
-    )
-    agreed = cs.c.status.in_(("granted", "confirmed"))
     out = []
     for p in rows:
         if p["legal_basis"] != "consent":
             continue
-        reconsent = 0
-        if p["reconsent_floor"]:
-            reconsent = _distinct(
-                conn,
-                cs.c.purpose_id == p["id"],
-                agreed,
-                cs.c.purpose_version < p["reconsent_floor"],
-            )
+        mine = by_purpose.get(p["id"], [])
+        floor = p["reconsent_floor"] or 0
         expiring = 0
         if p["consent_valid_for"]:
             lapse = subtract(at + EXPIRY_WARNING, parse_duration(p["consent_valid_for"]))
-            expiring = _distinct(conn, cs.c.purpose_id == p["id"], agreed, cs.c.occurred_at < lapse)
+            day = tallies.utc_day(lapse)
+            expiring = sum(n for k, n in mine if k[3] is not None and k[3] < day)
+            if any(k[3] == day for k, _ in mine):
+                expiring += tallies.agreed_within(conn, p["id"], day, lapse)
         out.append(
             {
                 "id": p["id"],
                 "name": p["name"],
-                "not_asked": max(total - int(answered.get(p["id"], 0)), 0),
-                "pending_doi": int(pending.get(p["id"], 0)),
-                "reconsent": reconsent,
+                "not_asked": max(live - sum(n for _, n in mine), 0),
+                "pending_doi": sum(n for k, n in mine if k[1]),
+                "reconsent": sum(n for k, n in mine if k[2] is not None and k[2] < floor),
                 "expiring": expiring,
             }
         )
     return out
-
-
-def _distinct(conn: Connection, *where: Any) -> int:
-    cs = consent_state
-    return int(
-        conn.execute(select(func.count(distinct(cs.c.contact_id))).where(and_(*where))).scalar_one()
-    )
 
 
 def block_figures(conn: Connection) -> dict[str, int]:
@@ -274,6 +257,7 @@ class FiguresCache:
         self.stamp = 0.0
         self.cost = 0.0
         self.version = 0
+        self.folded_rows = 0
         self.lock = threading.Lock()
 
     def get(self, cx: Candor, *, fresh: bool = False) -> tuple[int, dict[str, Any]]:
@@ -284,6 +268,10 @@ class FiguresCache:
                 started = time.monotonic()
                 with reading(cx.engine) as conn:
                     figures = compute(conn, cx.clock.now(), self.tally)
+                    stored = tallies.stored_rows(conn)
+                if stored > max(FOLD_ROWS, 2 * self.folded_rows):  # writers' deltas piled up
+                    with cx.engine.begin() as conn:
+                        self.folded_rows = tallies.fold(conn)
                 self.cost = time.monotonic() - started
                 self.stamp = time.monotonic()
                 if self.snapshot is None or _body(figures) != _body(self.snapshot):
