@@ -120,7 +120,7 @@ PLACES: list[Place] = [
         "identity",
         erase="tombstone",
         contact_column="id",
-        encrypted=("identity",),
+        encrypted=("identity", "external_id"),
     ),
 ]
 
