@@ -264,3 +264,50 @@ def test_a_withdrawal_in_the_crm_is_honoured_by_the_studios_next_send(
     assert {m["To"] for m in sink.messages()} == set(people)
     seen = studio.call("GET", "/api/v1/journeys/news").json()
     assert seen["outcomes"]["second"] == {"passed": 1, "withdrawn": 1}, seen["outcomes"]
+
+
+@pytest.fixture
+def email_pair(tmp_path: Path) -> Any:
+    """The pair matching people by e-mail address instead of the customer number."""
+    crm, studio = started_pair(tmp_path, identifier="email")
+    yield crm, studio
+    crm.shutdown()
+    studio.shutdown()
+
+
+def test_a_rectified_email_reaches_the_side_that_knows_the_old_one(
+    email_pair: tuple[Instance, Instance],
+) -> None:
+    """Rectifying adds the new address; events keep naming the person by the address the
+    other side knows (the first one), so it finds them, adds the new one, and what follows
+    still reaches them."""
+    crm, studio = email_pair
+    pat = {
+        side.name: side.create_contact(f"{side.name}-7", "pat@example.com") for side in email_pair
+    }
+    new = {"addresses": [{"channel": "email", "value": "pat.new@example.com"}]}
+    patched = crm.call("PATCH", f"/api/v1/contacts/{pat['crm']}", json=new)
+    assert patched.status_code == 200 and patched.json()["changed"] == ["addresses.email"]
+
+    def studio_addresses() -> set[str]:
+        found = studio.call("GET", f"/api/v1/contacts/{pat['studio']}", "dpo").json()
+        return {a["value"] for a in found["addresses"]}
+
+    wait_for(lambda: studio_addresses() == {"pat@example.com", "pat.new@example.com"})
+    rectified = studio.call("GET", f"/api/v1/contacts/{pat['studio']}", "dpo").json()
+    assert rectified["first_name"] == "Pat"
+
+    # later events, both ways, still name Pat by an address the other side holds
+    withdraw = {"purpose": "events", "status": "withdrawn", "source": "form"}
+    path = f"/api/v1/contacts/{pat['crm']}/consents"
+    assert crm.call("POST", path, json=withdraw).status_code == 201
+    params = {"contact": pat["studio"], "purpose": "events", "channel": "email"}
+    wait_for(
+        lambda: studio.call("GET", "/api/v1/decide", params=params).json()["reason"] == "withdrawn"
+    )
+    block = {"reason": "asked on the phone"}
+    assert (
+        studio.call("POST", f"/api/v1/contacts/{pat['studio']}/blocks", json=block).status_code
+        == 201
+    )
+    wait_for(lambda: crm.call("GET", f"/api/v1/contacts/{pat['crm']}/blocks").json()["items"])
