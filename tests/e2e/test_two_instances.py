@@ -5,14 +5,17 @@ server that is down for a while loses nothing."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select
 
+from candor.channels.mailsink import MailSink
 from candor.store.journey_tables import journey_contacts
 from tests.e2e.sync_support import Instance, wait_for
+from tests.journeys.runtime.helpers import TEMPLATES
 
 LINK = {"LINK_SECRET": "crm-and-studio-share-this"}
 JOURNEY = {
@@ -25,7 +28,7 @@ JOURNEY = {
 }
 
 
-def link(me: str, other: str, other_url: str) -> dict[str, Any]:
+def link(me: str, other: str, other_url: str, **connector: Any) -> dict[str, Any]:
     return {
         "sync": {"name": me, "retry_base_seconds": 0.3, "retry_max_seconds": 1, "max_attempts": 50},
         "connectors": [
@@ -34,22 +37,31 @@ def link(me: str, other: str, other_url: str) -> dict[str, Any]:
                 "kind": "candor",
                 "url": f"{other_url}/api/v1/sync/events",
                 "secret_env": "LINK_SECRET",
+                **connector,
             }
         ],
     }
 
 
-@pytest.fixture
-def pair(tmp_path: Path) -> Any:
+def started_pair(
+    tmp_path: Path, studio_extra: dict[str, Any] | None = None, **connector: Any
+) -> tuple[Instance, Instance]:
+    """A CRM and a studio linked both ways, each serving and delivering."""
     crm, studio = (
         Instance("crm", tmp_path / "crm", LINK),
         Instance("studio", tmp_path / "studio", LINK),
     )
-    crm.setup(link("crm", "studio", studio.url))
-    studio.setup(link("studio", "crm", crm.url))
+    crm.setup(link("crm", "studio", studio.url, **connector))
+    studio.setup({**link("studio", "crm", crm.url, **connector), **(studio_extra or {})})
     for side in (crm, studio):
         side.start()
         side.start_delivery(interval=0.1)
+    return crm, studio
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Any:
+    crm, studio = started_pair(tmp_path)
     yield crm, studio
     crm.shutdown()
     studio.shutdown()
@@ -153,3 +165,149 @@ def test_two_instances_stay_in_step(pair: tuple[Instance, Instance]) -> None:
     (ack,) = wait_for(studio_acknowledged)
     assert ack["connector"] == "crm" and ack["status"] == "delivered"
     print(f"withdrawal {withdrawal_seconds:.2f}s, erasure {erasure_seconds:.2f}s")
+
+
+# Send, wait a moment, send again: the second send is "the next send" after a withdrawal.
+NEWSLETTER = {
+    "id": "news",
+    "name": "Event news",
+    "purpose": "events",
+    "target": {"field": "country", "op": "eq", "value": "DE"},
+    "fields": ["country", "first_name"],
+    "templates": TEMPLATES,
+    "steps": [
+        {
+            "id": "first",
+            "type": "send",
+            "channel": "email",
+            "template": "promo_mail",
+            "theme": "events",
+            "on_denied": "skipped",
+        },
+        {"id": "pause", "type": "wait", "duration": "PT1S"},
+        {
+            "id": "second",
+            "type": "send",
+            "channel": "email",
+            "template": "promo_mail",
+            "theme": "events",
+            "on_denied": "skipped",
+        },
+        {"id": "done", "type": "end"},
+        {"id": "skipped", "type": "end"},
+    ],
+}
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> Iterator[MailSink]:
+    with MailSink(tmp_path / "mail", port=0) as running:
+        yield running
+
+
+@pytest.fixture
+def mailing_pair(tmp_path: Path, sink: MailSink) -> Any:
+    """The pair, the studio sending e-mail through a real SMTP sink on 127.0.0.1."""
+    channels = {"email": {"smtp_url": f"smtp://127.0.0.1:{sink.port}", "from": "news@studio.test"}}
+    crm, studio = started_pair(
+        tmp_path, {"channels": channels, "public_url": "https://studio.test"}
+    )
+    yield crm, studio
+    crm.shutdown()
+    studio.shutdown()
+
+
+def test_a_withdrawal_in_the_crm_is_honoured_by_the_studios_next_send(
+    mailing_pair: tuple[Instance, Instance], sink: MailSink
+) -> None:
+    crm, studio = mailing_pair
+    people = {"pat@example.com": "p-1", "sam@example.com": "p-2"}
+    ids = {
+        email: {side.name: side.create_contact(ext, email) for side in mailing_pair}
+        for email, ext in people.items()
+    }
+
+    def reason(side: Instance, email: str) -> str:
+        params = {"contact": ids[email][side.name], "purpose": "events", "channel": "email"}
+        found: str = side.call("GET", "/api/v1/decide", params=params).json()["reason"]
+        return found
+
+    def consent(email: str, status: str) -> None:
+        body = {"purpose": "events", "status": status, "source": "form"}
+        path = f"/api/v1/contacts/{ids[email]['crm']}/consents"
+        assert crm.call("POST", path, json=body).status_code == 201
+
+    def mail_to(email: str) -> int:
+        return sum(1 for m in sink.messages() if m["To"] == email)
+
+    # Both agree in the CRM; the studio learns it and its journey mails both.
+    for email in people:
+        consent(email, "granted")
+    for email in people:
+        wait_for(lambda email=email: reason(studio, email) == "allowed")
+    assert studio.call("POST", "/api/v1/journeys", json=NEWSLETTER).status_code == 201
+    assert studio.call("POST", "/api/v1/journeys/news/launch").status_code == 200
+    studio.cli("journey", "run", "--until-idle")
+    wait_for(lambda: mail_to("pat@example.com") == 1 and mail_to("sam@example.com") == 1)
+
+    # Pat withdraws in the CRM; the studio hears of it before its next run.
+    consent("pat@example.com", "withdrawn")
+    wait_for(lambda: reason(studio, "pat@example.com") == "withdrawn")
+
+    def second_round() -> bool:
+        studio.cli("journey", "run", "--until-idle")  # the pause elapses between attempts
+        return mail_to("sam@example.com") == 2
+
+    wait_for(second_round, timeout=30, every=0.5)
+    assert mail_to("pat@example.com") == 1  # the next send skipped Pat
+    assert mail_to("sam@example.com") == 2  # while Sam still got it
+    assert {m["To"] for m in sink.messages()} == set(people)
+    seen = studio.call("GET", "/api/v1/journeys/news").json()
+    assert seen["outcomes"]["second"] == {"passed": 1, "withdrawn": 1}, seen["outcomes"]
+
+
+@pytest.fixture
+def email_pair(tmp_path: Path) -> Any:
+    """The pair matching people by e-mail address instead of the customer number."""
+    crm, studio = started_pair(tmp_path, identifier="email")
+    yield crm, studio
+    crm.shutdown()
+    studio.shutdown()
+
+
+def test_a_rectified_email_reaches_the_side_that_knows_the_old_one(
+    email_pair: tuple[Instance, Instance],
+) -> None:
+    """Rectifying adds the new address; events keep naming the person by the address the
+    other side knows (the first one), so it finds them, adds the new one, and what follows
+    still reaches them."""
+    crm, studio = email_pair
+    pat = {
+        side.name: side.create_contact(f"{side.name}-7", "pat@example.com") for side in email_pair
+    }
+    new = {"addresses": [{"channel": "email", "value": "pat.new@example.com"}]}
+    patched = crm.call("PATCH", f"/api/v1/contacts/{pat['crm']}", json=new)
+    assert patched.status_code == 200 and patched.json()["changed"] == ["addresses.email"]
+
+    def studio_addresses() -> set[str]:
+        found = studio.call("GET", f"/api/v1/contacts/{pat['studio']}", "dpo").json()
+        return {a["value"] for a in found["addresses"]}
+
+    wait_for(lambda: studio_addresses() == {"pat@example.com", "pat.new@example.com"})
+    rectified = studio.call("GET", f"/api/v1/contacts/{pat['studio']}", "dpo").json()
+    assert rectified["first_name"] == "Pat"
+
+    # later events, both ways, still name Pat by an address the other side holds
+    withdraw = {"purpose": "events", "status": "withdrawn", "source": "form"}
+    path = f"/api/v1/contacts/{pat['crm']}/consents"
+    assert crm.call("POST", path, json=withdraw).status_code == 201
+    params = {"contact": pat["studio"], "purpose": "events", "channel": "email"}
+    wait_for(
+        lambda: studio.call("GET", "/api/v1/decide", params=params).json()["reason"] == "withdrawn"
+    )
+    block = {"reason": "asked on the phone"}
+    assert (
+        studio.call("POST", f"/api/v1/contacts/{pat['studio']}/blocks", json=block).status_code
+        == 201
+    )
+    wait_for(lambda: crm.call("GET", f"/api/v1/contacts/{pat['crm']}/blocks").json()["items"])

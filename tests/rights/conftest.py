@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from candor.ledger.blocks import set_block
 from candor.ledger.communications import record_communication
 from candor.ledger.consents import ConsentInput, record_consent
 from candor.ledger.contacts import NewAddress, NewContact, create_contact
@@ -86,6 +87,18 @@ def rich_contact(
             ConsentInput(
                 purpose="profiling", status="granted", source="form", evidence={"ip": "203.0.113.7"}
             ),
+            actor="test",
+            at=at,
+        )
+        set_block(
+            conn,
+            cx.vault,
+            contact_id,
+            reason="no SMS about surveys",
+            source="preference_center",
+            channel="sms",
+            theme="surveys",
+            evidence={"ip": "203.0.113.7", "user_agent": "Firefox"},
             actor="test",
             at=at,
         )

@@ -48,10 +48,20 @@ def _fill(cx: Candor, contact_id: int) -> None:
             reason="asked by phone",
             source="phone",
             channel="sms",
+            evidence={"ip": "203.0.113.8", "user_agent": "Phone app/1"},
             actor="test",
             at=at,
         )
-        lift_block(conn, block, reason="asked again", source="phone", actor="test", at=at)
+        lift_block(
+            conn,
+            cx.vault,
+            block,
+            reason="asked again",
+            source="phone",
+            evidence={"ip": "203.0.113.9", "wording": "Allow advertising again"},
+            actor="test",
+            at=at,
+        )
         rectify_contact(conn, cx.vault, contact_id, {"last_name": "Beispiel"}, actor="test", at=at)
         record_notice(conn, contact_id, "test", actor="test", at=at)
         add_business_record(
@@ -119,10 +129,16 @@ def test_the_copy_holds_everything_decrypted(configured: Candor, alice: int) -> 
     events = [e for e in copy["consents"] if e["purpose"] == "events"]
     assert events[0]["evidence"] == {"ip": "203.0.113.7", "user_agent": "Firefox"}
     assert events[0]["communication_id"] == copy["communications"][0]["id"]
-    assert (
-        copy["blocks"][0]["channel"] == "sms"
-        and copy["blocks"][0]["lifted"]["reason"] == "asked again"
-    )
+    page_block, phone_block = copy["blocks"]
+    assert page_block["evidence"] == {"ip": "203.0.113.7", "user_agent": "Firefox"}
+    assert page_block["lifted"] is None
+    assert phone_block["channel"] == "sms" and phone_block["lifted"]["reason"] == "asked again"
+    # the evidence of both acts, decrypted for the person it is about
+    assert phone_block["evidence"] == {"ip": "203.0.113.8", "user_agent": "Phone app/1"}
+    assert phone_block["lifted"]["evidence"] == {
+        "ip": "203.0.113.9",
+        "wording": "Allow advertising again",
+    }
     notice = next(c for c in copy["communications"] if c["content_ref"] == "notice:test")
     assert notice["decision"] == {"reason": "allowed", "basis": "contract", "event": None}
     assert copy["rectifications"] == [

@@ -248,6 +248,7 @@ def test_an_old_copy_of_the_data_file_reveals_nothing_after_erasure(
         assert copy["contact"]["external_id"] is None  # the customer number is shredded too
         assert [a["value"] for a in copy["addresses"]] == [None, None]
         assert [e["evidence"] for e in copy["consents"]] == [None, None]
+        assert [b["evidence"] for b in copy["blocks"]] == [None]  # block evidence: shredded
         assert {r["data"] for r in copy["business_records"]} == {None}
         assert copy["automated_decisions"][0]["factors"] == []
         with TestClient(create_app(old)) as client:

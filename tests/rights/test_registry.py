@@ -58,6 +58,18 @@ def test_entries_name_real_columns_and_encrypted_ones_hold_ciphertext() -> None:
             assert order.index(place.name) < order.index(place.parent[1].name)
 
 
+def test_every_binary_column_of_a_registered_table_is_declared_encrypted() -> None:
+    """Sealed columns (evidence, identity, values) must be named, so erasure and the scan
+    account for them; a new one left out of `encrypted=` fails here."""
+    undeclared = [
+        f"{place.name}.{column.name}"
+        for place in PLACES
+        for column in place.table.columns
+        if isinstance(column.type, LargeBinary) and column.name not in place.encrypted
+    ]
+    assert undeclared == []
+
+
 def test_every_registry_section_is_a_section_of_the_copy(configured: Candor, alice: int) -> None:
     with reading(configured.engine) as conn:
         copy = compile_access_copy(conn, configured.vault, alice, at=configured.clock.now())

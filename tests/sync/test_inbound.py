@@ -108,13 +108,16 @@ def test_consent_block_rectify_and_erase_apply_with_the_connector_as_source(
     assert send(cx, event("block.set", "c1", block))[0] == 200
     assert send(cx, event("block.set", "c1", block))[0] == 200  # same remote block: once
     with reading(cx.engine) as conn:
-        blocks = list_blocks(conn, cid)
+        blocks = list_blocks(conn, cid, cx.vault)
     assert [(b["kind"], b["channel"], b["source"]) for b in blocks] == [
         ("channel", "sms", "connector:crm")
     ]
+    assert blocks[0]["evidence"]["connector"] == "connector:crm"
+    assert blocks[0]["evidence"]["remote_block"] == "77"
     assert send(cx, event("block.lifted", "c1", {"block_id": "77"}))[0] == 200
     with reading(cx.engine) as conn:
-        assert list_blocks(conn, cid)[0]["lifted"]["source"] == "connector:crm"
+        lifted = list_blocks(conn, cid, cx.vault)[0]["lifted"]
+    assert lifted["source"] == "connector:crm" and lifted["evidence"]["remote_block"] == "77"
     changes = {"attributes.country": "AT", "attributes.unknown": 1, "first_name": "Eve"}
     assert send(cx, event("contact.rectified", "c1", {"changes": changes}))[0] == 200
     with reading(cx.engine) as conn:

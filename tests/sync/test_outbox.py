@@ -37,7 +37,7 @@ def test_each_verb_publishes_one_event_with_minimal_data(configured: Candor) -> 
     block_id = block(cx, cid, channel="email", address="person1@example.com")
     now = cx.clock.now()
     with cx.engine.begin() as conn:
-        lift_block(conn, block_id, reason="asked", source="api", actor="t", at=now)
+        lift_block(conn, cx.vault, block_id, reason="asked", source="api", actor="t", at=now)
         rectify_contact(
             conn,
             cx.vault,

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from candor.clock import ManualClock
+from candor.store.engine import reading
+from candor.store.tables import block_lifts, blocks
 
 from .conftest import Api, fields
 
@@ -104,3 +108,47 @@ def test_block_errors_change_nothing(api: Api) -> None:
     assert fields(missing) == ["block"]
     assert api.row_counts() == before
     assert bob["id"] != alice
+
+
+def test_block_and_lift_keep_the_callers_evidence_sealed(api: Api, clock: ManualClock) -> None:
+    alice = api.create_contact()["id"]
+    proof = {"ip": "198.51.100.23", "user_agent": "ShopForm/4.2", "wording_version": 3}
+    response = api.post(
+        f"/api/v1/contacts/{alice}/blocks", json={"reason": "asked in the shop", "evidence": proof}
+    )
+    assert response.status_code == 201, response.text
+    block = response.json()
+    assert block["evidence"] == proof
+    clock.advance(timedelta(minutes=1))
+    lift_proof = {"ip": "198.51.100.24", "user_agent": "ShopForm/4.3"}
+    lifted = api.delete(
+        f"/api/v1/blocks/{block['id']}", json={"reason": "asked again", "evidence": lift_proof}
+    )
+    assert lifted.status_code == 200, lifted.text
+    assert lifted.json()["evidence"] == proof
+    assert lifted.json()["lifted"]["evidence"] == lift_proof
+
+    (listed,) = api.get(f"/api/v1/contacts/{alice}/blocks", role="dpo").json()["items"]
+    assert (listed["evidence"], listed["lifted"]["evidence"]) == (proof, lift_proof)
+    # Marketers never see identifying data: the evidence stays closed for them.
+    hidden = api.get(f"/api/v1/contacts/{alice}/blocks", role="marketer")
+    assert hidden.json()["items"][0]["evidence"] is None
+    assert "198.51.100" not in hidden.text and "ShopForm" not in hidden.text
+    # Stored encrypted, never in clear.
+    with reading(api.cx.engine) as conn:
+        stored = conn.execute(select(blocks.c.evidence)).scalar_one()
+        stored_lift = conn.execute(select(block_lifts.c.evidence)).scalar_one()
+    for blob in (stored, stored_lift):
+        assert blob and b"198.51.100" not in blob and b"ShopForm" not in blob
+
+
+def test_block_without_evidence_stores_none_and_bad_evidence_is_refused(api: Api) -> None:
+    alice = api.create_contact()["id"]
+    plain = api.post(f"/api/v1/contacts/{alice}/blocks", json={"reason": "asked by letter"})
+    assert plain.status_code == 201 and plain.json()["evidence"] is None
+    bad = api.post(
+        f"/api/v1/contacts/{alice}/blocks", json={"reason": "x", "evidence": ["not", "an object"]}
+    )
+    assert bad.status_code == 422 and fields(bad) == ["evidence"]
+    lift = api.delete(f"/api/v1/blocks/{plain.json()['id']}", json={"evidence": "no"})
+    assert lift.status_code == 422 and fields(lift) == ["evidence"]

@@ -53,9 +53,18 @@ def test_stop_sets_an_address_block_and_start_lifts_it(hooked: Api) -> None:
     assert api.decide(alice, "events", channel="whatsapp")["reason"] == "allowed"
     with api.cx.engine.connect() as conn:
         comms = list_communications(conn, alice)
-        (block,) = list_blocks(conn, alice)
+        (block,) = list_blocks(conn, alice, api.cx.vault)
     assert comms[-1]["direction"] == "in" and comms[-1]["content_ref"] == "inbound:stop"
     assert block["communication_id"] == comms[-1]["id"]
+    # the person's own words are the evidence, sealed with their key
+    assert block["evidence"] == {
+        "signal": "inbound keyword",
+        "keyword": "stop",
+        "channel": "sms",
+        "text": "Stopp!",
+        "provider_message_id": None,
+        "time": block["created_at"],
+    }
 
     again = _inbound(api, "STOP")
     assert again["blocks"] == []  # already blocked: evidence recorded, no second block
@@ -63,6 +72,12 @@ def test_stop_sets_an_address_block_and_start_lifts_it(hooked: Api) -> None:
     start = _inbound(api, "anmelden")
     assert start["keyword"] == "start" and start["blocks"] == stop["blocks"]
     assert api.decide(alice, "events", channel="sms")["reason"] == "allowed"
+    with api.cx.engine.connect() as conn:
+        (lifted,) = list_blocks(conn, alice, api.cx.vault)
+    assert (lifted["lifted"]["evidence"]["keyword"], lifted["lifted"]["evidence"]["text"]) == (
+        "start",
+        "anmelden",
+    )
 
 
 def test_unknown_senders_and_plain_text(hooked: Api) -> None:

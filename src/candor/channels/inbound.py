@@ -1,6 +1,7 @@
 """Inbound messages, delivery receipts and clicks: recorded as communications, acted on.
 
-STOP-style keywords set an address block with the inbound message as evidence; START lifts
+STOP-style keywords set an address block with the inbound message as evidence (its id, and
+its words sealed with the contact's key); START lifts
 the blocks set by keyword (never one set another way). Unknown senders are not stored.
 """
 
@@ -27,6 +28,7 @@ from candor.store.tables import addresses, block_lifts, blocks, contacts
 
 KEYWORD_SOURCE = "keyword"
 STOP_REASON = "STOP keyword"
+EVIDENCE_TEXT = 160  # the person's own words kept (sealed) as the evidence of a keyword
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,14 @@ def receive_inbound(
         at=at,
     )
     changed: list[int] = []
+    proof = {
+        "signal": "inbound keyword",
+        "keyword": kind,
+        "channel": channel,
+        "text": (text or "")[:EVIDENCE_TEXT],
+        "provider_message_id": provider_message_id[:100] if provider_message_id else None,
+        "time": at.isoformat(),
+    }
     if kind == "stop" and not _keyword_blocks(conn, contact_id, channel, at):
         changed.append(
             set_block(
@@ -115,6 +125,7 @@ def receive_inbound(
                 channel=channel,
                 address=address,
                 communication_id=comm,
+                evidence=proof,
                 actor="inbound",
                 at=at,
             )
@@ -123,10 +134,12 @@ def receive_inbound(
         for block_id in _keyword_blocks(conn, contact_id, channel, at):
             lift_block(
                 conn,
+                vault,
                 block_id,
                 reason="START keyword",
                 source=KEYWORD_SOURCE,
                 communication_id=comm,
+                evidence=proof,
                 actor="inbound",
                 at=at,
             )

@@ -89,7 +89,7 @@ def _compile(
         "addresses": _addresses(conn, vault, contact_id, key_id),
         "attributes": _attributes(conn, row["attributes"]),
         "consents": consents,
-        "blocks": list_blocks(conn, contact_id),
+        "blocks": list_blocks(conn, contact_id, vault),
         "communications": _communications(conn, contact_id),
         "messages_pending": _outbox(conn, contact_id),
         "journeys": _journeys(conn, contact_id),

@@ -70,6 +70,7 @@ class Lift(Strict):
     lifted_at: str
     reason: str
     source: str
+    evidence: dict[str, JsonValue] | None
 
 
 class Block(Strict):
@@ -83,6 +84,7 @@ class Block(Strict):
     source: str
     communication_id: int | None
     created_at: str
+    evidence: dict[str, JsonValue] | None
     lifted: Lift | None
 
 

@@ -77,8 +77,9 @@ PLACES: list[Place] = [
         "preferences",
         contact_column=None,
         parent=("block_id", t.blocks, "id"),
+        encrypted=("evidence",),
     ),
-    Place(t.blocks, "blocks", "preferences"),
+    Place(t.blocks, "blocks", "preferences", encrypted=("evidence",)),
     Place(t.consent_state, "consents", "consent"),
     Place(t.consent_events, "consents", "consent", encrypted=("evidence",)),
     Place(t.ledger_heads, "consents", "consent"),
@@ -120,7 +121,7 @@ PLACES: list[Place] = [
         "identity",
         erase="tombstone",
         contact_column="id",
-        encrypted=("identity",),
+        encrypted=("identity", "external_id"),
     ),
 ]
 

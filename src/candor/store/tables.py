@@ -261,6 +261,9 @@ blocks = Table(
     Column("source", String(32), nullable=False),
     Column("communication_id", Id, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # What the person did to ask for it (page, wording, time, IP, user agent): JSON sealed
+    # with the contact's key, like consent evidence; NULL where a path has none.
+    Column("evidence", LargeBinary, nullable=True),
     Index("ix_blocks_contact", "contact_id"),
 )
 
@@ -273,6 +276,7 @@ block_lifts = Table(
     Column("reason", Text, nullable=False),
     Column("source", String(32), nullable=False),
     Column("communication_id", Id, nullable=True),
+    Column("evidence", LargeBinary, nullable=True),  # sealed like blocks.evidence
 )
 
 # ---------------------------------------------------------------- access and audit

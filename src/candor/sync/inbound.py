@@ -136,7 +136,7 @@ def _apply(cx: Candor, conn: Connection, connector: WebhookConnector, event: Inb
         elif event.type == "block.set":
             return _block(cx, conn, connector, contact_id, event, actor, now)
         else:
-            return _lift(conn, connector, str(data.get("block_id", "")), actor, now)
+            return _lift(cx, conn, connector, event, actor, now)
     return "applied"
 
 
@@ -264,6 +264,7 @@ def _block(
         channel=channel,
         address=address,
         theme=theme,
+        evidence={"connector": actor, "event": event.id, "remote_block": remote},
         actor=actor,
         at=now,
     )
@@ -276,9 +277,15 @@ def _block(
 
 
 def _lift(
-    conn: Connection, connector: WebhookConnector, remote: str, actor: str, now: datetime
+    cx: Candor,
+    conn: Connection,
+    connector: WebhookConnector,
+    event: InboundEvent,
+    actor: str,
+    now: datetime,
 ) -> str:
     """Lift the block that connector's block set here (blocks set otherwise stay)."""
+    remote = str(event.data.get("block_id", ""))[:64]
     block_id = conn.execute(
         select(sync_block_links.c.block_id).where(
             sync_block_links.c.connector == connector.id, sync_block_links.c.remote_block == remote
@@ -288,7 +295,14 @@ def _lift(
         return "ignored"
     try:
         lift_block(
-            conn, int(block_id), reason=f"lifted at {actor}", source=actor, actor=actor, at=now
+            conn,
+            cx.vault,
+            int(block_id),
+            reason=f"lifted at {actor}",
+            source=actor,
+            evidence={"connector": actor, "event": event.id, "remote_block": remote},
+            actor=actor,
+            at=now,
         )
     except Conflict:
         return "already"

@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import Field
+from sqlalchemy import Connection
 
+from candor.auth import Principal
 from candor.ledger.blocks import lift_block, list_blocks, set_block
 from candor.ledger.contacts import contact_row
+from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.web.api_communications import check_communication
 from candor.web.deps import (
@@ -32,11 +36,23 @@ class BlockIn(Body):
     theme: Ident | None = None
     reason: Note
     communication_id: RowId | None = None
+    # How the person asked (form, wording version, time, IP, user agent): sealed with the
+    # contact's key, shown only to callers who see identifying data.
+    evidence: dict[str, Any] = Field(default_factory=dict)
 
 
 class LiftIn(Body):
     reason: Note | None = None
     communication_id: RowId | None = None
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+def stored_block(
+    cx: Candor, conn: Connection, contact_id: int, block_id: int, principal: Principal
+) -> dict[str, Any]:
+    """The block as stored, its evidence decrypted only for callers who see identity."""
+    vault = cx.vault if principal.sees_identity else None
+    return next(b for b in list_blocks(conn, contact_id, vault) if b["id"] == block_id)
 
 
 @router.post("/contacts/{contact_id}/blocks", status_code=201)
@@ -54,17 +70,19 @@ def post_block(contact_id: PathId, body: BlockIn, cx: Cx, principal: Writer) -> 
             address=body.address,
             theme=body.theme,
             communication_id=body.communication_id,
+            evidence=body.evidence,
             actor=principal.actor,
             at=cx.clock.now(),
         )
-        return next(b for b in list_blocks(conn, contact_id) if b["id"] == block_id)
+        return stored_block(cx, conn, contact_id, block_id, principal)
 
 
 @router.get("/contacts/{contact_id}/blocks")
 def get_blocks(contact_id: PathId, cx: Cx, principal: Reader) -> dict[str, Any]:
     with reading(cx.engine) as conn:
         contact_row(conn, contact_id)
-        return {"items": list_blocks(conn, contact_id)}
+        vault = cx.vault if principal.sees_identity else None
+        return {"items": list_blocks(conn, contact_id, vault)}
 
 
 @router.delete("/blocks/{block_id}")
@@ -81,12 +99,14 @@ def delete_block(
     with cx.engine.begin() as conn:
         lifted = lift_block(
             conn,
+            cx.vault,
             block_id,
             reason=lift_reason,
             source="api",
             communication_id=communication_id,
+            evidence=body.evidence if body is not None else None,
             actor=principal.actor,
             at=cx.clock.now(),
         )
         check_communication(conn, lifted["contact"], communication_id)
-    return lifted
+        return stored_block(cx, conn, lifted["contact"], block_id, principal)

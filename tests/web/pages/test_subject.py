@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from candor.channels.links import download_token, unsubscribe_token
+from candor.ledger.blocks import list_blocks
 from candor.ledger.consents import ConsentInput, record_consent
 from candor.store.engine import reading
 from candor.store.rights_tables import dsr_requests
@@ -100,7 +101,11 @@ def test_double_opt_in_purpose_is_pending_until_confirmed(site: Site) -> None:
 def test_complete_block_in_one_click_and_lift(site: Site) -> None:
     token = site.pref_token()
     answer = site.post_form(
-        site.client, f"/preferences/{token}", {"action": "block"}, follow_redirects=False
+        site.client,
+        f"/preferences/{token}",
+        {"action": "block"},
+        headers={"User-Agent": "block-test/1"},
+        follow_redirects=False,
     )
     assert answer.status_code == 303
     with reading(site.cx.engine) as conn:
@@ -108,9 +113,35 @@ def test_complete_block_in_one_click_and_lift(site: Site) -> None:
     assert [(r.kind, r.source) for r in rows] == [("all", "preference_center")]
     page = site.client.get(f"/preferences/{token}")
     assert "a complete advertising block is in place" in page.text
-    site.post_form(site.client, f"/preferences/{token}", {"action": "unblock"})
+    site.post_form(
+        site.client,
+        f"/preferences/{token}?lang=de",
+        {"action": "unblock"},
+        headers={"User-Agent": "lift-test/2"},
+    )
     with reading(site.cx.engine) as conn:
         assert len(conn.execute(select(block_lifts)).all()) == 1
+        (block,) = list_blocks(conn, site.contact_id, site.cx.vault)
+        sealed = [rows[0].evidence, conn.execute(select(block_lifts.c.evidence)).scalar_one()]
+    # Each act keeps the page's evidence: page, time, IP, browser and the words on the button.
+    proof, lift = block["evidence"], block["lifted"]["evidence"]
+    assert (proof["page"], proof["action"], proof["user_agent"]) == (
+        "preferences",
+        "block",
+        "block-test/1",
+    )
+    assert proof["ip"] and proof["time"] == block["created_at"]
+    assert proof["wording"] == [
+        "One click and we send you no advertising at all, on any channel.",
+        "Stop all advertising",
+    ]
+    assert (lift["action"], lift["user_agent"], lift["language"]) == (
+        "unblock",
+        "lift-test/2",
+        "de",
+    )
+    assert lift["wording"] == ["Werbung wieder erlauben (gemäß den Häkchen oben)"]
+    assert all(blob and b"block-test" not in blob and b"lift-test" not in blob for blob in sealed)
 
 
 def test_post_without_or_with_wrong_csrf_is_refused(site: Site) -> None:

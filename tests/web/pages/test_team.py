@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from candor.journeys.definition import build_journey
 from candor.journeys.runtime.enroll import launch, save_draft
+from candor.ledger.blocks import lift_block, set_block
 from candor.ledger.consents import ConsentInput, record_consent
 from candor.rights.requests import NewRequest, open_subject_request
 from candor.store.engine import reading
@@ -110,6 +111,26 @@ def test_contact_search_by_post_and_the_record(site: Site) -> None:
             actor="test",
             at=site.cx.clock.now(),
         )
+        block = set_block(
+            conn,
+            site.cx.vault,
+            site.contact_id,
+            reason="asked on the page",
+            source="preference_center",
+            evidence={"ip": "203.0.113.41", "user_agent": "BlockBrowser/7"},
+            actor="test",
+            at=site.cx.clock.now(),
+        )
+        lift_block(
+            conn,
+            site.cx.vault,
+            block,
+            reason="asked again",
+            source="preference_center",
+            evidence={"ip": "203.0.113.42", "user_agent": "LiftBrowser/8"},
+            actor="test",
+            at=site.cx.clock.now(),
+        )
     dpo = site.login("dpo")
     found = site.post_form(
         dpo,
@@ -123,6 +144,9 @@ def test_contact_search_by_post_and_the_record(site: Site) -> None:
     record = dpo.get(found.headers["location"])
     assert record.status_code == 200
     assert "203.0.113.9" in record.text  # evidence
+    # the block history shows each act's evidence: who asked, from where, with which browser
+    assert "203.0.113.41" in record.text and "BlockBrowser/7" in record.text
+    assert "203.0.113.42" in record.text and "LiftBrowser/8" in record.text
     assert "Why this person may or may not be contacted now" in record.text
     assert "not_asked" in record.text and "allowed" in record.text
     missing = site.post_form(

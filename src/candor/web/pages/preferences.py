@@ -23,6 +23,7 @@ from candor.policy.facts import ContactFacts, PurposeFacts, ThemeRef
 from candor.policy.load import contact_facts
 from candor.rights.messages import queue_doi_confirmation
 from candor.store.tables import addresses, block_lifts, blocks, purpose_versions, purposes, themes
+from candor.web.pages.i18n import translator
 
 # DPV terms that mark a purpose as profiling or sharing: one box, no channels.
 PROFILING_TERMS: Final = ("Profiling", "Sharing", "SellData", "PersonalisedAdvertising")
@@ -223,28 +224,56 @@ def save_preferences(
     return events
 
 
+def block_evidence(page: dict[str, Any], lang: str, action: str) -> dict[str, Any]:
+    """The page's evidence for a block or lift, with the exact wording the button carried."""
+    t = translator(lang)
+    shown = ("block_text", "block_button") if action == "block" else ("unblock_button",)
+    return {**page, "action": action, "language": lang, "wording": [t(key) for key in shown]}
+
+
 def set_complete_block(
-    conn: Connection, vault: Vault, contact_id: int, *, at: datetime
+    conn: Connection,
+    vault: Vault,
+    contact_id: int,
+    *,
+    evidence: dict[str, Any] | None = None,
+    at: datetime,
 ) -> int | None:
     """One click: a complete advertising block (nothing new when one is already active)."""
     contact_row(conn, contact_id)
     if active_complete_block(conn, contact_id) is not None:
         return None
     return set_block(
-        conn, vault, contact_id, reason=BLOCK_REASON, source=PAGE_SOURCE, actor="subject", at=at
+        conn,
+        vault,
+        contact_id,
+        reason=BLOCK_REASON,
+        source=PAGE_SOURCE,
+        evidence=evidence,
+        actor="subject",
+        at=at,
     )
 
 
-def lift_complete_block(conn: Connection, contact_id: int, *, at: datetime) -> bool:
+def lift_complete_block(
+    conn: Connection,
+    vault: Vault,
+    contact_id: int,
+    *,
+    evidence: dict[str, Any] | None = None,
+    at: datetime,
+) -> bool:
     """Lift the person's active complete block (a new recorded act)."""
     block_id = active_complete_block(conn, contact_id)
     if block_id is None:
         return False
     lift_block(
         conn,
+        vault,
         block_id,
         reason="lifted by the person in the preference center",
         source=PAGE_SOURCE,
+        evidence=evidence,
         actor="subject",
         at=at,
     )

@@ -17,6 +17,7 @@ from candor.store.engine import reading
 from candor.store.tables import doi_tokens
 from candor.web.pages import preferences as prefs
 from candor.web.pages import subject_rights as rights
+from candor.web.pages.i18n import choose_language
 from candor.web.pages.render import cx_of, render
 from candor.web.pages.security import check_csrf, evidence, form_text
 
@@ -102,13 +103,17 @@ async def save_preferences(request: Request, token: str) -> Response:
     try:
         with cx.engine.begin() as conn:
             if action == "block":
-                done = (
-                    "blocked"
-                    if prefs.set_complete_block(conn, cx.vault, contact_id, at=now)
-                    else done
+                proof = prefs.block_evidence(proof, choose_language(request), "block")
+                blocked = prefs.set_complete_block(
+                    conn, cx.vault, contact_id, evidence=proof, at=now
                 )
+                done = "blocked" if blocked else done
             elif action == "unblock":
-                done = "unblocked" if prefs.lift_complete_block(conn, contact_id, at=now) else done
+                proof = prefs.block_evidence(proof, choose_language(request), "unblock")
+                lifted = prefs.lift_complete_block(
+                    conn, cx.vault, contact_id, evidence=proof, at=now
+                )
+                done = "unblocked" if lifted else done
             else:
                 ticked = {str(v) for v in form.getlist("box")[:500]}
                 events = prefs.save_preferences(conn, cx.vault, contact_id, ticked, proof, at=now)

@@ -96,7 +96,7 @@ def contact_page(request: Request, contact_id: PathId, session: People) -> HTMLR
             data: dict[str, Any] = {
                 "contact": contact,
                 "history": consent_history(conn, cx.vault, contact_id),
-                "blocks": list_blocks(conn, contact_id),
+                "blocks": list_blocks(conn, contact_id, cx.vault),
                 "communications": list_communications(conn, contact_id),
                 "why": why(conn, contact_id, channels, now),
                 "requests": requests_of(conn, contact_id),
