@@ -8,7 +8,6 @@ A block or lift asked for on a page (preference center), through the API or by a
 keyword records its evidence (page, wording, time, IP, user agent) as consent events do.
 Rows written before this revision keep NULL: their evidence was never captured.
 
-Written beside 0010 (another branch); the merge chains this revision after it.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
