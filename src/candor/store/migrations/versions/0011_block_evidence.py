@@ -1,8 +1,8 @@
 """blocks and block_lifts: the evidence of the act, sealed with the contact's key
 
 Revision ID: 0011
-Revises: 0009
-Create Date: 2026-11-30 10:00:00.000000
+Revises: 0010
+Create Date: 2026-11-29 14:40:00.000000
 
 A block or lift asked for on a page (preference center), through the API or by an inbound
 keyword records its evidence (page, wording, time, IP, user agent) as consent events do.
