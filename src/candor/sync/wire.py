@@ -9,10 +9,8 @@ instance does not know (a purpose, a theme, a channel) are ignored later, not re
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -23,34 +21,15 @@ from pydantic import (
 )
 
 from candor.sync.connectors import EVENT_TYPES
-
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL: refused here (422), not failed on in the driver (500).
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("not a known IANA time zone") from None
-    return value
+from candor.text_rules import Ident, Language, Name, NoNul, TimeZone
 
 
 def _int_as_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-NoNul = AfterValidator(_no_nul)
 Short = Annotated[str, StringConstraints(max_length=64), NoNul]
-Ident = Annotated[str, StringConstraints(min_length=1, max_length=64), NoNul]
 Long = Annotated[str, StringConstraints(min_length=1, max_length=320), NoNul]
-Name = Annotated[str, StringConstraints(max_length=200), NoNul]
-Language = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,4})?$")]
-TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_timezone)]
 BlockId = Annotated[Short, BeforeValidator(_int_as_text)]
 
 

@@ -3,45 +3,29 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Depends, HTTPException, Request
 from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from candor.auth import Principal, authenticate
 from candor.runtime import Candor
 from candor.store.engine import reading
+from candor.text_rules import Ident as Ident
+from candor.text_rules import Language as Language
+from candor.text_rules import Name as Name
+from candor.text_rules import NoNul
+from candor.text_rules import TimeZone as TimeZone
 
 # Largest id any backend stores (BIGINT); larger path or body ids are refused, not crashed on.
 MAX_ID = 2**63 - 1
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it up front rather than fail in the driver.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("not a known IANA time zone") from None
-    return value
-
-
-NoNul = AfterValidator(_no_nul)
-Name = Annotated[str, StringConstraints(max_length=200), NoNul]
-Ident = Annotated[str, StringConstraints(min_length=1, max_length=64), NoNul]
 Source = Annotated[str, StringConstraints(min_length=1, max_length=32), NoNul]
 Note = Annotated[str, StringConstraints(max_length=2000), NoNul]
 AddressValue = Annotated[str, StringConstraints(min_length=1, max_length=320), NoNul]
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=128), NoNul]
-Language = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,4})?$")]
-TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_timezone)]
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 PathId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
