@@ -218,6 +218,23 @@ def _doi(site: Site) -> str:
     return recorded.confirmation_token
 
 
+def test_a_confirmation_click_with_gpc_records_the_objection_once(site: Site) -> None:
+    token = _doi(site)
+    page = site.client.get(f"/confirm/{token}", headers={"Sec-GPC": "1"})
+    assert [e["status"] for e in site.events()] == ["pending"]  # a GET records nothing
+    done = site.client.post(
+        f"/confirm/{token}", data={"csrf": csrf_of(page.text)}, headers={"Sec-GPC": "1"}
+    )
+    assert done.status_code == 200 and "We recorded it as your objection" in done.text
+    assert [(e["purpose_id"], e["status"], e["source"]) for e in site.events()] == [
+        ("newsletter", "pending", "form"),
+        ("newsletter", "confirmed", "double_opt_in"),
+        ("profiling", "refused", "gpc"),
+    ]
+    again = site.client.get(f"/preferences/{site.pref_token()}", headers={"Sec-GPC": "1"})
+    assert "is on record" in again.text and len(site.events()) == 3
+
+
 def test_confirm_get_changes_nothing_and_post_confirms(site: Site) -> None:
     token = _doi(site)
     page = site.client.get(f"/confirm/{token}")

@@ -254,9 +254,11 @@ async def doi_confirm(request: Request, token: str) -> HTMLResponse:
     proof: dict[str, Any] = evidence(request, "confirm", now, confirmed_at=now.isoformat())
     try:
         with cx.engine.begin() as conn:
-            confirm_doi(conn, cx.vault, token, proof, actor="subject", at=now)
+            event = confirm_doi(conn, cx.vault, token, proof, actor="subject", at=now)
     except Conflict:
         return render(request, "message.html", title_key="confirm_title", text_key="used")
     except CandorError:
         return _bad_link(request)
-    return render(request, "message.html", title_key="confirm_title", text_key="confirmed")
+    # The person's own click (not a scanner's prefetch): their browser's GPC signal counts.
+    gpc = gpc_signal(request, int(event["contact_id"]), page="confirm")
+    return render(request, "message.html", title_key="confirm_title", text_key="confirmed", gpc=gpc)
