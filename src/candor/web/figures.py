@@ -63,7 +63,7 @@ def journey_figures(conn: Connection) -> list[dict[str, Any]]:
             select(st.c.journey_id, st.c.step_id, st.c.outcome, st.c.count).where(
                 st.c.journey_id.in_(ids)
             )
-        ).tuples()
+        ).all()
     )
     out = []
     for j in running:
