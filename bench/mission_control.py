@@ -2,9 +2,12 @@
 
 Seeds n contacts set-based with consents to three purposes (several rows per contact for
 some, versions below a re-consent floor, agreed times spread over about three years so that
-events' P2Y validity makes some expire), 3% of them blocked, then counts the tallies once
-(ledger.tallies.rebuild, as migration 0010 does for existing data). Measured: the median and
-p95 of several refreshes, each figure's share, and the consent figures by the old full scan
+events' P2Y validity makes some expire), 6% of them blocked (a sixth of those lifted), a
+running journey holding 60% of them at three steps (active, waiting, done), and one synced
+event per contact delivered to one or two connectors (pending, delivered, a few dead), then
+counts the tallies and counts once (ledger.tallies, ledger.counts, journeys.here rebuild, as
+migrations 0010 and 0012 do for existing data). Measured: the median and p95 of several
+refreshes, each figure's share, and the figures by the old full scans
 (tests/web/figures_oracle.py) for comparison; both must agree.
 """
 
@@ -16,10 +19,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text, update
-from tests.web.figures_oracle import purpose_figures_by_scan
+from tests.web.figures_oracle import (
+    block_figures_by_scan,
+    journey_figures_by_scan,
+    purpose_figures_by_scan,
+    sync_counts_by_scan,
+)
 
 from bench.common import Timer, backends, fresh_candor
-from candor.ledger import tallies
+from candor.journeys import here
+from candor.ledger import counts, tallies
 from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.tables import purposes
@@ -48,6 +57,42 @@ def _state(series: str, ago: str, purpose: str, channel: str, status: str, where
     )
 
 
+def _journey(series: str) -> list[str]:
+    """A running journey with 60% of the contacts: a third at each of hold (active),
+    pause (waiting) and the end (done, no longer counted as there)."""
+    step = "CASE g % 3 WHEN 0 THEN 'hold' WHEN 1 THEN 'pause' ELSE 'done' END"
+    status = "CASE g % 3 WHEN 0 THEN 'active' WHEN 1 THEN 'waiting' ELSE 'done' END"
+    return [
+        "INSERT INTO journeys (id, version, name, purpose_id, definition, state, created_at, "
+        "launched_at, entered) VALUES ('bench', 1, 'Bench', 'events', '{}', 'running', :now, "
+        ":now, 0)",
+        series + "INSERT INTO journey_contacts (journey_id, contact_id, step_id, status, due_at, "
+        "entered_at, step_entered_at, data) "
+        f"SELECT 'bench', g, {step}, {status}, :now, :now, :now, '{{}}' FROM s WHERE g % 10 < 6",
+        "INSERT INTO journey_step_stats (journey_id, step_id, outcome, count) VALUES "
+        "('bench', 'hold', 'passed', 1000), ('bench', 'pause', 'passed', 500)",
+    ]
+
+
+def _sync(series: str) -> list[str]:
+    """One event per contact; a delivery to crm each, to shop every fourth; 2% pending,
+    one in 5,000 dead, the rest delivered."""
+    status = (
+        "CASE WHEN g % 5000 = 7 THEN 'dead' WHEN g % 50 = 3 THEN 'pending' ELSE 'delivered' END"
+    )
+    deliveries = (
+        "INSERT INTO sync_deliveries (event_row, connector, contact_id, status, attempts, "
+        "next_attempt_at, created_at) "
+        f"SELECT g, '{{c}}', g, {status}, 1, :now, :now FROM s"
+    )
+    return [
+        series + "INSERT INTO sync_events (id, event_id, type, contact_id, occurred_at, data) "
+        "SELECT g, 'e' || g, 'consent.changed', g, :now, '{}' FROM s",
+        series + deliveries.format(c="crm"),
+        series + deliveries.format(c="shop") + " WHERE g % 4 = 0",
+    ]
+
+
 def seed(cx: Candor, n: int) -> None:
     """n contacts; newsletter (e-mail and SMS rows, some pending), events, profiling."""
     dialect = cx.engine.dialect.name
@@ -67,6 +112,13 @@ def seed(cx: Candor, n: int) -> None:
         series
         + "INSERT INTO blocks (contact_id, kind, channel, theme, reason, source, created_at) "
         "SELECT g, 'theme', NULL, 'weekly', 'bench', 'bench', :now FROM s WHERE g % 33 = 0",
+        series
+        + "INSERT INTO blocks (contact_id, kind, channel, theme, reason, source, created_at) "
+        "SELECT g, 'channel', 'sms', NULL, 'bench', 'bench', :now FROM s WHERE g % 33 = 1",
+        "INSERT INTO block_lifts (block_id, lifted_at, reason, source) "
+        "SELECT id, :now, 'bench', 'bench' FROM blocks WHERE id % 6 = 0",
+        *_journey(series),
+        *_sync(series),
     ]
     bound = now.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else now
     with cx.engine.begin() as conn:
@@ -78,6 +130,8 @@ def seed(cx: Candor, n: int) -> None:
             .values(current_version=3, reconsent_floor=2)
         )
         tallies.rebuild(conn)
+        counts.rebuild(conn)
+        here.rebuild(conn)
     with cx.engine.connect() as conn:
         if dialect == "postgresql":
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
@@ -102,6 +156,24 @@ def _sections(conn: Any, at: datetime, tally: figures.SendTally) -> dict[str, fl
     return out
 
 
+def _full_scans(conn: Any, scans: int) -> dict[str, float]:
+    """The old counts of blocks, sync deliveries and journey steps (before migration 0012)."""
+    parts = {
+        "blocks": lambda: block_figures_by_scan(conn),
+        "sync_counts": lambda: sync_counts_by_scan(conn),
+        "journeys": lambda: journey_figures_by_scan(conn),
+    }
+    out = {}
+    for name, part in parts.items():
+        seconds = []
+        for _ in range(scans):
+            with Timer() as timer:
+                part()
+            seconds.append(timer.seconds)
+        out[name] = round(statistics.median(seconds) * 1000, 1)
+    return out
+
+
 def measure(cx: Candor, refreshes: int = 15, scans: int = 3) -> dict[str, Any]:
     """Refreshes (median, p95, per figure) and the old full-scan consent figures."""
     at = cx.clock.now() + timedelta(hours=5)  # the lapse instant falls inside a seeded day
@@ -119,6 +191,12 @@ def measure(cx: Candor, refreshes: int = 15, scans: int = 3) -> dict[str, Any]:
             with Timer() as timer:
                 old = purpose_figures_by_scan(conn, at)
             scan_seconds.append(timer.seconds)
+        before = _full_scans(conn, scans)
+        assert block_figures_by_scan(conn) == fast["blocks"]
+        assert journey_figures_by_scan(conn) == fast["journeys"]
+        assert sync_counts_by_scan(conn) == [
+            {k: v for k, v in c.items() if k != "dead_letters"} for c in fast["sync"]["connectors"]
+        ]
     assert fast["purposes"] == old, "the tallies must give the full scan's figures"
     ordered = sorted(seconds)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -130,6 +208,7 @@ def measure(cx: Candor, refreshes: int = 15, scans: int = 3) -> dict[str, Any]:
             name: statistics.median(s[name] for s in sections) for name in sections[0]
         },
         "purposes_by_full_scan_ms_median": round(statistics.median(scan_seconds) * 1000, 1),
+        "counts_by_full_scan_ms_median": before,
         "purposes": fast["purposes"],
     }
 

@@ -1,8 +1,9 @@
-"""The consent figures as Mission Control computed them before the tallies: a full scan.
+"""Mission Control's figures as it computed them before the tallies and counts: full scans.
 
-The test oracle of web.figures.purpose_figures (tests/web/test_figure_tallies.py) and the
-"before" column of bench/mission_control.py. Not used by the product: at a million
-contacts each refresh read all of consent_state and contacts.
+The test oracles of web.figures (tests/web/test_figure_tallies.py, test_figure_counts.py,
+test_journey_here.py) and the "before" column of bench/mission_control.py. Not used by the
+product: at a million contacts each refresh read all of consent_state and contacts, every
+block, every sync delivery and every contact of every running journey.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from typing import Any
 from sqlalchemy import Connection, and_, distinct, func, select
 
 from candor.durations import parse_duration, subtract
-from candor.store.tables import consent_state, contacts, purposes
-from candor.web.figures import EXPIRY_WARNING
+from candor.store.journey_tables import journey_contacts, journey_step_stats, journeys
+from candor.store.sync_tables import sync_deliveries
+from candor.store.tables import block_lifts, blocks, consent_state, contacts, purposes
+from candor.sync.connectors import load_settings
+from candor.web.figures import EXPIRY_WARNING, step_figures
 
 
 def purpose_figures_by_scan(conn: Connection, at: datetime) -> list[dict[str, Any]]:
@@ -73,3 +77,74 @@ def _distinct(conn: Connection, *where: Any) -> int:
     return int(
         conn.execute(select(func.count(distinct(cs.c.contact_id))).where(and_(*where))).scalar_one()
     )
+
+
+def block_figures_by_scan(conn: Connection) -> dict[str, int]:
+    """Active (not lifted) blocks by kind: every block joined with its lift."""
+    counts = {"all": 0, "channel": 0, "address": 0, "theme": 0}
+    for kind, n in conn.execute(
+        select(blocks.c.kind, func.count())
+        .outerjoin(block_lifts, block_lifts.c.block_id == blocks.c.id)
+        .where(block_lifts.c.block_id.is_(None))
+        .group_by(blocks.c.kind)
+    ):
+        counts[kind] = int(n)
+    return counts
+
+
+def sync_counts_by_scan(conn: Connection) -> list[dict[str, Any]]:
+    """sync.status's connectors (pending, delivered, dead): a GROUP BY over every delivery."""
+    d = sync_deliveries
+    counts: dict[str, dict[str, int]] = {
+        c.id: {"pending": 0, "delivered": 0, "dead": 0} for c in load_settings(conn).webhooks
+    }
+    for connector, status, n in conn.execute(
+        select(d.c.connector, d.c.status, func.count()).group_by(d.c.connector, d.c.status)
+    ):
+        counts.setdefault(connector, {"pending": 0, "delivered": 0, "dead": 0})[status] = int(n)
+    return [{"connector": k, **v} for k, v in sorted(counts.items())]
+
+
+def journey_figures_by_scan(conn: Connection) -> list[dict[str, Any]]:
+    """Per running journey and step: journey_contacts there now (a GROUP BY) and outcomes."""
+    running = conn.execute(
+        select(journeys.c.id, journeys.c.name, journeys.c.purpose_id, journeys.c.entered)
+        .where(journeys.c.state == "running")
+        .order_by(journeys.c.id)
+    ).all()
+    ids = [r.id for r in running]
+    if not ids:
+        return []
+    jc, st = journey_contacts, journey_step_stats
+    here: dict[tuple[str, str], int] = {}
+    for journey_id, step_id, n in conn.execute(
+        select(jc.c.journey_id, jc.c.step_id, func.count())
+        .where(jc.c.journey_id.in_(ids), jc.c.status.in_(("active", "waiting")))
+        .group_by(jc.c.journey_id, jc.c.step_id)
+    ):
+        here[(journey_id, step_id)] = int(n)
+    stats: dict[tuple[str, str], dict[str, int]] = {}
+    for r in conn.execute(
+        select(st.c.journey_id, st.c.step_id, st.c.outcome, st.c.count).where(
+            st.c.journey_id.in_(ids),
+            st.c.outcome != "(here)",  # what the runtime kept before
+        )
+    ):
+        stats.setdefault((r.journey_id, r.step_id), {})[r.outcome] = int(r[3])
+    out = []
+    for j in running:
+        keys = {k[1] for k in here if k[0] == j.id} | {k[1] for k in stats if k[0] == j.id}
+        steps = {
+            step: step_figures(here.get((j.id, step), 0), stats.get((j.id, step), {}))
+            for step in sorted(keys)
+        }
+        out.append(
+            {
+                "id": j.id,
+                "name": j.name,
+                "purpose": j.purpose_id,
+                "entered": int(j.entered or 0),
+                "steps": steps,
+            }
+        )
+    return out

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from candor.errors import Conflict, InvalidInput, NotFound
-from candor.ledger import audit
+from candor.ledger import audit, counts
 from candor.ledger.addresses import CHANNELS
 from candor.ledger.communications import check_communication
 from candor.ledger.contacts import address_id_for, lock_contact
@@ -113,6 +113,7 @@ def insert_block(
             .returning(blocks.c.id)
         ).scalar_one()
     )
+    counts.blocks_set(conn, {kind: 1})  # Mission Control's active blocks, same transaction
     audit.record(
         conn,
         actor=actor,
@@ -159,6 +160,7 @@ def lift_block(
             evidence=seal_evidence(vault, contact["key_id"], evidence),
         )
     )
+    counts.block_lifted(conn, row["kind"])
     audit.record(
         conn,
         actor=actor,

@@ -22,7 +22,7 @@ from candor.errors import NotFound
 from candor.ledger import audit, tallies
 from candor.ledger.external_ids import external_index, external_value
 from candor.ledger.vault import Vault
-from candor.rights import records
+from candor.rights import counted, records
 from candor.rights.registry import PLACES, Place
 from candor.rights.scan import Identifiers, verification_scan
 from candor.rights.suppression import kind_of, suppress
@@ -85,8 +85,13 @@ def erase_in(
     reason: str,
     at: datetime,
     request_id: int | None = None,
+    journey_counted: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Erase the contacts in the caller's transaction (a DSR fulfils inside its own)."""
+    """Erase the contacts in the caller's transaction (a DSR fulfils inside its own).
+
+    `journey_counted`: the journey whose batch erases them (forget) and counts its own
+    members leaving their step; their rows in other journeys are subtracted here.
+    """
     query = select(
         contacts.c.id, contacts.c.key_id, contacts.c.identity, contacts.c.external_id
     ).where(in_batch(contacts.c.id, contact_ids), contacts.c.erased_at.is_(None))
@@ -120,6 +125,7 @@ def erase_in(
     )
     kept = _retain(conn, vault, ids, keys, at)
     consents = tallies.pairs_of(conn, ids)  # their pairs leave Mission Control's tallies
+    figures = counted.read(conn, ids, skip_journey=journey_counted)  # and its counted rows
     deleted, scrubbed = _delete_rows(
         conn, ids, {k["record"] for ks in kept.values() for k in ks}, at
     )
@@ -142,6 +148,7 @@ def erase_in(
         )
     )
     tallies.write(conn, tallies.changed(consents, tallies.pairs_of(conn, ids)), live=-len(ids))
+    counted.remove(conn, figures)
     scan = verification_scan(conn, idents)
     notified = publish_erasures(conn, vault, shared, at)  # contact.erased, sealed identifier
     certificates = []

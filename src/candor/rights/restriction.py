@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, literal, null, select, update
+from sqlalchemy import Connection, and_, insert, literal, null, select, update
 
 from candor.errors import Conflict
+from candor.journeys import here
 from candor.ledger import audit
 from candor.ledger.consents import lock_contact
 from candor.rights.messages import queue_restriction_lifted
@@ -43,6 +44,7 @@ def leave_journeys(
         scope.append(jc.c.journey_id.in_(marketing))
         marketing_purposes = select(purposes.c.id).where(purposes.c.kind == "marketing")
         queued.append(outbox.c.purpose_id.in_(marketing_purposes))
+    here.subtract(conn, here.leaving(conn, and_(*scope)))  # Mission Control's head counts
     conn.execute(
         insert(journey_transitions).from_select(
             ["journey_id", "contact_id", "from_step", "to_step", "outcome", "at"],

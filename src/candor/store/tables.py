@@ -221,6 +221,20 @@ figure_tallies = Table(
     Column("contacts", Integer, nullable=False),
 )
 
+# Mission Control's counted figures other than consent (ledger.counts): signed deltas that
+# writers insert in their own transaction, summed per (figure, item, state) by a refresh and
+# folded into one row per key when they pile up. figure "blocks": item = kind, state
+# "active"; figure "sync": item = connector, state = delivery status.
+figure_counts = Table(
+    "figure_counts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("figure", String(16), nullable=False),
+    Column("item", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("count", Integer, nullable=False),
+)
+
 # The last link of each contact's hash chain: removing the newest event is detected too.
 ledger_heads = Table(
     "ledger_heads",

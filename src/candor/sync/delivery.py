@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,9 +21,9 @@ from sqlalchemy import Connection, and_, exists, select, update
 from sqlalchemy.orm import aliased
 
 from candor.errors import NotFound
-from candor.ledger import audit
+from candor.ledger import audit, counts
 from candor.runtime import Candor
-from candor.store.engine import reading
+from candor.store.engine import is_sqlite, reading
 from candor.store.sync_tables import sync_deliveries, sync_events
 from candor.sync.connectors import Settings, WebhookConnector, load_settings
 from candor.sync.events import encode, identifiers, payload
@@ -220,6 +221,7 @@ def _finish(
     """Delivered (acknowledged) or dead-lettered; an erasure fully acknowledged is shredded."""
     shred: str | None = None
     with cx.engine.begin() as conn:
+        before = _status_of(conn, row.id)  # None: erased meanwhile (the row is gone)
         conn.execute(
             update(sync_deliveries)
             .where(sync_deliveries.c.id == row.id)
@@ -232,6 +234,8 @@ def _finish(
                 acknowledged_at=now if outcome == "delivered" else None,
             )
         )
+        if before is not None:
+            counts.deliveries_moved(conn, {(row.connector, before, outcome): 1})
         if outcome == "dead":
             log.warning("sync delivery %s to %s dead-lettered (%s)", row.id, connector.id, error)
             audit.record(
@@ -264,6 +268,16 @@ def _finish(
         cx.vault.destroy([shred])  # every connector has it: the identifier is gone for good
 
 
+def _status_of(conn: Connection, delivery_id: int) -> str | None:
+    """The delivery's status now, its row locked till commit (PostgreSQL): the count moves
+    from exactly that status, even when a worker whose lease ran out finishes it again."""
+    query = select(sync_deliveries.c.status).where(sync_deliveries.c.id == delivery_id)
+    if not is_sqlite(conn.engine):
+        query = query.with_for_update()
+    status = conn.execute(query).scalar_one_or_none()
+    return None if status is None else str(status)
+
+
 def _all_acknowledged(conn: Connection, event_row: int) -> bool:
     open_ = conn.execute(
         select(sync_deliveries.c.id).where(
@@ -285,13 +299,17 @@ def replay(cx: Candor, event_id: str, *, connector: str | None = None, actor: st
         where = [sync_deliveries.c.event_row == row.id, sync_deliveries.c.status == "dead"]
         if connector is not None:
             where.append(sync_deliveries.c.connector == connector)
-        count = conn.execute(
+        connectors = conn.execute(
             update(sync_deliveries)
             .where(*where)
             .values(status="pending", attempts=0, next_attempt_at=now, last_error=None)
-        ).rowcount
+            .returning(sync_deliveries.c.connector)
+        ).scalars()
+        back: Counter[counts.Moved] = Counter((str(c), "dead", "pending") for c in connectors)
+        count = sum(back.values())
         if not count:
             raise NotFound("dead letter of event", event_id)
+        counts.deliveries_moved(conn, back)  # Mission Control: dead letters back in line
         audit.record(
             conn,
             actor=actor,

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from candor.ledger import counts
 from candor.ledger.vault import Vault
 from candor.store.sync_tables import sync_deliveries, sync_events
 from candor.store.tables import contacts
@@ -119,6 +120,11 @@ def publish_many(
         for connector in receivers
     ]
     conn.execute(insert(sync_deliveries), deliveries)
+    published: dict[counts.Moved, int] = {}
+    for d in deliveries:  # Mission Control's counts per connector, same transaction
+        key = (d["connector"], None, "pending")
+        published[key] = published.get(key, 0) + 1
+    counts.deliveries_moved(conn, published)
     return len(rows)
 
 

@@ -1,15 +1,18 @@
 """Sync figures for `candor sync status`, the API and Mission Control; erasure acknowledgements.
 
-Counts come from one GROUP BY over the deliveries; dead letters are listed with ids, types,
-attempts and the last HTTP status, never with the person's identifiers.
+Counts per connector and status are the sums the writers keep (ledger.counts: publish,
+delivery, replay and erasure insert their deltas), not a GROUP BY over every delivery ever
+made; dead letters are listed (newest first, on the primary key) with ids, types, attempts
+and the last HTTP status, never with the person's identifiers.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
+from candor.ledger import counts as kept
 from candor.store.sync_tables import sync_deliveries, sync_events
 from candor.sync.connectors import load_settings
 
@@ -22,10 +25,8 @@ def sync_status(conn: Connection, *, limit: int = DEAD_LETTER_LIMIT) -> dict[str
     counts: dict[str, dict[str, int]] = {
         c.id: {"pending": 0, "delivered": 0, "dead": 0} for c in load_settings(conn).webhooks
     }
-    for connector, status, n in conn.execute(
-        select(d.c.connector, d.c.status, func.count()).group_by(d.c.connector, d.c.status)
-    ):
-        counts.setdefault(connector, {"pending": 0, "delivered": 0, "dead": 0})[status] = int(n)
+    for (connector, status), n in kept.sums(conn, kept.SYNC).items():
+        counts.setdefault(connector, {"pending": 0, "delivered": 0, "dead": 0})[status] = n
     rows = conn.execute(
         select(
             d.c.id,

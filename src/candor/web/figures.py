@@ -1,17 +1,19 @@
 """Mission Control figures, from indexed aggregates and incremental tallies (never per contact).
 
-- journeys: journey_contacts grouped by (journey, status, step) on its index, plus the
-  journey_step_stats aggregates the runtime maintains (passed, stopped by reason, deferred);
+- journeys: the journey_step_stats aggregates the runtime maintains per running journey and
+  step: passed, stopped by reason, deferred, and how many are there now (journeys.here);
 - purposes: the consent tallies every writer of consent_state and contacts keeps in its own
   transaction (ledger.tallies), summed, plus one indexed count of the day on which a
   purpose's lapse instant falls; "not yet asked" is the live contacts minus the pairs
   counted for the purpose;
-- blocks by kind, DSRs by status (index status, due_at), sends per minute from an in-memory
-  tally that only reads communications newer than the last id it saw.
+- blocks by kind and sync deliveries per connector and status: the counts their writers
+  keep (ledger.counts), with the few newest dead letters (sync.status);
+- DSRs by status (index status, due_at), sends per minute from an in-memory tally that
+  only reads communications newer than the last id it saw.
 
 A snapshot is shared by every viewer and recomputed at most once per interval (longer when a
 computation was slow), so N open dashboards cost one computation. A refresh that finds the
-writers' tally deltas piled up folds them into one row per signature (ledger.tallies.fold).
+writers' deltas piled up folds them into one row per key (ledger.tallies.fold, counts.fold).
 """
 
 from __future__ import annotations
@@ -25,22 +27,17 @@ from typing import Any, Final
 from sqlalchemy import Connection, func, select
 
 from candor.durations import parse_duration, subtract
-from candor.ledger import tallies
+from candor.journeys import here as journeys_here
+from candor.ledger import counts, tallies
 from candor.policy.decide import DENIAL_REASONS
 from candor.runtime import Candor
 from candor.store.engine import reading
-from candor.store.journey_tables import journey_contacts, journey_step_stats, journeys
+from candor.store.journey_tables import journey_step_stats, journeys
 from candor.store.rights_tables import dsr_requests
-from candor.store.tables import (
-    block_lifts,
-    blocks,
-    communications,
-    purposes,
-)
+from candor.store.tables import communications, purposes
 from candor.sync.status import sync_figures
 
 OPEN_REQUESTS: Final = ("received", "verifying", "in_progress")
-HERE_STATUSES: Final = ("active", "waiting")
 STOP_OUTCOMES: Final = frozenset(
     {*DENIAL_REASONS, "erased", "stopped", "exited", "timeout", "journey_expired"}
 )
@@ -60,22 +57,14 @@ def journey_figures(conn: Connection) -> list[dict[str, Any]]:
     ids = [r.id for r in running]
     if not ids:
         return []
-    jc = journey_contacts
-    here: dict[tuple[str, str], int] = {}
-    for journey_id, step_id, n in conn.execute(
-        select(jc.c.journey_id, jc.c.step_id, func.count())
-        .where(jc.c.journey_id.in_(ids), jc.c.status.in_(HERE_STATUSES))
-        .group_by(jc.c.journey_id, jc.c.step_id)
-    ):
-        here[(journey_id, step_id)] = int(n)
     st = journey_step_stats
-    stats: dict[tuple[str, str], dict[str, int]] = {}
-    for r in conn.execute(
-        select(st.c.journey_id, st.c.step_id, st.c.outcome, st.c.count).where(
-            st.c.journey_id.in_(ids)
-        )
-    ):
-        stats.setdefault((r.journey_id, r.step_id), {})[r.outcome] = int(r[3])
+    here, stats = journeys_here.split(
+        conn.execute(
+            select(st.c.journey_id, st.c.step_id, st.c.outcome, st.c.count).where(
+                st.c.journey_id.in_(ids)
+            )
+        ).all()
+    )
     out = []
     for j in running:
         steps: dict[str, dict[str, Any]] = {}
@@ -150,16 +139,11 @@ def purpose_figures(conn: Connection, at: datetime) -> list[dict[str, Any]]:
 
 
 def block_figures(conn: Connection) -> dict[str, int]:
-    """Active (not lifted) blocks by kind: all, channel, address, theme."""
-    counts = {"all": 0, "channel": 0, "address": 0, "theme": 0}
-    for kind, n in conn.execute(
-        select(blocks.c.kind, func.count())
-        .outerjoin(block_lifts, block_lifts.c.block_id == blocks.c.id)
-        .where(block_lifts.c.block_id.is_(None))
-        .group_by(blocks.c.kind)
-    ):
-        counts[kind] = int(n)
-    return counts
+    """Active (not lifted) blocks by kind: all, channel, address, theme (ledger.counts)."""
+    out = {"all": 0, "channel": 0, "address": 0, "theme": 0}
+    for (kind, _), n in counts.sums(conn, counts.BLOCKS).items():
+        out[kind] = n
+    return out
 
 
 def request_figures(conn: Connection, at: datetime) -> dict[str, Any]:
@@ -258,6 +242,7 @@ class FiguresCache:
         self.cost = 0.0
         self.version = 0
         self.folded_rows = 0
+        self.folded_counts = 0
         self.lock = threading.Lock()
 
     def get(self, cx: Candor, *, fresh: bool = False) -> tuple[int, dict[str, Any]]:
@@ -269,9 +254,13 @@ class FiguresCache:
                 with reading(cx.engine) as conn:
                     figures = compute(conn, cx.clock.now(), self.tally)
                     stored = tallies.stored_rows(conn)
+                    counted = counts.stored_rows(conn)
                 if stored > max(FOLD_ROWS, 2 * self.folded_rows):  # writers' deltas piled up
                     with cx.engine.begin() as conn:
                         self.folded_rows = tallies.fold(conn)
+                if counted > max(FOLD_ROWS, 2 * self.folded_counts):
+                    with cx.engine.begin() as conn:
+                        self.folded_counts = counts.fold(conn)
                 self.cost = time.monotonic() - started
                 self.stamp = time.monotonic()
                 if self.snapshot is None or _body(figures) != _body(self.snapshot):

@@ -8,6 +8,7 @@ import yaml
 from sqlalchemy import select
 
 from candor.journeys import load_journey
+from candor.journeys.here import HERE
 from candor.journeys.runtime import LaunchReport, launch, run_until_idle
 from candor.ledger.blocks import set_block
 from candor.ledger.consents import ConsentInput, record_consent
@@ -140,6 +141,9 @@ def stats(cx: Candor, journey: str = "promo") -> dict[tuple[str, str], int]:
     s = journey_step_stats
     with reading(cx.engine) as conn:
         rows = conn.execute(
-            select(s.c.step_id, s.c.outcome, s.c.count).where(s.c.journey_id == journey)
+            select(s.c.step_id, s.c.outcome, s.c.count).where(
+                s.c.journey_id == journey,
+                s.c.outcome != HERE,  # outcomes, not head counts
+            )
         )
         return {(r.step_id, r.outcome): r.count for r in rows}

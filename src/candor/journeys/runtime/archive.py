@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select, update
 
 from candor.errors import Conflict
+from candor.journeys import here
 from candor.journeys.runtime.model import journey_row
 from candor.ledger import audit
 from candor.runtime import Candor
@@ -52,6 +53,7 @@ def archive_journey(cx: Candor, journey_id: str, *, actor: str, reason: str) -> 
             .where(journeys.c.id == journey_id)
             .values(state="archived", archived_at=now)
         )
+        here.drop(conn, journey_id)  # who is where no longer matters once it ended
         audit.record(
             conn,
             actor=actor,
@@ -99,7 +101,8 @@ def journey_status(conn: Connection, journey_id: str) -> dict[str, Any]:
     )
     outcomes: dict[str, dict[str, int]] = {}
     for step_id, outcome, count in stats:
-        outcomes.setdefault(step_id, {})[outcome] = count
+        if outcome != here.HERE:  # the step's head count, not an outcome ("current" below)
+            outcomes.setdefault(step_id, {})[outcome] = count
     jc = journey_contacts
     current: dict[str, dict[str, int]] = {}
     for step_id, status, count in conn.execute(

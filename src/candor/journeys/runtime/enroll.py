@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Select, func, insert, literal, select, update
 from candor.durations import add
 from candor.errors import Conflict
 from candor.journeys.definition import JourneyDefinition, Problem, build_journey
+from candor.journeys.here import HERE
 from candor.journeys.lint import check, has_errors
 from candor.journeys.registry import parse_duration
 from candor.journeys.runtime.filters import target_select
@@ -186,6 +187,7 @@ def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime, vault: Vau
     if result.rowcount not in (-1, None) and result.rowcount != entered:
         entered = result.rowcount
     counts: Counter[tuple[str, str]] = Counter({(ENTER_STEP, "entered"): entered})
+    counts[(defn.steps[0].id, HERE)] += entered  # all of them are at the first step now
     counts.update({(ENTER_STEP, r): n for r, n in by_reason.items() if r in NEVER_ENTER})
     flush_stats(conn, defn.id, counts)
     if staged is not None:  # staged values leave with the launch; unknown people are counted

@@ -1,9 +1,10 @@
 """Moving a claimed batch: where each contact goes, applied with a few bulk statements.
 
 A step handler sorts the batch into Moves (go to a step, hold, defer, finish, leave); apply()
-records the transitions (one INSERT ... SELECT per group), counts outcomes for journey_step_stats
-(flushed once per transaction) and collects each row's change, written once per batch by
-write_pending as one UPDATE ... WHERE id IN (...) per distinct change.
+records the transitions (one INSERT ... SELECT per group), counts outcomes and each step's
+"here" change (journeys.here) for journey_step_stats (flushed once per transaction) and
+collects each row's change, written once per batch by write_pending as one
+UPDATE ... WHERE id IN (...) per distinct change.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from candor.journeys.definition import Step
+from candor.journeys.here import HERE, HERE_STATUSES
 from candor.journeys.runtime.model import Journey
 from candor.journeys.runtime.rows import rows_table
 from candor.policy.decide import Decision
@@ -168,6 +170,10 @@ def apply(
         if move.outcome is not None:
             ctx.stats[(ctx.step.id, move.outcome)] += len(members)
             _record(ctx, move, members)
+        if not move.seen and (move.to is not None or move.status not in HERE_STATUSES):
+            ctx.stats[(ctx.step.id, HERE)] -= len(members)  # members are all here (claimed)
+            if move.status in HERE_STATUSES:
+                ctx.stats[(ctx.step.id if move.to is None else move.to, HERE)] += len(members)
         if move.to is not None and move.status == "active" and (move.due_at or ctx.now) <= ctx.now:
             onward.append((move.to, members))
     return onward

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 
 from sqlalchemy import func, insert, select
@@ -10,7 +11,7 @@ from sqlalchemy import func, insert, select
 from candor.journeys.runtime.common import address_map, contact_ids, decide_batch
 from candor.journeys.runtime.handlers import Handler, register_handler
 from candor.journeys.runtime.moves import Member, Moves, StepContext, go, leave, sort_into
-from candor.ledger import audit
+from candor.ledger import audit, counts
 from candor.ledger.bulk import lock_contacts
 from candor.policy.decide import block_kind
 from candor.store.journey_tables import outbox
@@ -64,6 +65,7 @@ def run_set_advertising_block(ctx: StepContext, members: list[Member]) -> Moves:
             insert(blocks).returning(blocks.c.id, sort_by_parameter_order=True), rows
         )
         publish_blocks(ctx.conn, rows, list(new.scalars()), ctx.now)  # block.set to connectors
+        counts.blocks_set(ctx.conn, Counter(r["kind"] for r in rows))  # Mission Control
         audit.record(
             ctx.conn,
             actor=f"journey:{ctx.journey.id}",

@@ -320,6 +320,7 @@ def run_forget(ctx: StepContext, members: list[Member]) -> Moves:
         actor=_actor(ctx),
         reason=f"journey:{ctx.journey.id}:{ctx.step.id}"[:200],
         at=ctx.now,
+        journey_counted=ctx.journey.id,  # apply() counts the members leaving this step
     )
     ctx.stats[(ctx.step.id, "erased")] += len(members)  # aggregates only, no transition rows
     return {ERASED: list(members)}
