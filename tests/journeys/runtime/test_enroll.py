@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from candor.journeys import load_journey
 from candor.journeys.runtime import JourneyRefused, launch
 from candor.runtime import Candor
-from candor.store.engine import reading
+from candor.store.engine import is_sqlite, reading
 from candor.store.journey_tables import journey_contacts, journeys
 from candor.store.tables import contacts
 
@@ -46,6 +47,29 @@ def test_enrollment_excludes_erased_restricted_objected_and_blocked(configured: 
     assert row["state"] == "running"
     assert row["entered"] == 3
     assert row["launched_at"] == now
+
+
+def test_launch_decides_once_on_postgresql(configured: Candor) -> None:
+    cx = configured
+    for n in range(4):
+        add_contact(cx, n)
+    block(cx, add_contact(cx, 9))
+    twin_runs: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "consent_state" in statement:
+            twin_runs.append(statement)
+
+    event.listen(cx.engine, "before_cursor_execute", seen)
+    try:
+        report = start(cx, WAIT)
+    finally:
+        event.remove(cx.engine, "before_cursor_execute", seen)
+    assert report.entered == 4 and report.by_reason["blocked:all"] == 1
+    assert sum(report.by_reason.values()) == 5  # everyone in the group, by reason
+    assert len(positions(cx)) == 4 and stats(cx)[("(enter)", "entered")] == 4
+    # SQLite cannot INSERT inside WITH: it counts, then inserts (the twin twice).
+    assert len(twin_runs) == (2 if is_sqlite(cx.engine) else 1)
 
 
 def test_only_declared_profile_fields_are_copied(configured: Candor) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, insert, literal, select, update
+from sqlalchemy import Connection, Select, String, func, insert, literal, select, update
 
 from candor.durations import add
 from candor.errors import Conflict
@@ -149,43 +149,8 @@ def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime, vault: Vau
     hold_group(conn, target)
     facts = purpose_facts(conn, defn.purpose)
     decided = decisions(facts, None, None, now, target=target, dialect=conn.dialect.name)
-    by_reason = count_by_reason(conn, decided)
-    sub = decided.subquery("d")
-    start = max(now, defn.starts_at) if defn.starts_at else now
-    expires = add(now, parse_duration(defn.expires_after)) if defn.expires_after else None
-    at = literal(now, UTCDateTime())
-    query = (
-        select(
-            literal(defn.id),
-            sub.c.contact_id,
-            literal(defn.steps[0].id),
-            literal("active"),
-            literal(start, UTCDateTime()),
-            at,
-            at,
-            literal(expires, UTCDateTime()),
-            data,
-        )
-        .select_from(sub)
-        .join(contacts, contacts.c.id == sub.c.contact_id)
-        .where(sub.c.reason.not_in(NEVER_ENTER))
-    )
-    columns = [
-        "journey_id",
-        "contact_id",
-        "step_id",
-        "status",
-        "due_at",
-        "entered_at",
-        "step_entered_at",
-        "expires_at",
-        "data",
-    ]
-    result = conn.execute(insert(journey_contacts).from_select(columns, query))
+    by_reason, entered = _enter(conn, defn, decided, data, now)
     refresh_statistics(conn)
-    entered = sum(n for reason, n in by_reason.items() if reason not in NEVER_ENTER)
-    if result.rowcount not in (-1, None) and result.rowcount != entered:
-        entered = result.rowcount
     counts: Counter[tuple[str, str]] = Counter({(ENTER_STEP, "entered"): entered})
     counts[(defn.steps[0].id, HERE)] += entered  # all of them are at the first step now
     counts.update({(ENTER_STEP, r): n for r, n in by_reason.items() if r in NEVER_ENTER})
@@ -194,6 +159,73 @@ def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime, vault: Vau
         unstage(conn, defn.id)
         by_reason["source_unknown"] = staged.unknown
     return LaunchReport(defn.id, entered, by_reason)
+
+
+ENROLL_COLUMNS = (
+    "journey_id",
+    "contact_id",
+    "step_id",
+    "status",
+    "due_at",
+    "entered_at",
+    "step_entered_at",
+    "expires_at",
+    "data",
+)
+
+
+def _enter(
+    conn: Connection, defn: JourneyDefinition, decided: Select[Any], data: Any, now: datetime
+) -> tuple[dict[str, int], int]:
+    """Insert the entrants; count the whole group by reason. Returns (by reason, entered).
+
+    PostgreSQL does both in one statement that decides once (the decisions as a CTE read
+    twice, so materialized): at 1M contacts deciding twice cost 5.6 s of a 19 s launch.
+    SQLite knows no INSERT inside WITH, so it counts, then inserts.
+    """
+    if is_sqlite(conn.engine):
+        by_reason = count_by_reason(conn, decided)
+        entrants = _entrants(defn, decided.subquery("d"), data, now)
+        result = conn.execute(insert(journey_contacts).from_select(ENROLL_COLUMNS, entrants))
+        entered = sum(n for reason, n in by_reason.items() if reason not in NEVER_ENTER)
+        return by_reason, result.rowcount if result.rowcount not in (-1, None) else entered
+    group = decided.cte("decided")
+    enrolled = (
+        insert(journey_contacts)
+        .from_select(ENROLL_COLUMNS, _entrants(defn, group, data, now))
+        .returning(journey_contacts.c.id)
+        .cte("enrolled")
+    )
+    reasons = select(group.c.reason, func.count()).group_by(group.c.reason)
+    inserted = select(literal(None, String()), func.count()).select_from(enrolled)
+    counted: dict[str | None, int] = {
+        reason: n for reason, n in conn.execute(reasons.union_all(inserted))
+    }
+    entered = int(counted.pop(None))
+    return {str(reason): int(n) for reason, n in counted.items()}, entered
+
+
+def _entrants(defn: JourneyDefinition, group: Any, data: Any, now: datetime) -> Select[Any]:
+    """The journey_contacts rows of those the gate lets in (ENROLL_COLUMNS, in order)."""
+    start = max(now, defn.starts_at) if defn.starts_at else now
+    expires = add(now, parse_duration(defn.expires_after)) if defn.expires_after else None
+    at = literal(now, UTCDateTime())
+    return (
+        select(
+            literal(defn.id),
+            group.c.contact_id,
+            literal(defn.steps[0].id),
+            literal("active"),
+            literal(start, UTCDateTime()),
+            at,
+            at,
+            literal(expires, UTCDateTime()),
+            data,
+        )
+        .select_from(group)
+        .join(contacts, contacts.c.id == group.c.contact_id)
+        .where(group.c.reason.not_in(NEVER_ENTER))
+    )
 
 
 def refresh_statistics(conn: Connection) -> None:
