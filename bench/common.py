@@ -7,9 +7,10 @@ import resource
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
@@ -96,3 +97,19 @@ class Timer:
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self.start
+
+
+def seeded_runs(
+    n: int, goal: str, seed: Callable[[Candor, int], None], measure: Callable[[Candor], Any]
+) -> dict[str, Any]:
+    """For each database: a fresh product seeded with n contacts, then measured (JSON dict)."""
+    out: dict[str, Any] = {"contacts": n, "goal": goal}
+    for backend in backends():
+        with fresh_candor(backend) as cx:
+            with Timer() as seeding:
+                seed(cx, n)
+            result: dict[str, Any] = measure(cx)
+            result["seed_seconds"] = round(seeding.seconds, 1)
+            result["peak_rss_mb"] = peak_rss_mb()
+            out[backend] = result
+    return out

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from bench.common import Timer, backends, fresh_candor, peak_rss_mb
+from bench.common import Timer, seeded_runs
 from candor.ledger.registry import purpose_facts, theme_ref
 from candor.policy.twin import count_by_reason, decide_many, decisions
 from candor.runtime import Candor
@@ -87,16 +87,5 @@ def measure(cx: Candor, runs: int = 3) -> dict[str, Any]:
 
 def run(n: int | None = None) -> dict[str, Any]:
     n = n or int(os.environ.get("CANDOR_BENCH_CONTACTS", "1000000"))
-    out: dict[str, Any] = {
-        "contacts": n,
-        "goal": "1M decisions <= 1 s on PostgreSQL, <= 3 s on SQLite (decided in the database)",
-    }
-    for backend in backends():
-        with fresh_candor(backend) as cx:
-            with Timer() as seeding:
-                seed(cx, n)
-            result = measure(cx)
-            result["seed_seconds"] = round(seeding.seconds, 1)
-            result["peak_rss_mb"] = peak_rss_mb()
-            out[backend] = result
-    return out
+    goal = "1M decisions <= 1 s on PostgreSQL, <= 3 s on SQLite (decided in the database)"
+    return seeded_runs(n, goal, seed, measure)

@@ -26,7 +26,7 @@ from tests.web.figures_oracle import (
     sync_counts_by_scan,
 )
 
-from bench.common import Timer, backends, fresh_candor
+from bench.common import Timer, seeded_runs
 from candor.journeys import here
 from candor.ledger import counts, tallies
 from candor.runtime import Candor
@@ -215,15 +215,5 @@ def measure(cx: Candor, refreshes: int = 15, scans: int = 3) -> dict[str, Any]:
 
 def run(n: int | None = None) -> dict[str, Any]:
     n = n or int(os.environ.get("CANDOR_BENCH_MISSION_CONTROL", "1000000"))
-    out: dict[str, Any] = {
-        "contacts": n,
-        "goal": "a refresh at 1M contacts does no full scan (figures from tallies and indexes)",
-    }
-    for backend in backends():
-        with fresh_candor(backend) as cx:
-            with Timer() as seeding:
-                seed(cx, n)
-            result = measure(cx)
-            result["seed_seconds"] = round(seeding.seconds, 1)
-            out[backend] = result
-    return out
+    goal = "a refresh at 1M contacts does no full scan (figures from tallies and indexes)"
+    return seeded_runs(n, goal, seed, measure)
