@@ -8,9 +8,11 @@ import pytest
 from sqlalchemy import BigInteger, String, select, text, update
 from sqlalchemy.exc import OperationalError
 
-from candor.journeys.runtime.advance import advance_journey, hold_contacts
+from candor.journeys.runtime.advance import advance_journey, claim, hold_contacts
 from candor.journeys.runtime.enroll import hold_group
+from candor.journeys.runtime.handlers import get_handler
 from candor.journeys.runtime.model import running_journeys
+from candor.journeys.runtime.moves import StepContext
 from candor.journeys.runtime.rows import rows_table
 from candor.runtime import Candor
 from candor.store.engine import is_sqlite, reading
@@ -127,3 +129,43 @@ def test_launch_refreshes_the_planner_statistics(configured: Candor) -> None:
             {"t": journey_contacts.name},
         ).scalar_one()
     assert tuples == 5
+
+
+def test_a_claim_takes_the_due_first_then_those_their_event_woke(configured: Candor) -> None:
+    cx = configured
+    people = [add_contact(cx, n) for n in range(4)]
+    ask = {
+        "id": "ask",
+        "type": "consent",
+        "channel": "email",
+        "template": "ask_mail",
+        "theme": "events",
+        "timeout": "P7D",
+        "on_refused": "done",
+        "on_timeout": "done",
+    }
+    start(cx, [ask, {"id": "done", "type": "end"}])
+    run(cx)  # everyone asked, waiting at `ask` until the timeout
+    cx.clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
+    for person in people[:2]:
+        consent(cx, person, "events", theme="events", channel="email")  # wakes them
+    now = cx.clock.now()
+    jc = journey_contacts
+    with cx.engine.begin() as conn:  # the other two are due now
+        conn.execute(
+            update(jc)
+            .where(jc.c.contact_id.in_(people[2:]))
+            .values(status="active", due_at=now - timedelta(seconds=1))
+        )
+    with cx.engine.begin() as conn:
+        (journey,) = running_journeys(conn)
+        ctx = StepContext(conn, cx, journey, journey.defn.steps[0], now)
+        handler = get_handler("consent")
+        assert handler is not None
+        first = claim(ctx, handler, 3)
+        assert len(first) == 3
+        assert {m.contact_id for m in first[:2]} == set(people[2:])  # due ones first
+        assert first[2].contact_id in people[:2]
+    with cx.engine.begin() as conn:
+        everyone = claim(StepContext(conn, cx, journey, journey.defn.steps[0], now), handler, 10)
+        assert sorted(m.contact_id for m in everyone) == sorted(people)

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, select
 
 from candor.journeys.definition import Step
 from candor.journeys.runtime.archive import archive_journey
@@ -115,16 +115,25 @@ def hold_contacts(conn: Connection, contact_ids: list[int]) -> None:
 
 
 def claim(ctx: StepContext, handler: Handler, limit: int) -> list[Member]:
-    """Lock up to `limit` contacts due at the step (or woken by their awaited event)."""
+    """Lock up to `limit` contacts due at the step, then any woken by their awaited event.
+
+    Two statements, not one with an OR: the due ones are a range of the due index, where
+    the OR made PostgreSQL scan the table for every batch (1M contacts: 6 -> 15 ms a claim).
+    """
     jc = journey_contacts
-    due: Any = jc.c.due_at <= ctx.now
+    here = (jc.c.journey_id == ctx.journey.id, jc.c.step_id == ctx.step.id)
+    due = _claim_query(limit, *here, jc.c.status.in_(ACTIVE), jc.c.due_at <= ctx.now)
+    members = _locked(ctx.conn, due)
     wake = handler.wake(ctx) if handler.wake is not None else None
-    if wake is not None:
-        due = or_(due, and_(jc.c.status == "waiting", wake))
-    query = select(*[jc.c[name] for name in MEMBER_COLUMNS]).where(
-        jc.c.journey_id == ctx.journey.id, jc.c.step_id == ctx.step.id, jc.c.status.in_(ACTIVE), due
-    )
-    return _locked(ctx.conn, query.limit(limit))
+    if wake is not None and len(members) < limit:
+        early = (jc.c.status == "waiting", jc.c.due_at > ctx.now, wake)
+        members += _locked(ctx.conn, _claim_query(limit - len(members), *here, *early))
+    return members
+
+
+def _claim_query(limit: int, *conditions: Any) -> Any:
+    jc = journey_contacts
+    return select(*[jc.c[name] for name in MEMBER_COLUMNS]).where(*conditions).limit(limit)
 
 
 def _locked(conn: Connection, query: Any) -> list[Member]:
