@@ -62,15 +62,25 @@ def test_a_batch_of_ids_is_one_array_per_part_on_postgresql_and_one_group_on_sql
         sql = str(query.compile(dialect=dialect))
         if dialect.name == "postgresql":
             assert sql.startswith("SELECT")  # no CTE
-            # contacts, addresses, blocks and consent rows each probe the array, in its range
-            assert sql.count("= ANY (CAST(") == 4
+            # contacts, addresses, blocks and consent rows each walk the range, the array a filter
+            assert sql.count(" + %(") == 4 and sql.count("= ANY (CAST(") == 4
             assert sql.count(" BETWEEN %(") == 4
             params = query.compile(dialect=dialect).params
             bounds = [v for k, v in params.items() if k.startswith(("contact_id_", "id_"))]
-            assert sorted(bounds) == [1] * 4 + [3] * 4
+            assert sorted(bounds) == [0] * 4 + [1] * 4 + [3] * 4  # `+ 0`, then the range
         else:
             assert sql.startswith("WITH anon_1 AS")
             assert sql.count("IN (SELECT anon_1.id") == 3  # the consent rows are looked up
+
+
+def test_a_sparse_batch_of_ids_is_probed_by_the_array_on_postgresql() -> None:
+    at = datetime(2026, 3, 2, tzinfo=UTC)
+    dialect = postgresql.dialect()
+    sparse = [1, 5_000, 10_000]  # far fewer ids than their range holds
+    query = decisions(PURPOSE, "email", None, at, dialect=dialect.name, ids=sparse)
+    sql = str(query.compile(dialect=dialect))
+    assert sql.count(" + %(") == 0 and sql.count("= ANY (CAST(") == 4
+    assert sql.count(" BETWEEN %(") == 4
 
 
 def test_a_group_is_a_target_or_ids_never_both() -> None:

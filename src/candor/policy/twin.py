@@ -38,6 +38,10 @@ _BLOCK_RANK = {"all": 1, "channel": 2, "address": 3, "theme": 4}
 _CONSENT_REASONS = ("refused", "withdrawn", "expired", "doi_pending", "reconsent_required")
 
 
+# A batch of ids filling at least 1/DENSE_BATCH of its id range is walked along the range.
+DENSE_BATCH = 8
+
+
 def decisions(
     purpose: PurposeFacts,
     channel: str | None,
@@ -108,12 +112,17 @@ def _narrowing(target: Select[Any] | None, ids: Sequence[int] | None, dialect: s
     (a 5,000-contact batch: 42 -> 29 ms). The array comes with its range (BETWEEN the lowest
     and highest id): without it PostgreSQL costs 5,000 index probes above a scan of every
     address, and scanned them all for each batch (at 200k contacts: 40 -> 23 ms a batch).
+    When the batch fills most of its range (a journey's batches do), the range is the index
+    condition and the array only a filter (`id + 0`, which no index answers): one walk along
+    each index instead of three page reads per id and table (45,000 -> 280 buffers a batch).
     """
     if target is not None and ids is not None:
         raise ValueError("decisions() takes a target or ids, not both")
     if ids is not None:
         if dialect == "postgresql":
             low, high = min(ids, default=0), max(ids, default=0)
+            if high - low < DENSE_BATCH * len(ids):
+                return lambda column: [column.between(low, high), in_batch(column + 0, ids)]
             return lambda column: [column.between(low, high), in_batch(column, ids)]
         target = select(contacts.c.id).where(in_batch(contacts.c.id, ids))
     if target is None:
