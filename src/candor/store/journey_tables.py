@@ -63,7 +63,7 @@ journey_contacts = Table(
     # Contact first: it also serves the lookups by person (erasure, access, restriction),
     # one index fewer to maintain on every move of a contact.
     UniqueConstraint("contact_id", "journey_id"),
-    Index("ix_journey_contacts_due", "journey_id", "status", "step_id", "due_at"),
+    Index("ix_journey_contacts_due", "journey_id", "status", "step_id", "due_at", "contact_id"),
 )
 
 # The journey's log: one row per contact-step transition, the hottest insert of the runtime.

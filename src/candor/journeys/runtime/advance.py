@@ -117,15 +117,23 @@ def hold_contacts(conn: Connection, contact_ids: list[int]) -> None:
 def claim(ctx: StepContext, handler: Handler, limit: int) -> list[Member]:
     """Lock up to `limit` contacts due at the step, then any woken by their awaited event.
 
-    Two statements, not one with an OR: the due ones are a range of the due index, where
-    the OR made PostgreSQL scan the table for every batch (1M contacts: 6 -> 15 ms a claim).
+    The due come along the due index, per status, in (due_at, contact_id) order: a batch is
+    a run of neighbouring people, so its statements read neighbouring pages of every table
+    (in row order, batches at 1M contacts read everything at random: 100 against 12 ms to
+    decide for one). The woken come in a statement of their own: an OR of both made
+    PostgreSQL scan the table for every batch.
     """
     jc = journey_contacts
     here = (jc.c.journey_id == ctx.journey.id, jc.c.step_id == ctx.step.id)
-    due = _claim_query(limit, *here, jc.c.status.in_(ACTIVE), jc.c.due_at <= ctx.now)
-    members = _locked(ctx.conn, due)
+    members: list[Member] = []
+    for status in ACTIVE:
+        due = _claim_query(limit - len(members), *here, jc.c.status == status)
+        due = due.where(jc.c.due_at <= ctx.now).order_by(jc.c.due_at, jc.c.contact_id)
+        members += _locked(ctx.conn, due)
+        if len(members) >= limit:
+            return members
     wake = handler.wake(ctx) if handler.wake is not None else None
-    if wake is not None and len(members) < limit:
+    if wake is not None:
         early = (jc.c.status == "waiting", jc.c.due_at > ctx.now, wake)
         members += _locked(ctx.conn, _claim_query(limit - len(members), *here, *early))
     return members
