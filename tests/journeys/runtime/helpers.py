@@ -27,6 +27,21 @@ TEMPLATES = {
 }
 
 
+def ask_step(**settings: Any) -> dict[str, Any]:
+    """A consent step asking for events by e-mail (timeout P7D; refusal and timeout: `no`)."""
+    step = {
+        "id": "ask",
+        "type": "consent",
+        "channel": "email",
+        "template": "ask_mail",
+        "theme": "events",
+        "timeout": "P7D",
+        "on_refused": "no",
+        "on_timeout": "no",
+    }
+    return {**step, **settings}
+
+
 def add_contact(
     cx: Candor,
     n: int,

@@ -9,18 +9,9 @@ import pytest
 from candor.journeys.runtime import common
 from candor.runtime import Candor
 
-from .helpers import add_contact, consent, messages, positions, run, start, stats
+from .helpers import add_contact, ask_step, consent, messages, positions, run, start, stats
 
-ASK = {
-    "id": "ask",
-    "type": "consent",
-    "channel": "email",
-    "template": "ask_mail",
-    "theme": "events",
-    "timeout": "P7D",
-    "on_refused": "no",
-    "on_timeout": "no",
-}
+ASK = ask_step()
 SEND = {
     "id": "invite",
     "type": "send",

@@ -20,7 +20,7 @@ from candor.store.journey_tables import journey_contacts, journey_transitions, j
 from candor.store.sql import in_batch, int_array
 from candor.store.tables import contacts
 
-from .helpers import add_contact, consent, messages, positions, run, start
+from .helpers import add_contact, ask_step, consent, messages, positions, run, start
 
 FLOW = [
     {
@@ -134,17 +134,7 @@ def test_launch_refreshes_the_planner_statistics(configured: Candor) -> None:
 def test_a_claim_takes_the_due_first_then_those_their_event_woke(configured: Candor) -> None:
     cx = configured
     people = [add_contact(cx, n) for n in range(4)]
-    ask = {
-        "id": "ask",
-        "type": "consent",
-        "channel": "email",
-        "template": "ask_mail",
-        "theme": "events",
-        "timeout": "P7D",
-        "on_refused": "done",
-        "on_timeout": "done",
-    }
-    start(cx, [ask, {"id": "done", "type": "end"}])
+    start(cx, [ask_step(on_refused="done", on_timeout="done"), {"id": "done", "type": "end"}])
     run(cx)  # everyone asked, waiting at `ask` until the timeout
     cx.clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
     for person in people[:2]:
