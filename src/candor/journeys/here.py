@@ -42,10 +42,16 @@ Outcomes = dict[Place, dict[str, int]]  # other outcomes by step
 
 
 def add(conn: Connection, counts: Mapping[Place, int]) -> None:
-    """Add the (signed) deltas to the HERE rows: one upsert, keys in order (no deadlocks)."""
+    """Add the (signed) deltas to the HERE rows."""
+    add_step_counts(conn, {(j, s, HERE): n for (j, s), n in counts.items()})
+
+
+def add_step_counts(conn: Connection, counts: Mapping[tuple[str, str, str], int]) -> None:
+    """Add signed counts to journey_step_stats per (journey, step, outcome): one upsert,
+    keys in order (no deadlocks). The runtime's flush and the HERE corrections share it."""
     rows = [
-        {"journey_id": j, "step_id": s, "outcome": HERE, "count": n}
-        for (j, s), n in sorted(counts.items())
+        {"journey_id": j, "step_id": s, "outcome": o, "count": n}
+        for (j, s, o), n in sorted(counts.items())
         if n
     ]
     if not rows:

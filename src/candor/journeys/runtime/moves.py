@@ -16,17 +16,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, String, insert, literal, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from candor.journeys.definition import Step
-from candor.journeys.here import HERE, HERE_STATUSES
+from candor.journeys.here import HERE, HERE_STATUSES, add_step_counts
 from candor.journeys.runtime.model import Journey
 from candor.journeys.runtime.rows import rows_table
 from candor.policy.decide import Decision
 from candor.runtime import Candor
-from candor.store.engine import is_sqlite
-from candor.store.journey_tables import journey_contacts, journey_step_stats, journey_transitions
+from candor.store.journey_tables import journey_contacts, journey_transitions
 from candor.store.sql import in_batch
 from candor.store.tables import Id
 from candor.store.types import UTCDateTime
@@ -238,20 +235,8 @@ def write_pending(conn: Connection, pending: Pending) -> None:
 
 
 def flush_stats(conn: Connection, journey_id: str, counts: Counter[tuple[str, str]]) -> None:
-    """Add the counts to journey_step_stats: one upsert call, keys in order (no deadlocks)."""
-    rows = [
-        {"journey_id": journey_id, "step_id": step, "outcome": outcome, "count": n}
-        for (step, outcome), n in sorted(counts.items())
-        if n
-    ]
-    if not rows:
-        return
-    stmt = (sqlite_insert if is_sqlite(conn.engine) else pg_insert)(journey_step_stats)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["journey_id", "step_id", "outcome"],
-        set_={"count": journey_step_stats.c.count + stmt.excluded["count"]},
-    )
-    conn.execute(stmt, rows)
+    """Add the batch's counts per (step, outcome) to journey_step_stats in one upsert."""
+    add_step_counts(conn, {(journey_id, step, outcome): n for (step, outcome), n in counts.items()})
 
 
 def group_by(members: Iterable[Member], key: dict[int, Any]) -> dict[Any, list[Member]]:
