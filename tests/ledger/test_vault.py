@@ -114,3 +114,18 @@ def test_decrypt_many_matches_decrypt_and_isolates_a_tampered_blob(configured: C
     assert vault.decrypt_many(key_id, "other-field", blobs[:1]) == [None]
     vault.destroy([key_id])
     assert vault.decrypt_many(key_id, "evidence", blobs) == [None, None, None]
+
+
+def test_json_values_round_trip_and_are_unreadable_once_the_key_is_gone(
+    configured: Candor,
+) -> None:
+    vault = configured.vault
+    (key_id,) = vault.create_keys(1)
+    value = {"ip": "192.0.2.7", "page": "preferences", "wording": {"version": 2}}
+    sealed = vault.encrypt_json(key_id, "evidence", value)
+    assert b"192.0.2.7" not in sealed
+    assert vault.decrypt_json(key_id, "evidence", sealed) == value
+    assert vault.decrypt_json(key_id, "block_evidence", sealed) is None  # bound to its field
+    assert vault.decrypt_json(key_id, "evidence", None) is None
+    vault.destroy([key_id])
+    assert vault.decrypt_json(key_id, "evidence", sealed) is None

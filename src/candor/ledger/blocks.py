@@ -7,7 +7,6 @@ with the contact's own key like consent evidence, so erasure shreds it with the 
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -70,13 +69,13 @@ def seal_evidence(vault: Vault, key_id: str, evidence: dict[str, Any] | None) ->
     """The evidence as JSON encrypted with the contact's key; None when there is none."""
     if not evidence:
         return None
-    return vault.encrypt(key_id, EVIDENCE_FIELD, json.dumps(evidence, sort_keys=True).encode())
+    return vault.encrypt_json(key_id, EVIDENCE_FIELD, evidence)
 
 
 def open_evidence(vault: Vault, key_id: str, sealed: bytes | None) -> dict[str, Any] | None:
     """The decrypted evidence; None when there was none or the key is destroyed (erased)."""
-    raw = vault.decrypt(key_id, EVIDENCE_FIELD, sealed)
-    return json.loads(raw) if raw else None
+    opened: dict[str, Any] | None = vault.decrypt_json(key_id, EVIDENCE_FIELD, sealed)
+    return opened
 
 
 def insert_block(

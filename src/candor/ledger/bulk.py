@@ -9,7 +9,6 @@ goes into Mission Control's tallies (ledger.tallies) from the rows it read anywa
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -94,7 +93,7 @@ def _chained(
     if key_id is None:
         raise LookupError(f"contact {e.contact_id} does not exist or was erased")
     count, prev = heads.get(e.contact_id, (0, ""))
-    sealed = vault.encrypt(key_id, "evidence", json.dumps(e.evidence, sort_keys=True).encode())
+    sealed = vault.encrypt_json(key_id, "evidence", e.evidence)
     row: dict[str, Any] = {
         "contact_id": e.contact_id,
         "seq": count + 1,

@@ -7,7 +7,6 @@ single-use confirmation token; confirming it is a new `confirmed` event with its
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -124,9 +123,7 @@ def append_event(
         .mappings()
         .first()
     )
-    sealed = vault.encrypt(
-        contact["key_id"], "evidence", json.dumps(evidence, sort_keys=True).encode()
-    )
+    sealed = vault.encrypt_json(contact["key_id"], "evidence", evidence)
     full = {
         **values,
         "contact_id": contact_id,
@@ -248,8 +245,7 @@ def consent_history(
 def event_view(vault: Vault, key_id: str, row: Any, *, identifying: bool = True) -> dict[str, Any]:
     evidence: Any = None
     if identifying:
-        raw = vault.decrypt(key_id, "evidence", row["evidence"])
-        evidence = json.loads(raw) if raw else None
+        evidence = vault.decrypt_json(key_id, "evidence", row["evidence"])
     return {
         "id": row["id"],
         "contact": row["contact_id"],

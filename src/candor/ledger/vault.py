@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 import os
 import secrets
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -196,6 +198,15 @@ class Vault:
             )
         except InvalidTag:
             return None
+
+    def encrypt_json(self, key_id: str, field: str, value: Any) -> bytes:
+        """A JSON value (evidence, identity) sealed with the contact's key; keys sorted."""
+        return self.encrypt(key_id, field, json.dumps(value, sort_keys=True).encode())
+
+    def decrypt_json(self, key_id: str, field: str, blob: bytes | None) -> Any:
+        """The JSON value, or None without a blob or once the key was destroyed."""
+        raw = self.decrypt(key_id, field, blob)
+        return json.loads(raw) if raw else None
 
     def decrypt_many(
         self, key_id: str, field: str, blobs: Sequence[bytes | None]
