@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -221,6 +222,9 @@ class _NullVault:
 
     def encrypt(self, key_id: str, field: str, plaintext: bytes) -> bytes:
         return plaintext
+
+    def encrypt_json(self, key_id: str, field: str, value: Any) -> bytes:
+        return json.dumps(value, sort_keys=True).encode()
 
 
 @settings(
