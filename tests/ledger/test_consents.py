@@ -147,3 +147,19 @@ def test_verify_detects_altered_and_removed_events(configured: Candor) -> None:
         bad = list(verify_ledger(conn))
         assert bad and "newest events missing" in bad[0].problem
         assert conn.execute(select(ledger_heads.c.event_count)).scalar() == 3
+
+
+def test_verify_names_events_of_a_contact_that_does_not_exist(configured: Candor) -> None:
+    """The ledger has no foreign key to contacts (migration 0014): verify checks instead."""
+    cx = configured
+    cid = contact(cx)
+    consent(cx, cid, purpose="events")
+    missing = cid + 1000
+    with cx.engine.begin() as conn:
+        conn.execute(update(consent_events).values(contact_id=missing))
+        conn.execute(update(ledger_heads).values(contact_id=missing))
+    with cx.engine.connect() as conn:
+        bad = list(verify_ledger(conn))
+    assert [(b.contact_id, b.problem) for b in bad][:1] == [
+        (missing, "names a contact that does not exist")
+    ]

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from candor.store.tables import consent_events, ledger_heads
+from candor.store.tables import consent_events, contacts, ledger_heads
 
 HASHED_FIELDS = (
     "contact_id",
@@ -64,7 +64,12 @@ class BadEvent:
 def verify_ledger(conn: Connection) -> Iterator[BadEvent]:
     """Yield every broken link: altered events, gaps, and heads that do not match."""
     heads = {row.contact_id: row for row in conn.execute(select(ledger_heads))}
-    query = select(consent_events).order_by(consent_events.c.contact_id, consent_events.c.seq)
+    known = contacts.c.id.label("known_contact")  # no foreign key (migration 0014)
+    query = (
+        select(consent_events, known)
+        .outerjoin(contacts, contacts.c.id == consent_events.c.contact_id)
+        .order_by(consent_events.c.contact_id, consent_events.c.seq)
+    )
     current: int | None = None
     prev_hash, expected_seq, last_id = "", 1, None
     rows = conn.execution_options(stream_results=True, yield_per=5000).execute(query).mappings()
@@ -75,6 +80,8 @@ def verify_ledger(conn: Connection) -> Iterator[BadEvent]:
                     heads.pop(current, None), current, expected_seq - 1, prev_hash, last_id
                 )
             current, prev_hash, expected_seq = row["contact_id"], "", 1
+        if row["known_contact"] is None:
+            yield BadEvent(row["contact_id"], row["id"], "names a contact that does not exist")
         if row["seq"] != expected_seq:
             yield BadEvent(
                 row["contact_id"],
