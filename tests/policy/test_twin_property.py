@@ -263,6 +263,11 @@ def test_decide_and_twin_agree(
             query = decisions(purpose, req["channel"], theme, at, target=some, dialect=dialect)
             part = dict(decide_many(conn, query))
             assert part == {cid: twin[cid] for cid in ids[::2]}
+            carrying = decisions(
+                purpose, req["channel"], theme, at, some, dialect=dialect, carry=contacts.c.id * 7
+            )  # what a launch takes along: a value of each contact's own row
+            carried = {r.contact_id: (r.reason, r.carried) for r in conn.execute(carrying)}
+            assert carried == {cid: (twin[cid].reason, cid * 7) for cid in ids[::2]}
             batch = decisions(purpose, req["channel"], theme, at, dialect=dialect, ids=ids[1::2])
             assert dict(decide_many(conn, batch)) == {cid: twin[cid] for cid in ids[1::2]}
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
+from sqlalchemy.sql.util import ClauseAdapter
 
 from candor.durations import subtract
 from candor.policy.decide import ALLOWED, Decision
@@ -52,11 +53,14 @@ def decisions(
     *,
     dialect: str,
     ids: Sequence[int] | None = None,
+    carry: ColumnElement[Any] | None = None,
 ) -> Select[Any]:
     """One row per contact in the group (default: every contact) with its decision.
 
     The group is `target` (a SELECT of contact ids) or `ids` (a batch of them), not both.
-    Columns: contact_id, reason, basis, event_id, address_id (the resolved address).
+    Columns: contact_id, reason, basis, event_id, address_id (the resolved address), and
+    `carried`: the value of `carry` (an expression over contacts) for the contact, if given,
+    so a launch takes the entrants' data along instead of reading contacts a second time.
     `dialect` is the database's (conn.dialect.name): the rule is the same, but each database
     finds a contact's newest consent row fastest its own way (see `_latest_covering`).
     """
@@ -82,13 +86,16 @@ def decisions(
         purpose, c, resolved, block_rank, latest, at, channel is not None or address_id is not None
     ).label("reason")
     address = resolved.c.address_id if resolved is not None else null()
-    inner = query.add_columns(
+    query = query.add_columns(
         reason, latest.c.event_id.label("latest_event"), address.label("address_id")
-    ).subquery("decided")
+    )
+    if carry is not None:
+        query = query.add_columns(ClauseAdapter(c).traverse(carry).label("carried"))
+    inner = query.subquery("decided")
     is_allowed = inner.c.reason == ALLOWED
     # The ledger event that decided: the consent row, where a consent state was decisive.
     from_ledger = list(_CONSENT_REASONS) + ([ALLOWED] if purpose.legal_basis == "consent" else [])
-    return select(
+    decided = select(
         inner.c.contact_id,
         inner.c.reason,
         case((is_allowed, literal(purpose.legal_basis, String)), else_=null()).label("basis"),
@@ -98,6 +105,7 @@ def decisions(
         # The address the decision resolved (where a message would go); NULL without a channel.
         inner.c.address_id,
     )
+    return decided if carry is None else decided.add_columns(inner.c.carried)
 
 
 Narrowing = Callable[[Any], list[ColumnElement[bool]]]

@@ -148,8 +148,9 @@ def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime, vault: Vau
         target, data = staged.target, staged.data
     hold_group(conn, target)
     facts = purpose_facts(conn, defn.purpose)
-    decided = decisions(facts, None, None, now, target=target, dialect=conn.dialect.name)
-    by_reason, entered = _enter(conn, defn, decided, data, now)
+    dialect = conn.dialect.name
+    decided = decisions(facts, None, None, now, target=target, dialect=dialect, carry=data)
+    by_reason, entered = _enter(conn, defn, decided, now)
     refresh_statistics(conn)
     counts: Counter[tuple[str, str]] = Counter({(ENTER_STEP, "entered"): entered})
     counts[(defn.steps[0].id, HERE)] += entered  # all of them are at the first step now
@@ -175,7 +176,7 @@ ENROLL_COLUMNS = (
 
 
 def _enter(
-    conn: Connection, defn: JourneyDefinition, decided: Select[Any], data: Any, now: datetime
+    conn: Connection, defn: JourneyDefinition, decided: Select[Any], now: datetime
 ) -> tuple[dict[str, int], int]:
     """Insert the entrants; count the whole group by reason. Returns (by reason, entered).
 
@@ -185,14 +186,14 @@ def _enter(
     """
     if is_sqlite(conn.engine):
         by_reason = count_by_reason(conn, decided)
-        entrants = _entrants(defn, decided.subquery("d"), data, now)
+        entrants = _entrants(defn, decided.subquery("d"), now)
         result = conn.execute(insert(journey_contacts).from_select(ENROLL_COLUMNS, entrants))
         entered = sum(n for reason, n in by_reason.items() if reason not in NEVER_ENTER)
         return by_reason, result.rowcount if result.rowcount not in (-1, None) else entered
     group = decided.cte("decided")
     enrolled = (
         insert(journey_contacts)
-        .from_select(ENROLL_COLUMNS, _entrants(defn, group, data, now))
+        .from_select(ENROLL_COLUMNS, _entrants(defn, group, now))
         .returning(journey_contacts.c.id)
         .cte("enrolled")
     )
@@ -205,8 +206,12 @@ def _enter(
     return {str(reason): int(n) for reason, n in counted.items()}, entered
 
 
-def _entrants(defn: JourneyDefinition, group: Any, data: Any, now: datetime) -> Select[Any]:
-    """The journey_contacts rows of those the gate lets in (ENROLL_COLUMNS, in order)."""
+def _entrants(defn: JourneyDefinition, group: Any, now: datetime) -> Select[Any]:
+    """The journey_contacts rows of those the gate lets in (ENROLL_COLUMNS, in order).
+
+    Their data came along with the decisions (the twin's `carried`): a second join of the
+    contacts cost a fifth of a 1M launch.
+    """
     start = max(now, defn.starts_at) if defn.starts_at else now
     expires = add(now, parse_duration(defn.expires_after)) if defn.expires_after else None
     at = literal(now, UTCDateTime())
@@ -220,10 +225,9 @@ def _entrants(defn: JourneyDefinition, group: Any, data: Any, now: datetime) -> 
             at,
             at,
             literal(expires, UTCDateTime()),
-            data,
+            group.c.carried,
         )
         .select_from(group)
-        .join(contacts, contacts.c.id == group.c.contact_id)
         .where(group.c.reason.not_in(NEVER_ENTER))
     )
 
