@@ -151,25 +151,23 @@ class World:
 
     def _replay(self, index: int, *, api: bool) -> None:
         with reading(self.cx.engine) as conn:
-            dead = list(
-                conn.execute(
-                    select(sync_events.c.event_id)
-                    .join(sync_deliveries, sync_deliveries.c.event_row == sync_events.c.id)
-                    .where(sync_deliveries.c.status == "dead")
-                    .order_by(sync_events.c.event_id)
-                    .distinct()
-                ).scalars()
-            )
+            dead = conn.execute(
+                select(sync_events.c.event_id, sync_deliveries.c.connector)
+                .join(sync_deliveries, sync_deliveries.c.event_row == sync_events.c.id)
+                .where(sync_deliveries.c.status == "dead")
+                .order_by(sync_events.c.event_id, sync_deliveries.c.connector)
+            ).all()
         if not dead:
             return
-        event_id = dead[index % len(dead)]
+        event_id, connector = dead[index % len(dead)]
         if api:
             answer = self.client.post(
                 f"/api/v1/sync/dead-letters/{event_id}/replay", headers=self.auth
             )
             assert answer.status_code == 200, answer.text
         else:
-            replay(self.cx, event_id, connector="crm" if index % 2 else None, actor="t")
+            # one connector's dead letter (one that has it), or all of the event's
+            replay(self.cx, event_id, connector=connector if index % 2 else None, actor="t")
 
 
 def reset(cx: Candor, receiver: Receiver) -> str:
