@@ -80,7 +80,9 @@ journey_transitions = Table(
     Column("to_step", String(64), nullable=True),
     Column("outcome", String(48), nullable=False),
     Column("at", UTCDateTime, nullable=False),
-    Index("ix_journey_transitions_journey", "journey_id", "contact_id"),
+    # Contact first: the access copy, erasure and restriction ask by person; the archive
+    # purges per batch of the journey's contacts (migration 0015).
+    Index("ix_journey_transitions_contact", "contact_id", "journey_id"),
 )
 
 # Aggregates that outlive the journey: per step and outcome (decide's reason codes, passed,

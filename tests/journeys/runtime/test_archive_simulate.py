@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, insert, select
 
 from candor.clock import ManualClock
 from candor.journeys import load_journey
-from candor.journeys.runtime import journey_status, simulate, stop_journey
+from candor.journeys.runtime import archive, journey_status, simulate, stop_journey
 from candor.runtime import Candor
-from candor.store.engine import reading
+from candor.store.engine import is_sqlite, reading
 from candor.store.journey_tables import journey_contacts, journey_transitions, journeys, outbox
 from candor.store.schema import metadata
 from candor.store.tables import communications, settings
@@ -43,6 +44,37 @@ def _count(cx: Candor, table: object, **where: object) -> int:
         for name, value in where.items():
             query = query.where(table.c[name] == value)  # type: ignore[attr-defined]
         return int(conn.execute(query).scalar_one())
+
+
+def test_purge_goes_batch_by_batch_and_leaves_other_journeys_alone(
+    configured: Candor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Transitions go per batch of the journey's people (indexed by contact), and any left
+    without a journey_contacts row go at the end; another journey's rows stay."""
+    cx = configured
+    people = [add_contact(cx, n) for n in range(1, 6)]
+    for person in people:
+        consent(cx, person, "events")
+    start(cx, STEPS)
+    run(cx)
+    now = cx.clock.now()
+    row = {"from_step": "a", "to_step": "b", "outcome": "passed", "at": now}
+    with cx.engine.begin() as conn:
+        conn.execute(
+            insert(journey_transitions),
+            [{"journey_id": "other", "contact_id": p, **row} for p in people]
+            + [{"journey_id": "promo", "contact_id": 999_999, **row}],  # no journey_contacts row
+        )
+    promo = _count(cx, journey_transitions, journey_id="promo")
+    assert promo > 5 and _count(cx, journey_contacts) == 5
+    monkeypatch.setattr(archive, "PURGE_BATCH", 2)
+
+    result = stop_journey(cx, "promo", actor="test")
+
+    assert result["purged"] == promo + 5
+    assert _count(cx, journey_transitions, journey_id="promo") == 0
+    assert _count(cx, journey_contacts) == 0
+    assert _count(cx, journey_transitions, journey_id="other") == 5
 
 
 def test_stop_purges_journey_data_but_keeps_stats_and_evidence(configured: Candor) -> None:
@@ -133,3 +165,17 @@ def test_simulate_counts_by_reason_and_writes_nothing(configured: Candor) -> Non
     assert invite["deferred"] == {"deferred:frequency_cap": 0, "deferred:quiet_hours": 1}
     assert {t.name: _count(cx, t) for t in metadata.sorted_tables} == counts_before
     assert messages(cx) == [] and _count(cx, outbox) == 0
+
+
+def test_one_persons_transitions_are_found_by_index_on_postgresql(configured: Candor) -> None:
+    """The access copy, erasure and restriction ask by contact alone (migration 0015)."""
+    cx = configured
+    if is_sqlite(cx.engine):
+        pytest.skip("a PostgreSQL plan")
+    query = select(journey_transitions).where(journey_transitions.c.contact_id == 7)
+    sql = str(query.compile(cx.engine, compile_kwargs={"literal_binds": True}))
+    with cx.engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {sql}"))
+    assert "ix_journey_transitions_contact" in plan
+    assert "Index Cond: (contact_id = 7)" in plan

@@ -25,6 +25,7 @@ from candor.store.journey_tables import (
     journeys,
     outbox,
 )
+from candor.store.sql import in_batch
 
 PURGE_BATCH = 50_000
 
@@ -76,18 +77,35 @@ def _lock_journey(conn: Connection, journey_id: str) -> Any:
 
 
 def _purge(cx: Candor, journey_id: str) -> int:
-    """Delete the journey's contacts and transitions in batches (memory and locks stay small)."""
+    """Delete the journey's contacts and their transitions, a batch of contacts at a time
+    (memory and locks stay small); returns how many rows went.
+
+    Transitions are indexed by contact (migration 0015), so each batch's go by its people;
+    one last statement removes any left without a journey_contacts row.
+    """
+    jc, jt = journey_contacts, journey_transitions
     purged = 0
-    for table in (journey_transitions, journey_contacts):
-        while True:
-            with cx.engine.begin() as conn:
-                ids = select(table.c.id).where(table.c.journey_id == journey_id).limit(PURGE_BATCH)
-                done = conn.execute(
-                    delete(table).where(table.c.id.in_(ids.scalar_subquery()))
+    while True:
+        with cx.engine.begin() as conn:
+            batch = conn.execute(
+                select(jc.c.id, jc.c.contact_id)
+                .where(jc.c.journey_id == journey_id)
+                .limit(PURGE_BATCH)
+            ).all()
+            if batch:
+                people = [row.contact_id for row in batch]
+                purged += conn.execute(
+                    delete(jt).where(
+                        in_batch(jt.c.contact_id, people), jt.c.journey_id == journey_id
+                    )
                 ).rowcount
-            purged += done
-            if done < PURGE_BATCH:
-                break
+                purged += conn.execute(
+                    delete(jc).where(in_batch(jc.c.id, [row.id for row in batch]))
+                ).rowcount
+        if len(batch) < PURGE_BATCH:
+            break
+    with cx.engine.begin() as conn:
+        purged += conn.execute(delete(jt).where(jt.c.journey_id == journey_id)).rowcount
     return purged
 
 
