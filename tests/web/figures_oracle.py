@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import Connection, and_, distinct, func, select
 
 from candor.durations import parse_duration, subtract
-from candor.store.journey_tables import journey_contacts, journey_step_stats, journeys
+from candor.store.journey_tables import journey_contacts, journey_step_stats
 from candor.store.sync_tables import sync_deliveries
 from candor.store.tables import block_lifts, blocks, consent_state, contacts, purposes
 from candor.sync.connectors import load_settings
-from candor.web.figures import EXPIRY_WARNING, step_figures
+from candor.web.figures import EXPIRY_WARNING, journey_entries, running_journeys
 
 
 def purpose_figures_by_scan(conn: Connection, at: datetime) -> list[dict[str, Any]]:
@@ -107,12 +107,8 @@ def sync_counts_by_scan(conn: Connection) -> list[dict[str, Any]]:
 
 def journey_figures_by_scan(conn: Connection) -> list[dict[str, Any]]:
     """Per running journey and step: journey_contacts there now (a GROUP BY) and outcomes."""
-    running = conn.execute(
-        select(journeys.c.id, journeys.c.name, journeys.c.purpose_id, journeys.c.entered)
-        .where(journeys.c.state == "running")
-        .order_by(journeys.c.id)
-    ).all()
-    ids = [r.id for r in running]
+    running = running_journeys(conn)
+    ids = [j.id for j in running]
     if not ids:
         return []
     jc, st = journey_contacts, journey_step_stats
@@ -131,20 +127,4 @@ def journey_figures_by_scan(conn: Connection) -> list[dict[str, Any]]:
         )
     ):
         stats.setdefault((r.journey_id, r.step_id), {})[r.outcome] = int(r[3])
-    out = []
-    for j in running:
-        keys = {k[1] for k in here if k[0] == j.id} | {k[1] for k in stats if k[0] == j.id}
-        steps = {
-            step: step_figures(here.get((j.id, step), 0), stats.get((j.id, step), {}))
-            for step in sorted(keys)
-        }
-        out.append(
-            {
-                "id": j.id,
-                "name": j.name,
-                "purpose": j.purpose_id,
-                "entered": int(j.entered or 0),
-                "steps": steps,
-            }
-        )
-    return out
+    return journey_entries(running, here, stats)

@@ -49,29 +49,44 @@ FOLD_ROWS: Final = 5_000  # tally rows (deltas included) before a refresh folds 
 
 def journey_figures(conn: Connection) -> list[dict[str, Any]]:
     """Per running journey and step: contacts there now, passed, stopped by reason, deferred."""
-    running = conn.execute(
-        select(journeys.c.id, journeys.c.name, journeys.c.purpose_id, journeys.c.entered)
-        .where(journeys.c.state == "running")
-        .order_by(journeys.c.id)
-    ).all()
-    ids = [r.id for r in running]
-    if not ids:
+    running = running_journeys(conn)
+    if not running:
         return []
     st = journey_step_stats
     here, stats = journeys_here.split(
         conn.execute(
             select(st.c.journey_id, st.c.step_id, st.c.outcome, st.c.count).where(
-                st.c.journey_id.in_(ids)
+                st.c.journey_id.in_([j.id for j in running])
             )
         ).all()
     )
+    return journey_entries(running, here, stats)
+
+
+def running_journeys(conn: Connection) -> list[Any]:
+    """The running journeys (id, name, purpose_id, entered), by id."""
+    return list(
+        conn.execute(
+            select(journeys.c.id, journeys.c.name, journeys.c.purpose_id, journeys.c.entered)
+            .where(journeys.c.state == "running")
+            .order_by(journeys.c.id)
+        ).all()
+    )
+
+
+def journey_entries(
+    running: list[Any],
+    here: dict[tuple[str, str], int],
+    stats: dict[tuple[str, str], dict[str, int]],
+) -> list[dict[str, Any]]:
+    """Mission Control's entry per running journey from its counts per (journey, step)."""
     out = []
     for j in running:
-        steps: dict[str, dict[str, Any]] = {}
         keys = {k[1] for k in here if k[0] == j.id} | {k[1] for k in stats if k[0] == j.id}
-        for step_id in sorted(keys):
-            key = (j.id, step_id)
-            steps[step_id] = step_figures(here.get(key, 0), stats.get(key, {}))
+        steps = {
+            step: step_figures(here.get((j.id, step), 0), stats.get((j.id, step), {}))
+            for step in sorted(keys)
+        }
         out.append(
             {
                 "id": j.id,
