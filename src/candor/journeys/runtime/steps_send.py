@@ -14,7 +14,7 @@ from sqlalchemy import JSON, BigInteger, Connection, String, cast, func, literal
 from sqlalchemy.dialects.postgresql import JSONB
 
 from candor.journeys.runtime import caps
-from candor.journeys.runtime.common import contact_ids, decide_batch, message_key, upsert_insert
+from candor.journeys.runtime.common import contact_ids, decide_batch, message_key
 from candor.journeys.runtime.handlers import Handler, register_handler
 from candor.journeys.runtime.moves import Member, Moves, StepContext, defer, go, sort_into
 from candor.journeys.runtime.rows import rows_table
@@ -113,37 +113,45 @@ def queue_sends(
         ],
     )  # fmt: skip
     jc = journey_contacts
-    # Per member by primary key: a join (or EXISTS) let the planner hash the whole table.
-    data = select(jc.c.data).where(jc.c.id == gate.c.member_id).scalar_subquery()
-    now = literal(ctx.now, UTCDateTime())
     key = literal(f"{journey.id}:") + cast(gate.c.contact_id, String) + literal(f":{step.id}")
+    # Both per member by primary key or unique key: a join (or EXISTS) let the planner hash
+    # whole tables. OFFSET 0 keeps each probe to one per member (PostgreSQL would otherwise
+    # inline the subquery and probe again in the WHERE clause).
+    entrants = select(
+        gate,
+        key.label("key"),
+        select(jc.c.data).where(jc.c.id == gate.c.member_id).scalar_subquery().label("data"),
+        select(outbox.c.id).where(outbox.c.idempotency_key == key).scalar_subquery().label("known"),
+    ).offset(0).subquery("entrants")  # fmt: skip
+    e = entrants.c
+    now = literal(ctx.now, UTCDateTime())
     values: list[Any] = [
-        key,
+        e.key,
         literal(journey.id),
         literal(step.id),
-        gate.c.contact_id,
+        e.contact_id,
         literal(s.channel),
-        gate.c.address_id,  # the address the gate resolved: the one it decided for
+        e.address_id,  # the address the gate resolved: the one it decided for
         literal(s.template),
         literal(journey.purpose.id),
         literal(s.theme, String()),
         literal(journey.outbox_kind),
-        _with_link(ctx.conn, data, s.link),
+        _with_link(ctx.conn, e.data, s.link),
         literal(ALLOWED),
-        gate.c.basis,
-        gate.c.event_id,
+        e.basis,
+        e.event_id,
         literal("queued"),
         literal(0),
         now,
         now,
     ]
-    query = select(*values).select_from(gate).where(data.is_not(None))
-    stmt = (
-        upsert_insert(ctx.conn, outbox)
-        .from_select(list(OUTBOX_COLUMNS), query)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(outbox.c.contact_id)
-    )
+    # A message queued before (a journey looping back to this step) is left out here and
+    # found by _already_queued. A plain INSERT, not ON CONFLICT (which makes every row a
+    # speculative insertion): this transaction holds each member's journey_contacts row
+    # FOR UPDATE, and the key names that row's journey and contact, so no other
+    # transaction can be writing the same key.
+    query = select(*values).where(e.data.is_not(None), e.known.is_(None))
+    stmt = outbox.insert().from_select(list(OUTBOX_COLUMNS), query).returning(outbox.c.contact_id)
     return set(ctx.conn.execute(stmt).scalars().all())  # all(): one fetch, not one per row
 
 
