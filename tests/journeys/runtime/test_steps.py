@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from candor.clock import ManualClock
 from candor.ledger.chain import verify_ledger
@@ -315,3 +316,25 @@ def test_expired_contacts_exit(configured: Candor, clock: ManualClock) -> None:
     run(cx)
     assert positions(cx)[cid] == ("hold", "exited")
     assert stats(cx)[("hold", "expired")] == 1
+
+
+def test_without_expires_after_no_stay_is_looked_up(configured: Candor, clock: ManualClock) -> None:
+    """Only launch sets expires_at; a journey without expiry skips the look for run-out stays."""
+    cx = configured
+    cid = add_contact(cx, 1)
+    steps = [{"id": "hold", "type": "wait", "duration": "P30D"}, {"id": "done", "type": "end"}]
+    start(cx, steps, expires_after=None)
+    looks: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "expires_at <=" in statement:
+            looks.append(statement)
+
+    clock.advance(timedelta(days=400))
+    event.listen(cx.engine, "before_cursor_execute", seen)
+    try:
+        run(cx)
+    finally:
+        event.remove(cx.engine, "before_cursor_execute", seen)
+    assert positions(cx)[cid] == ("done", "done")
+    assert looks == []

@@ -183,6 +183,10 @@ def _all_sorted(step: Step, group: Sequence[Member], moves: Moves) -> None:
 
 def expire(cx: Candor, journey: Journey, now: datetime, batch_size: int) -> int:
     """Contacts whose stay ran out (expires_at passed) exit with outcome `expired`."""
+    if not journey.defn.expires_after:
+        # Only launch sets expires_at, from a definition that cannot change once launched:
+        # no stay can run out, and the look (a scan of the journey's rows) is skipped.
+        return 0
     jc = journey_contacts
     done = 0
     while True:
