@@ -14,7 +14,7 @@ from sqlalchemy import JSON, BigInteger, Connection, String, cast, func, literal
 from sqlalchemy.dialects.postgresql import JSONB
 
 from candor.journeys.runtime import caps
-from candor.journeys.runtime.common import contact_ids, decide_batch, message_key
+from candor.journeys.runtime.common import contact_ids, decide_batch, message_key, upsert_insert
 from candor.journeys.runtime.handlers import Handler, register_handler
 from candor.journeys.runtime.moves import Member, Moves, StepContext, defer, go, sort_into
 from candor.journeys.runtime.rows import rows_table
@@ -113,20 +113,16 @@ def queue_sends(
         ],
     )  # fmt: skip
     jc = journey_contacts
-    key = literal(f"{journey.id}:") + cast(gate.c.contact_id, String) + literal(f":{step.id}")
-    # Both per member by primary key or unique key: a join (or EXISTS) let the planner hash
-    # whole tables. OFFSET 0 keeps each probe to one per member (PostgreSQL would otherwise
-    # inline the subquery and probe again in the WHERE clause).
+    # The member's data per member by primary key (a join let the planner hash the whole
+    # table), once: OFFSET 0 keeps PostgreSQL from inlining the probe again into the WHERE.
     entrants = select(
-        gate,
-        key.label("key"),
-        select(jc.c.data).where(jc.c.id == gate.c.member_id).scalar_subquery().label("data"),
-        select(outbox.c.id).where(outbox.c.idempotency_key == key).scalar_subquery().label("known"),
+        gate, select(jc.c.data).where(jc.c.id == gate.c.member_id).scalar_subquery().label("data")
     ).offset(0).subquery("entrants")  # fmt: skip
     e = entrants.c
     now = literal(ctx.now, UTCDateTime())
+    key = literal(f"{journey.id}:") + cast(e.contact_id, String) + literal(f":{step.id}")
     values: list[Any] = [
-        e.key,
+        key,
         literal(journey.id),
         literal(step.id),
         e.contact_id,
@@ -145,13 +141,16 @@ def queue_sends(
         now,
         now,
     ]
-    # A message queued before (a journey looping back to this step) is left out here and
-    # found by _already_queued. A plain INSERT, not ON CONFLICT (which makes every row a
-    # speculative insertion): this transaction holds each member's journey_contacts row
-    # FOR UPDATE, and the key names that row's journey and contact, so no other
-    # transaction can be writing the same key.
-    query = select(*values).where(e.data.is_not(None), e.known.is_(None))
-    stmt = outbox.insert().from_select(list(OUTBOX_COLUMNS), query).returning(outbox.c.contact_id)
+    # ON CONFLICT, not a look for the key first: the arbiter always probes the unique index,
+    # where a look was planned as a scan of the outbox per member whenever its statistics
+    # called it empty (a fresh or just analyzed table).
+    query = select(*values).where(e.data.is_not(None))
+    stmt = (
+        upsert_insert(ctx.conn, outbox)
+        .from_select(list(OUTBOX_COLUMNS), query)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(outbox.c.contact_id)
+    )
     return set(ctx.conn.execute(stmt).scalars().all())  # all(): one fetch, not one per row
 
 
