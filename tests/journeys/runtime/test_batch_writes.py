@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import BigInteger, String, select, text, update
+from sqlalchemy import BigInteger, String, event, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from candor.journeys.runtime.advance import advance_journey, claim, hold_contacts
@@ -159,3 +160,30 @@ def test_a_claim_takes_the_due_first_then_those_their_event_woke(configured: Can
     with cx.engine.begin() as conn:
         everyone = claim(StepContext(conn, cx, journey, journey.defn.steps[0], now), handler, 10)
         assert sorted(m.contact_id for m in everyone) == sorted(people)
+
+
+def test_a_send_probes_each_members_journey_data_once_on_postgresql(configured: Candor) -> None:
+    """PostgreSQL inlined the data look into the WHERE too: two probes a message, not one."""
+    cx = configured
+    if is_sqlite(cx.engine):
+        pytest.skip("PostgreSQL's plan")
+    for n in range(3):
+        consent(cx, add_contact(cx, n), "events")
+    start(cx, FLOW)
+    sent: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if statement.startswith("INSERT INTO outbox"):
+            sent.append((statement, parameters))
+
+    event.listen(cx.engine, "before_cursor_execute", seen)
+    try:
+        run(cx)
+    finally:
+        event.remove(cx.engine, "before_cursor_execute", seen)
+    assert len(messages(cx)) == 3 and len(sent) == 1
+    statement, parameters = sent[0]
+    with cx.engine.connect() as conn:
+        plan = conn.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars().all()
+    probes = [line for line in plan if "on journey_contacts" in line]
+    assert len(probes) == 1, plan
