@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -165,3 +166,27 @@ def test_a_journey_is_launched_once(configured: Candor) -> None:
     start(cx, WAIT)
     with pytest.raises(Exception, match="running"):
         launch(cx, load_journey(journey_yaml(WAIT)), actor="test")
+
+
+def test_launch_enrolls_in_contact_order(configured: Candor) -> None:
+    """Every index of journey_contacts then grows at its right edge (1M: 21 -> 14.5 s)."""
+    cx = configured
+    people = [add_contact(cx, n) for n in range(5)]
+    inserts: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "INSERT INTO journey_contacts" in statement:
+            inserts.append(" ".join(statement.split()))
+
+    event.listen(cx.engine, "before_cursor_execute", seen)
+    try:
+        start(cx, WAIT)
+    finally:
+        event.remove(cx.engine, "before_cursor_execute", seen)
+    (insert,) = inserts
+    rows = insert.split("INSERT INTO journey_contacts", 1)[1].split(" RETURNING", 1)[0]
+    assert re.search(r"ORDER BY \w+\.contact_id$", rows), rows
+    jc = journey_contacts
+    with reading(cx.engine) as conn:
+        order = conn.execute(select(jc.c.contact_id).order_by(jc.c.id)).scalars().all()
+    assert order == people

@@ -210,7 +210,8 @@ def _entrants(defn: JourneyDefinition, group: Any, now: datetime) -> Select[Any]
     """The journey_contacts rows of those the gate lets in (ENROLL_COLUMNS, in order).
 
     Their data came along with the decisions (the twin's `carried`): a second join of the
-    contacts cost a fifth of a 1M launch.
+    contacts cost a fifth of a 1M launch. In contact order, every index of journey_contacts
+    grows at its right edge: in the hash join's order a 1M launch took 21 s instead of 14.5.
     """
     start = max(now, defn.starts_at) if defn.starts_at else now
     expires = add(now, parse_duration(defn.expires_after)) if defn.expires_after else None
@@ -229,6 +230,7 @@ def _entrants(defn: JourneyDefinition, group: Any, now: datetime) -> Select[Any]
         )
         .select_from(group)
         .where(group.c.reason.not_in(NEVER_ENTER))
+        .order_by(group.c.contact_id)
     )
 
 
