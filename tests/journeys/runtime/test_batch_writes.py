@@ -183,6 +183,7 @@ def test_a_send_probes_each_members_journey_data_once_on_postgresql(configured: 
         event.remove(cx.engine, "before_cursor_execute", seen)
     assert len(messages(cx)) == 3 and len(sent) == 1
     statement, parameters = sent[0]
+    assert "ON CONFLICT" not in statement  # no key existed: the plain INSERT did it
     with cx.engine.connect() as conn:
         plan = conn.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars().all()
     probes = [line for line in plan if "on journey_contacts" in line]

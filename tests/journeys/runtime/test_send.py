@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from candor.clock import ManualClock
 from candor.journeys.runtime import advance
 from candor.runtime import Candor
 from candor.store.engine import reading
-from candor.store.journey_tables import journey_transitions
+from candor.store.journey_tables import journey_contacts, journey_transitions
 from candor.store.tables import settings
 
 from .helpers import add_contact, block, consent, messages, positions, run, start, stats
@@ -176,3 +176,28 @@ def test_quiet_hours_defer_in_the_contacts_time_zone(
 
 def test_advance_with_nothing_due_does_nothing(configured: Candor) -> None:
     assert advance(configured) == 0
+
+
+def test_a_contact_back_at_a_send_step_keeps_its_one_message(configured: Candor) -> None:
+    """The key (journey, contact, step) exists: the batch still queues the others and moves on.
+
+    On PostgreSQL this is the fallback from the plain INSERT to ON CONFLICT.
+    """
+    cx = configured
+    back, fresh = add_contact(cx, 1), add_contact(cx, 2)
+    consent(cx, back, "events")
+    start(cx, FLOW)
+    run(cx)
+    consent(cx, fresh, "events")
+    jc = journey_contacts
+    with cx.engine.begin() as conn:  # both at the send step again, due now
+        conn.execute(
+            update(jc)
+            .where(jc.c.contact_id.in_([back, fresh]))
+            .values(step_id="invite", status="active", due_at=cx.clock.now())
+        )
+    run(cx)
+    sent = [(m["contact_id"], m["step_id"]) for m in messages(cx)]
+    assert sorted(sent) == [(back, "invite"), (fresh, "invite")]
+    assert positions(cx)[back] == positions(cx)[fresh] == ("pause", "waiting")
+    assert stats(cx)[("invite", "passed")] == 3
