@@ -31,3 +31,10 @@ def test_postgresql_only_indexes_exist_only_there(cx: Candor) -> None:
     indexes = {ix["name"] for ix in inspect(cx.engine).get_indexes("consent_state")}
     built = POSTGRESQL_ONLY & indexes
     assert built == (POSTGRESQL_ONLY if cx.engine.dialect.name == "postgresql" else set())
+
+
+def test_transitions_have_a_primary_key_only_on_sqlite(cx: Candor) -> None:
+    """PostgreSQL keeps no index on the id (migration 0016); on SQLite the key is the rowid."""
+    key = inspect(cx.engine).get_pk_constraint("journey_transitions")
+    on_postgres = cx.engine.dialect.name == "postgresql"
+    assert key["constrained_columns"] == ([] if on_postgres else ["id"])
