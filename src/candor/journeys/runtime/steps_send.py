@@ -157,12 +157,9 @@ def _insert_messages(conn: Connection, query: Any) -> set[int]:
     """
     columns = list(OUTBOX_COLUMNS)
     if not is_sqlite(conn.engine):
-        plain = outbox.insert().from_select(columns, query).returning(outbox.c.contact_id)
-        try:
-            with conn.begin_nested():
-                return set(conn.execute(plain).scalars().all())
-        except IntegrityError:
-            pass  # a key exists: the statement below skips it, or raises what else was wrong
+        queued = _insert_if_all_new(conn, columns, query)
+        if queued is not None:
+            return queued
     stmt = (
         upsert_insert(conn, outbox)
         .from_select(columns, query)
@@ -170,6 +167,19 @@ def _insert_messages(conn: Connection, query: Any) -> set[int]:
         .returning(outbox.c.contact_id)
     )
     return set(conn.execute(stmt).scalars().all())  # all(): one fetch, not one per row
+
+
+def _insert_if_all_new(conn: Connection, columns: list[str], query: Any) -> set[int] | None:
+    """The plain INSERT in a savepoint; None when a key existed and nothing was written.
+
+    Any other integrity error comes back from the ON CONFLICT statement that follows.
+    """
+    plain = outbox.insert().from_select(columns, query).returning(outbox.c.contact_id)
+    try:
+        with conn.begin_nested():
+            return set(conn.execute(plain).scalars().all())
+    except IntegrityError:
+        return None
 
 
 def _already_queued(ctx: StepContext, ids: Sequence[int]) -> set[int]:
