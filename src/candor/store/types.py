@@ -29,6 +29,19 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value
         return value.astimezone(UTC).replace(tzinfo=None)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """On PostgreSQL the driver already hands back datetimes: one call per value, not
+        the decorator's two (a claimed batch carries three timestamps per contact)."""
+        if dialect.name != "postgresql":
+            return super().result_processor(dialect, coltype)
+
+        def to_utc(value: datetime | None) -> datetime | None:
+            if value is None:
+                return None
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+        return to_utc
+
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None

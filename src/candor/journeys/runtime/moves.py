@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, String, insert, literal, select, update
 
@@ -32,7 +32,7 @@ Decided = tuple[Decision, int | None]  # the gate's decision and the address it 
 TRANSITION_COLUMNS = ["journey_id", "contact_id", "from_step", "to_step", "outcome", "at"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Member:
     """One claimed journey_contacts row (the personal part is only the contact id)."""
 
@@ -49,9 +49,12 @@ class Member:
         return self.checked_at or self.step_entered_at
 
 
-@dataclass(frozen=True)
-class Move:
-    """What happens to a group: `to` another step (None: stay), with an outcome to count."""
+class Move(NamedTuple):
+    """What happens to a group: `to` another step (None: stay), with an outcome to count.
+
+    A named tuple, not a dataclass: handlers key their groups by it once per member, and a
+    tuple hashes in C.
+    """
 
     to: str | None
     outcome: str | None
