@@ -43,4 +43,23 @@ def test_integer_batches_reach_postgresql_as_one_untyped_array_literal() -> None
     query = select(audit_log.c.action).where(in_batch(audit_log.c.id, [3, 1, 2]))
     compiled = query.compile(dialect=postgresql.psycopg.dialect())
     assert "= ANY (CAST(%(param_1)s AS BIGINT[]))" in str(compiled)
-    assert compiled.params == {"param_1": "{3,1,2}"}
+    to_driver = compiled._bind_processors["param_1"]
+    assert to_driver(compiled.params["param_1"]) == "{3,1,2}"
+
+
+def test_a_statement_around_a_batch_is_compiled_once_and_binds_each_batch(cx: Candor) -> None:
+    """Batches are bound parameters: the second batch hits SQLAlchemy's statement cache
+    and still gets its own rows (a value baked into the cached SQL would return the first
+    batch's)."""
+    with cx.engine.begin() as conn:
+        ids = insert_returning_ids(conn, audit_log, _rows(cx, "a", "b", "c", "d"))
+    found = []
+    with cx.engine.connect() as conn:
+        for batch in ([ids[0], ids[1]], [ids[2]], [], [ids[3], ids[0]]):
+            query = select(audit_log.c.action).where(in_batch(audit_log.c.id, batch))
+            result = conn.execute(query.order_by(audit_log.c.action))
+            found.append((result.scalars().all(), result.context.cache_hit))
+        by_key = select(audit_log.c.id).where(in_batch(audit_log.c.action, ["c", "a"]))
+        assert sorted(conn.execute(by_key).scalars()) == [ids[0], ids[2]]
+    assert [rows for rows, _ in found] == [["a", "b"], ["c"], [], ["a", "d"]]
+    assert [hit.name for _, hit in found[1:]] == ["CACHE_HIT"] * 3

@@ -25,26 +25,55 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement, Null
-from sqlalchemy.types import NullType
+from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
+
+
+class IntArrayLiteral(TypeDecorator[list[int]]):
+    """A list of integers bound as one PostgreSQL array literal (`{1,2,3}`), untyped.
+
+    The driver adapts a list of ints element by element; the literal is formatted in C.
+    Untyped (no ::VARCHAR), so the server reads it as bigint[] once at bind time; a
+    text-to-array cast would be re-evaluated on every row of a generic plan.
+    """
+
+    impl = NullType
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else int_array(value)
 
 
 class InBatch(ColumnElement[bool]):
     """`column IN (values)`; on PostgreSQL `column = ANY(:array)` with ONE array parameter.
 
     A batch of thousands of ids as separate parameters costs PostgreSQL more to plan than
-    to run; one array parameter keeps planning constant and lets it use the index.
+    to run; one array parameter keeps planning constant and lets it use the index. The
+    values travel as bound parameters of both forms, so a statement built around a batch
+    is compiled once and taken from SQLAlchemy's cache for every later batch.
     """
 
     type = Boolean()
-    inherit_cache = False
+    inherit_cache = True
     _is_implicitly_boolean = True  # a predicate: no "= 1" on databases without booleans
+    _traverse_internals = [  # noqa: RUF012 (SQLAlchemy declares it a list)
+        ("column", InternalTraversal.dp_clauseelement),
+        ("listed", InternalTraversal.dp_clauseelement),
+        ("array", InternalTraversal.dp_clauseelement),
+    ]
 
     def __init__(self, column: ColumnElement[Any], values: Iterable[Any]) -> None:
+        items = list(values)
         self.column = column
-        self.values = list(values)
+        self.listed = bindparam(None, items, type_=column.type, expanding=True)
+        kind: TypeEngine[Any] = (
+            IntArrayLiteral() if isinstance(column.type, Integer) else ARRAY(column.type)
+        )
+        self.array = bindparam(None, items, type_=kind)
 
 
 def in_batch(column: ColumnElement[Any], values: Iterable[Any]) -> InBatch:
@@ -54,20 +83,14 @@ def in_batch(column: ColumnElement[Any], values: Iterable[Any]) -> InBatch:
 
 @compiles(InBatch)
 def _in_list(element: InBatch, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.column.in_(element.values), **kw)
+    return compiler.process(element.column.in_(element.listed), **kw)
 
 
 @compiles(InBatch, "postgresql")
 def _any_array(element: InBatch, compiler: SQLCompiler, **kw: Any) -> str:
-    param: ColumnElement[Any]
-    if isinstance(element.column.type, Integer):
-        # Integers as one array literal: the driver adapts a list of ints element by element.
-        # Untyped (no ::VARCHAR), so the server reads it as bigint[] once at bind time; a
-        # text-to-array cast would be re-evaluated on every row of a generic plan.
-        literal = bindparam(None, int_array(element.values), type_=NullType())
-        param = cast(literal, ARRAY(BigInteger))
-    else:
-        param = bindparam(None, element.values, type_=ARRAY(element.column.type))
+    param: ColumnElement[Any] = element.array
+    if isinstance(element.array.type, IntArrayLiteral):
+        param = cast(param, ARRAY(BigInteger))
     return compiler.process(element.column == any_(param), **kw)
 
 

@@ -1,6 +1,6 @@
 """Python values inside one statement, for set-based work on a claimed batch.
 
-PostgreSQL gets integer columns as one untyped array literal (store.sql.int_array), as
+PostgreSQL gets integer columns as one untyped array literal (store.sql.IntArrayLiteral), as
 `in_batch` sends integer batches.
 """
 
@@ -24,16 +24,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
-from sqlalchemy.types import NullType, TypeEngine
+from sqlalchemy.types import TypeEngine
 
 from candor.store.engine import is_sqlite
-from candor.store.sql import int_array
+from candor.store.sql import IntArrayLiteral
 
 
 def _array(values: list[Any], kind: TypeEngine[Any]) -> ColumnElement[Any]:
     if isinstance(kind, Integer):
-        # Untyped, as in_batch binds it: PostgreSQL reads the literal as bigint[] once.
-        return cast(bindparam(None, int_array(values), type_=NullType()), ARRAY(BigInteger))
+        # One untyped literal, as in_batch binds it: PostgreSQL reads it as bigint[] once.
+        return cast(bindparam(None, values, type_=IntArrayLiteral()), ARRAY(BigInteger))
     return bindparam(None, values, type_=ARRAY(kind))
 
 
