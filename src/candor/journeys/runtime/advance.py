@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from candor.journeys.definition import Step
 from candor.journeys.runtime.archive import archive_journey
@@ -111,7 +111,8 @@ def hold_contacts(conn: Connection, contact_ids: list[int]) -> None:
         return
     c = contacts
     query = select(c.c.id).where(in_batch(c.c.id, sorted(set(contact_ids)))).order_by(c.c.id)
-    conn.execute(query.with_for_update(read=True, key_share=True)).all()
+    held = query.with_for_update(read=True, key_share=True).subquery()
+    conn.execute(select(func.count()).select_from(held)).scalar_one()  # one row back, not all
 
 
 def claim(ctx: StepContext, handler: Handler, limit: int) -> list[Member]:

@@ -121,12 +121,13 @@ def run_consent(ctx: StepContext, members: list[Member]) -> Moves:
     decided = decide_batch(ctx, members, s.channel, ctx.journey.theme(s.theme))
     moves: Moves = {}
     ask: list[Member] = []
+    passed = go(ctx.next(), "passed")
     for m in members:
         d = decided[m.contact_id]
         if m.status == "waiting":
             sort_into(moves, _held(ctx, m, d, "on_refused"), m)
         elif d.allowed:
-            sort_into(moves, go(ctx.next(), "passed"), m)
+            sort_into(moves, passed, m)
         elif d.reason in GONE:
             sort_into(moves, leave(d.reason), m)
         elif d.reason == "doi_pending":

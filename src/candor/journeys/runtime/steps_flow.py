@@ -7,6 +7,7 @@ Event markers (written by the channels side as inbound communications):
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, and_, bindparam, cast, literal, or_, select, update
@@ -22,6 +23,7 @@ from candor.journeys.runtime.model import duration
 from candor.journeys.runtime.moves import (
     SEEN,
     Member,
+    Move,
     Moves,
     StepContext,
     finish,
@@ -65,11 +67,16 @@ def run_wait(ctx: StepContext, members: list[Member]) -> Moves:
     moves: Moves = {}
     held = [m for m in members if m.status == "waiting"]
     happened = woken(ctx, held, wait_event_clause(ctx, s.event)) if s.event else set()
+    passed = go(ctx.next(), "passed")
+    entering: dict[datetime, Move] = {}  # a batch entered the step together: one move
     for m in members:
         if m.status == "active":
-            sort_into(moves, _enter_wait(ctx, m), m)
+            move = entering.get(m.step_entered_at)
+            if move is None:
+                move = entering[m.step_entered_at] = _enter_wait(ctx, m.step_entered_at)
+            sort_into(moves, move, m)
         elif s.event is None or m.id in happened:
-            sort_into(moves, go(ctx.next(), "passed"), m)
+            sort_into(moves, passed, m)
         elif m.due_at <= ctx.now:
             sort_into(moves, go(ctx.exit("on_timeout"), "timeout"), m)
         else:
@@ -77,13 +84,14 @@ def run_wait(ctx: StepContext, members: list[Member]) -> Moves:
     return moves
 
 
-def _enter_wait(ctx: StepContext, m: Member) -> Any:
+def _enter_wait(ctx: StepContext, entered: datetime) -> Move:
+    """Where a contact that entered the step at `entered` goes: held, or on at once."""
     s = ctx.settings
     if s.duration:
-        return hold(add(m.step_entered_at, duration(s.duration)))
+        return hold(add(entered, duration(s.duration)))
     if s.until is not None:
         return hold(s.until) if s.until > ctx.now else go(ctx.next(), "passed")
-    return hold(add(m.step_entered_at, duration(s.timeout)))
+    return hold(add(entered, duration(s.timeout)))
 
 
 # --- branch ------------------------------------------------------------------------------

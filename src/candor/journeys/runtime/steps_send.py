@@ -65,14 +65,15 @@ def run_send(ctx: StepContext, members: list[Member]) -> Moves:
     gone = [m for m in members if m.contact_id in unsent]
     fresh = decide_batch(ctx, gone, s.channel, journey.theme(s.theme), reuse=False)
     moves: Moves = {}
+    passed = go(ctx.next(), "passed")
     for m in members:
-        decision = fresh.get(m.contact_id, decided[m.contact_id])
-        if m.contact_id in later:
+        if m.contact_id in queued:
+            sort_into(moves, passed, m)
+        elif m.contact_id in later:
             due, reason = later[m.contact_id]
             sort_into(moves, defer(due, reason), m)
-        elif m.contact_id in queued:
-            sort_into(moves, go(ctx.next(), "passed"), m)
         else:
+            decision = fresh.get(m.contact_id, decided[m.contact_id])
             reason = decision.reason if not decision.allowed else "denied"
             sort_into(moves, go(ctx.exit("on_denied"), reason), m)
     return moves
