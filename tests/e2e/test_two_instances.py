@@ -122,13 +122,10 @@ def test_two_instances_stay_in_step(pair: tuple[Instance, Instance]) -> None:
     studio_db = create_engine(f"sqlite:///{studio.root / 'candor.db'}")
 
     def in_journey(contact: int) -> bool:
+        jc = journey_contacts
         with studio_db.connect() as conn:
-            return (
-                conn.execute(
-                    select(journey_contacts.c.id).where(journey_contacts.c.contact_id == contact)
-                ).first()
-                is not None
-            )
+            found = conn.execute(select(jc.c.journey_id).where(jc.c.contact_id == contact))
+            return found.first() is not None
 
     assert in_journey(p2["studio"]) and in_journey(p1["studio"])
     started = time.monotonic()

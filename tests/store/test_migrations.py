@@ -38,3 +38,14 @@ def test_transitions_have_a_primary_key_only_on_sqlite(cx: Candor) -> None:
     key = inspect(cx.engine).get_pk_constraint("journey_transitions")
     on_postgres = cx.engine.dialect.name == "postgresql"
     assert key["constrained_columns"] == ([] if on_postgres else ["id"])
+
+
+def test_journey_contacts_are_keyed_by_person_and_journey(cx: Candor) -> None:
+    """No id of their own (migration 0017): the pair is the key, and no other unique index."""
+    found = inspect(cx.engine)
+    assert found.get_pk_constraint("journey_contacts")["constrained_columns"] == [
+        "contact_id",
+        "journey_id",
+    ]
+    assert "id" not in {c["name"] for c in found.get_columns("journey_contacts")}
+    assert found.get_unique_constraints("journey_contacts") == []

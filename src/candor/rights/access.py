@@ -308,7 +308,7 @@ def _journeys(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
         select(jc, journeys.c.name, journeys.c.purpose_id)
         .join(journeys, journeys.c.id == jc.c.journey_id)
         .where(jc.c.contact_id == contact_id)
-        .order_by(jc.c.id)
+        .order_by(jc.c.entered_at, jc.c.journey_id)
     ).mappings()
     out = []
     for r in rows:

@@ -16,7 +16,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
 )
 
 from candor.store.tables import Id, metadata
@@ -47,7 +46,6 @@ journeys = Table(
 journey_contacts = Table(
     "journey_contacts",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
     Column("journey_id", String(64), nullable=False),
     Column("contact_id", Id, nullable=False),
     Column("step_id", String(64), nullable=False),
@@ -61,9 +59,10 @@ journey_contacts = Table(
     # Events up to this moment were examined by an event-holding step (None: since entry).
     Column("checked_at", UTCDateTime, nullable=True),
     Column("data", JSON, nullable=False, default=dict),
-    # Contact first: it also serves the lookups by person (erasure, access, restriction),
-    # one index fewer to maintain on every move of a contact.
-    UniqueConstraint("contact_id", "journey_id"),
+    # A contact is in a journey once: the pair is the key (migration 0017), no id of its
+    # own. Contact first: it also serves the lookups by person (erasure, access,
+    # restriction), one index fewer to maintain on every move of a contact.
+    PrimaryKeyConstraint("contact_id", "journey_id"),
     Index("ix_journey_contacts_due", "journey_id", "status", "step_id", "due_at", "contact_id"),
 )
 

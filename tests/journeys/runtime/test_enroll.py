@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, literal_column, select, update
 
 from candor.journeys import load_journey
 from candor.journeys.runtime import JourneyRefused, launch
@@ -186,7 +186,10 @@ def test_launch_enrolls_in_contact_order(configured: Candor) -> None:
     (insert,) = inserts
     rows = insert.split("INSERT INTO journey_contacts", 1)[1].split(" RETURNING", 1)[0]
     assert re.search(r"ORDER BY \w+\.contact_id$", rows), rows
+    # Rows as stored (PostgreSQL: heap position, SQLite: rowid): inserted in contact order.
+    stored = "ctid" if cx.engine.dialect.name == "postgresql" else "rowid"
     jc = journey_contacts
     with reading(cx.engine) as conn:
-        order = conn.execute(select(jc.c.contact_id).order_by(jc.c.id)).scalars().all()
+        query = select(jc.c.contact_id).order_by(literal_column(stored))
+        order = conn.execute(query).scalars().all()
     assert order == people

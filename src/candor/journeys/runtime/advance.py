@@ -36,7 +36,7 @@ from candor.store.sql import in_batch
 from candor.store.tables import contacts
 
 MAX_ROUNDS = 1000  # passes over one journey's steps in one advance (a guard, never reached)
-MEMBER_COLUMNS = ("id", "contact_id", "status", "step_entered_at", "due_at", "checked_at")
+MEMBER_COLUMNS = ("contact_id", "status", "step_entered_at", "due_at", "checked_at")
 
 
 def advance(cx: Candor, *, batch_size: int = 5000, journey_id: str | None = None) -> int:
@@ -173,12 +173,12 @@ def walk(ctx: StepContext, members: list[Member]) -> None:
         _all_sorted(step, group, moves)
         for to, onward in apply(here, moves, pending):
             todo.append((ctx.journey.steps[to], onward))
-    write_pending(ctx.conn, pending)
+    write_pending(ctx.conn, ctx.journey.id, pending)
 
 
 def _all_sorted(step: Step, group: Sequence[Member], moves: Moves) -> None:
-    sorted_ids = {m.id for ms in moves.values() for m in ms}
-    if len(sorted_ids) != len({m.id for m in group}):
+    sorted_ids = {m.contact_id for ms in moves.values() for m in ms}
+    if len(sorted_ids) != len({m.contact_id for m in group}):
         raise RuntimeError(f"handler for step {step.id!r} left contacts unsorted")
 
 

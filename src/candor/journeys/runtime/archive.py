@@ -87,21 +87,15 @@ def _purge(cx: Candor, journey_id: str) -> int:
     purged = 0
     while True:
         with cx.engine.begin() as conn:
-            batch = conn.execute(
-                select(jc.c.id, jc.c.contact_id)
-                .where(jc.c.journey_id == journey_id)
-                .limit(PURGE_BATCH)
-            ).all()
+            batch = list(
+                conn.execute(
+                    select(jc.c.contact_id).where(jc.c.journey_id == journey_id).limit(PURGE_BATCH)
+                ).scalars()
+            )
             if batch:
-                people = [row.contact_id for row in batch]
-                purged += conn.execute(
-                    delete(jt).where(
-                        in_batch(jt.c.contact_id, people), jt.c.journey_id == journey_id
-                    )
-                ).rowcount
-                purged += conn.execute(
-                    delete(jc).where(in_batch(jc.c.id, [row.id for row in batch]))
-                ).rowcount
+                for table in (jt, jc):
+                    people = (in_batch(table.c.contact_id, batch), table.c.journey_id == journey_id)
+                    purged += conn.execute(delete(table).where(*people)).rowcount
         if len(batch) < PURGE_BATCH:
             break
     with cx.engine.begin() as conn:

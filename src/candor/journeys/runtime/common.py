@@ -96,8 +96,9 @@ def address_map(conn: Connection, channel: str, ids: Sequence[int]) -> dict[int,
 def journey_data(ctx: StepContext, members: Sequence[Member]) -> dict[int, dict[str, Any]]:
     """contact id -> the journey-scoped data (declared fields and what was gathered)."""
     jc = journey_contacts
+    mine = in_batch(jc.c.contact_id, [m.contact_id for m in members])
     rows = ctx.conn.execute(
-        select(jc.c.contact_id, jc.c.data).where(in_batch(jc.c.id, [m.id for m in members]))
+        select(jc.c.contact_id, jc.c.data).where(jc.c.journey_id == ctx.journey.id, mine)
     )
     return {r.contact_id: dict(r.data or {}) for r in rows}
 
@@ -196,11 +197,10 @@ def inbound_news(ctx: StepContext, marker: ColumnElement[bool]) -> ColumnElement
 
 
 def woken(ctx: StepContext, members: Sequence[Member], clause: ColumnElement[bool]) -> set[int]:
-    """The member ids (journey_contacts ids) for which `clause` holds now."""
+    """The members (by contact id) for whom `clause` holds now."""
     jc = journey_contacts
-    ids = [m.id for m in members]
+    ids = [m.contact_id for m in members]
     if not ids:
         return set()
-    return set(
-        ctx.conn.execute(select(jc.c.id).where(in_batch(jc.c.id, ids), clause)).scalars().all()
-    )
+    mine = (jc.c.journey_id == ctx.journey.id, in_batch(jc.c.contact_id, ids))
+    return set(ctx.conn.execute(select(jc.c.contact_id).where(*mine, clause)).scalars().all())

@@ -194,7 +194,7 @@ def _enter(
     enrolled = (
         insert(journey_contacts)
         .from_select(ENROLL_COLUMNS, _entrants(defn, group, now))
-        .returning(journey_contacts.c.id)
+        .returning(journey_contacts.c.contact_id)
         .cte("enrolled")
     )
     reasons = select(group.c.reason, func.count()).group_by(group.c.reason)

@@ -34,9 +34,8 @@ TRANSITION_COLUMNS = ["journey_id", "contact_id", "from_step", "to_step", "outco
 
 @dataclass(slots=True)
 class Member:
-    """One claimed journey_contacts row (the personal part is only the contact id)."""
+    """One claimed journey_contacts row; in its journey the contact id names it."""
 
-    id: int
     contact_id: int
     status: str
     step_entered_at: datetime
@@ -126,7 +125,7 @@ Change = tuple[tuple[str, Any], ...]  # journey_contacts columns and values, sor
 
 
 class Pending:
-    """member id -> the journey_contacts change still to write, merged over the batch's steps.
+    """contact id -> the journey_contacts change still to write, merged over the batch's steps.
 
     Members move in groups, so a change and a merge are built once per group and shared.
     """
@@ -139,14 +138,14 @@ class Pending:
         change: Change = tuple(sorted(values.items()))
         changes, merged = self.changes, self._merged
         for m in members:
-            before = changes.get(m.id)
+            before = changes.get(m.contact_id)
             if before is None:
-                changes[m.id] = change
+                changes[m.contact_id] = change
                 continue
             after = merged.get((before, change))
             if after is None:
                 after = merged[(before, change)] = tuple(sorted({**dict(before), **values}.items()))
-            changes[m.id] = after
+            changes[m.contact_id] = after
 
 
 def apply(
@@ -164,7 +163,7 @@ def apply(
         values = _values(ctx, move)
         _remember(members, values)
         if pending is None:
-            _write(ctx.conn, [m.id for m in members], values)
+            _write(ctx.conn, ctx.journey.id, [m.contact_id for m in members], values)
         else:
             pending.add(members, values)
         if move.outcome is not None:
@@ -218,22 +217,23 @@ def _remember(members: list[Member], values: dict[str, Any]) -> None:
                 setattr(m, name, value)
 
 
-def _write(conn: Connection, ids: list[int], values: dict[str, Any]) -> None:
+def _write(conn: Connection, journey_id: str, ids: list[int], values: dict[str, Any]) -> None:
     jc = journey_contacts
-    conn.execute(update(jc).where(in_batch(jc.c.id, ids)).values(values))
+    where = (jc.c.journey_id == journey_id, in_batch(jc.c.contact_id, ids))
+    conn.execute(update(jc).where(*where).values(values))
 
 
-def write_pending(conn: Connection, pending: Pending) -> None:
+def write_pending(conn: Connection, journey_id: str, pending: Pending) -> None:
     """One UPDATE per distinct final change: each row is written once per batch.
 
     Writing a row once matters on PostgreSQL: a row updated again in the transaction that
     last wrote it has its foreign keys re-checked, and every version costs index entries.
     """
     groups: dict[Change, list[int]] = defaultdict(list)
-    for member_id, change in pending.changes.items():
-        groups[change].append(member_id)
+    for contact_id, change in pending.changes.items():
+        groups[change].append(contact_id)
     for change, ids in groups.items():
-        _write(conn, sorted(ids), dict(change))
+        _write(conn, journey_id, sorted(ids), dict(change))
     pending.changes.clear()
 
 

@@ -75,7 +75,7 @@ def run_wait(ctx: StepContext, members: list[Member]) -> Moves:
             if move is None:
                 move = entering[m.step_entered_at] = _enter_wait(ctx, m.step_entered_at)
             sort_into(moves, move, m)
-        elif s.event is None or m.id in happened:
+        elif s.event is None or m.contact_id in happened:
             sort_into(moves, passed, m)
         elif m.due_at <= ctx.now:
             sort_into(moves, go(ctx.exit("on_timeout"), "timeout"), m)
@@ -131,7 +131,7 @@ def _inbound_since_entry(marker: ColumnElement[bool]) -> ColumnElement[bool]:
 def run_branch(ctx: StepContext, members: list[Member]) -> Moves:
     """The first case that holds (one query per case over the batch) decides; else default."""
     jc = journey_contacts
-    remaining = {m.id: m for m in members}
+    remaining = {m.contact_id: m for m in members}
     moves: Moves = {}
     for case in ctx.settings.cases:
         if not remaining:
@@ -139,9 +139,10 @@ def run_branch(ctx: StepContext, members: list[Member]) -> Moves:
         clause = compile_filter(
             case.when, jc.c.data, ctx.journey.types, lambda c: branch_event_clause(ctx, c)
         )
-        hits = ctx.conn.execute(select(jc.c.id).where(in_batch(jc.c.id, remaining), clause))
-        for member_id in hits.scalars():
-            sort_into(moves, go(case.next, f"case:{case.next}"), remaining.pop(member_id))
+        mine = (jc.c.journey_id == ctx.journey.id, in_batch(jc.c.contact_id, remaining))
+        hits = ctx.conn.execute(select(jc.c.contact_id).where(*mine, clause))
+        for contact_id in hits.scalars():
+            sort_into(moves, go(case.next, f"case:{case.next}"), remaining.pop(contact_id))
     for m in remaining.values():
         sort_into(moves, go(ctx.settings.default, "default"), m)
     return moves
@@ -158,7 +159,11 @@ def run_store(ctx: StepContext, members: list[Member]) -> Moves:
     rows = ctx.conn.execute(
         select(jc.c.contact_id, jc.c.data, contacts.c.attributes)
         .join(contacts, contacts.c.id == jc.c.contact_id)
-        .where(in_batch(jc.c.id, [m.id for m in members]), contacts.c.erased_at.is_(None))
+        .where(
+            jc.c.journey_id == ctx.journey.id,
+            in_batch(jc.c.contact_id, ids),
+            contacts.c.erased_at.is_(None),
+        )
     )
     changes = []
     for row in rows:

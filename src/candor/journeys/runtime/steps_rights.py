@@ -84,13 +84,14 @@ def _set_data(ctx: StepContext, members: list[Member], values: dict[int, dict[st
     """Merge values into each member's journey data (one executemany)."""
     current = journey_data(ctx, members)
     rows = [
-        {"mid": m.id, "data": {**current.get(m.contact_id, {}), **values[m.contact_id]}}
+        {"cid": m.contact_id, "data": {**current.get(m.contact_id, {}), **values[m.contact_id]}}
         for m in members
         if m.contact_id in values
     ]
     if rows:
         jc = journey_contacts
-        ctx.conn.execute(update(jc).where(jc.c.id == bindparam("mid")), rows)
+        mine = (jc.c.journey_id == ctx.journey.id, jc.c.contact_id == bindparam("cid"))
+        ctx.conn.execute(update(jc).where(*mine), rows)
 
 
 def _audit(ctx: StepContext, action: str, **details: Any) -> None:

@@ -106,19 +106,19 @@ def queue_sends(
     gate = rows_table(
         ctx.conn,
         "gate",
-        {"member_id": BigInteger(), "contact_id": BigInteger(), "basis": String(),
-         "event_id": BigInteger(), "address_id": BigInteger()},
+        {"contact_id": BigInteger(), "basis": String(), "event_id": BigInteger(),
+         "address_id": BigInteger()},
         [
-            (m.id, m.contact_id, decided[m.contact_id].basis, decided[m.contact_id].event_id,
-             addresses.get(m.contact_id))
-            for m in sorted(members, key=lambda m: m.contact_id)
+            (cid, decided[cid].basis, decided[cid].event_id, addresses.get(cid))
+            for cid in sorted(m.contact_id for m in members)
         ],
     )  # fmt: skip
     jc = journey_contacts
     # The member's data per member by primary key (a join let the planner hash the whole
     # table), once: OFFSET 0 keeps PostgreSQL from inlining the probe again into the WHERE.
+    mine = (jc.c.contact_id == gate.c.contact_id, jc.c.journey_id == journey.id)
     entrants = select(
-        gate, select(jc.c.data).where(jc.c.id == gate.c.member_id).scalar_subquery().label("data")
+        gate, select(jc.c.data).where(*mine).scalar_subquery().label("data")
     ).offset(0).subquery("entrants")  # fmt: skip
     e = entrants.c
     now = literal(ctx.now, UTCDateTime())
