@@ -14,7 +14,7 @@ from candor.journeys.runtime.enroll import hold_group
 from candor.journeys.runtime.handlers import get_handler
 from candor.journeys.runtime.model import running_journeys
 from candor.journeys.runtime.moves import StepContext
-from candor.journeys.runtime.rows import rows_table
+from candor.journeys.runtime.rows import ids_table, rows_table
 from candor.runtime import Candor
 from candor.store.engine import is_sqlite, reading
 from candor.store.journey_tables import journey_contacts, journey_transitions, journeys
@@ -36,7 +36,7 @@ FLOW = [
 ]
 
 
-def test_rows_table_and_among_carry_a_batch_in_the_statement(configured: Candor) -> None:
+def test_rows_ids_and_in_batch_carry_a_batch_in_the_statement(configured: Candor) -> None:
     cx = configured
     rows = [(1, "a", None), (2, None, 7), (3, "c'\"{},", 9)]
     types = {"n": BigInteger(), "s": String(), "m": BigInteger()}
@@ -45,6 +45,10 @@ def test_rows_table_and_among_carry_a_batch_in_the_statement(configured: Candor)
         table = rows_table(conn, "t", types, rows)
         got = conn.execute(select(table.c.n, table.c.s, table.c.m).order_by(table.c.n)).all()
     assert [tuple(r) for r in got] == rows
+    with cx.engine.connect() as conn:
+        moved = ids_table(conn, "moved", [5, 10**12, 5, -3])
+        assert sorted(conn.execute(select(moved.c.id)).scalars()) == [-3, 5, 5, 10**12]
+        assert conn.execute(select(ids_table(conn, "none", []).c.id)).all() == []
     with cx.engine.connect() as conn:
         found = conn.execute(select(contacts.c.id).where(in_batch(contacts.c.id, ids[:2])))
         assert sorted(found.scalars()) == sorted(ids[:2])

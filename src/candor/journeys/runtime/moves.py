@@ -20,12 +20,11 @@ from sqlalchemy import Connection, String, insert, literal, select, update
 from candor.journeys.definition import Step
 from candor.journeys.here import HERE, HERE_STATUSES, add_step_counts
 from candor.journeys.runtime.model import Journey
-from candor.journeys.runtime.rows import rows_table
+from candor.journeys.runtime.rows import ids_table
 from candor.policy.decide import Decision
 from candor.runtime import Candor
 from candor.store.journey_tables import journey_contacts, journey_transitions
 from candor.store.sql import in_batch
-from candor.store.tables import Id
 from candor.store.types import UTCDateTime
 
 Decided = tuple[Decision, int | None]  # the gate's decision and the address it resolved
@@ -186,10 +185,10 @@ def _record(ctx: StepContext, move: Move, members: list[Member]) -> None:
         if move.to is not None
         else (ctx.step.id if move.status in ("active", "waiting") else None)
     )
-    ids = rows_table(ctx.conn, "moved", {"contact_id": Id}, [(m.contact_id,) for m in members])
+    ids = ids_table(ctx.conn, "moved", [m.contact_id for m in members])
     rows = select(
         literal(ctx.journey.id),
-        ids.c.contact_id,
+        ids.c.id,
         literal(ctx.step.id),
         literal(to, String()),
         literal(move.outcome),

@@ -54,3 +54,12 @@ def rows_table(
         for i, (column, kind) in enumerate(types.items())
     ]
     return select(*arrays).subquery(name)
+
+
+def ids_table(conn: Connection, name: str, ids: Sequence[int]) -> Subquery:
+    """Integer ids as a one-column table (`id`): rows_table without a tuple per id."""
+    if is_sqlite(conn.engine):
+        each = func.json_each(bindparam(None, json.dumps(list(ids)), type_=String))
+        values = each.table_valued("value")
+        return select(type_coerce(values.c.value, BigInteger()).label("id")).subquery(name)
+    return select(func.unnest(_array(list(ids), BigInteger())).label("id")).subquery(name)
