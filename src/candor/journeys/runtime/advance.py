@@ -17,6 +17,7 @@ from sqlalchemy import Connection, func, select
 
 from candor.journeys.definition import Step
 from candor.journeys.runtime.archive import archive_journey
+from candor.journeys.runtime.collector import fewer_collections
 from candor.journeys.runtime.handlers import Handler, get_handler
 from candor.journeys.runtime.model import ACTIVE, Journey, running_journeys
 from candor.journeys.runtime.moves import (
@@ -75,7 +76,7 @@ def drain_step(cx: Candor, journey: Journey, step: Step, now: datetime, batch_si
         return 0  # a step type without a runtime yet: its contacts wait for it
     done = 0
     while True:
-        with cx.engine.begin() as conn:
+        with fewer_collections(), cx.engine.begin() as conn:
             if not still_running(conn, journey.id):
                 return done
             ctx = StepContext(conn, cx, journey, step, now)
