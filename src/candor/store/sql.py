@@ -70,10 +70,15 @@ class InBatch(ColumnElement[bool]):
         items = list(values)
         self.column = column
         self.listed = bindparam(None, items, type_=column.type, expanding=True)
-        kind: TypeEngine[Any] = (
-            IntArrayLiteral() if isinstance(column.type, Integer) else ARRAY(column.type)
-        )
-        self.array = bindparam(None, items, type_=kind)
+        self.array = array_param(items, column.type)
+
+
+def array_param(values: list[Any], kind: TypeEngine[Any]) -> ColumnElement[Any]:
+    """Values of one type as ONE PostgreSQL array parameter (integers: an untyped literal,
+    read as bigint[] once at bind time)."""
+    if isinstance(kind, Integer):
+        return cast(bindparam(None, values, type_=IntArrayLiteral()), ARRAY(BigInteger))
+    return bindparam(None, values, type_=ARRAY(kind))
 
 
 def in_batch(column: ColumnElement[Any], values: Iterable[Any]) -> InBatch:
@@ -88,10 +93,7 @@ def _in_list(element: InBatch, compiler: SQLCompiler, **kw: Any) -> str:
 
 @compiles(InBatch, "postgresql")
 def _any_array(element: InBatch, compiler: SQLCompiler, **kw: Any) -> str:
-    param: ColumnElement[Any] = element.array
-    if isinstance(element.array.type, IntArrayLiteral):
-        param = cast(param, ARRAY(BigInteger))
-    return compiler.process(element.column == any_(param), **kw)
+    return compiler.process(element.column == any_(element.array), **kw)
 
 
 def int_array(values: Iterable[int | None]) -> str:

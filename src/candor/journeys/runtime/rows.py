@@ -1,6 +1,6 @@
 """Python values inside one statement, for set-based work on a claimed batch.
 
-PostgreSQL gets integer columns as one untyped array literal (store.sql.IntArrayLiteral), as
+PostgreSQL gets integer columns as one untyped array literal (store.sql.array_param), as
 `in_batch` sends integer batches.
 """
 
@@ -13,28 +13,17 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Connection,
-    Integer,
     String,
     bindparam,
-    cast,
     func,
     select,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 from sqlalchemy.types import TypeEngine
 
 from candor.store.engine import is_sqlite
-from candor.store.sql import IntArrayLiteral
-
-
-def _array(values: list[Any], kind: TypeEngine[Any]) -> ColumnElement[Any]:
-    if isinstance(kind, Integer):
-        # One untyped literal, as in_batch binds it: PostgreSQL reads it as bigint[] once.
-        return cast(bindparam(None, values, type_=IntArrayLiteral()), ARRAY(BigInteger))
-    return bindparam(None, values, type_=ARRAY(kind))
+from candor.store.sql import array_param
 
 
 def rows_table(
@@ -50,7 +39,7 @@ def rows_table(
         ]
         return select(*columns).select_from(each).subquery(name)
     arrays = [
-        func.unnest(_array([row[i] for row in rows], kind)).label(column)
+        func.unnest(array_param([row[i] for row in rows], kind)).label(column)
         for i, (column, kind) in enumerate(types.items())
     ]
     return select(*arrays).subquery(name)
@@ -62,4 +51,4 @@ def ids_table(conn: Connection, name: str, ids: Sequence[int]) -> Subquery:
         each = func.json_each(bindparam(None, json.dumps(list(ids)), type_=String))
         values = each.table_valued("value")
         return select(type_coerce(values.c.value, BigInteger()).label("id")).subquery(name)
-    return select(func.unnest(_array(list(ids), BigInteger())).label("id")).subquery(name)
+    return select(func.unnest(array_param(list(ids), BigInteger())).label("id")).subquery(name)
