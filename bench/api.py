@@ -12,11 +12,11 @@ import httpx
 import uvicorn
 
 from bench.common import backends, fresh_candor
-from candor.auth import create_api_key
+from candor.accounts.api_keys import create_api_key
 from candor.channels.mailsink import free_port
+from candor.core.context import Candor
 from candor.ledger.consents import ConsentInput, record_consent
 from candor.ledger.contacts import NewAddress, NewContact, create_contact
-from candor.runtime import Candor
 from candor.web.app import create_app
 
 

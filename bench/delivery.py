@@ -33,21 +33,21 @@ from candor.channels import links
 from candor.channels.dispatch import dispatch_due
 from candor.channels.email import OutgoingEmail, Unsubscribe, message_id_for
 from candor.channels.mailsink import MailSink, free_port
+from candor.channels.mime_bytes import wire_bytes
 from candor.channels.settings import load_settings
 from candor.channels.template_store import put_template
-from candor.channels.wire import wire_bytes
-from candor.clock import ManualClock
+from candor.core.clock import ManualClock
+from candor.core.context import Candor
 from candor.ledger.config import apply_config, parse_config
 from candor.ledger.consents import ConsentInput, record_consent
 from candor.ledger.contacts import NewAddress, NewContact, create_contact
-from candor.ledger.vault import Vault, generate_master_key, parse_master_key
-from candor.runtime import Candor
 from candor.store.engine import make_engine, reading
 from candor.store.journey_tables import outbox
 from candor.store.keystore import init_keystore
 from candor.store.migrate import upgrade
 from candor.store.tables import settings
 from candor.store.types import utcnow
+from candor.store.vault import Vault, generate_master_key, parse_master_key
 
 CONFIG = """
 themes: [{id: events, name: Events}]

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import text
 
 from bench.common import Timer, seeded_runs
+from candor.core.context import Candor
 from candor.ledger.registry import purpose_facts, theme_ref
 from candor.policy.twin import count_by_reason, decide_many, decisions
-from candor.runtime import Candor
 
 SERIES = {
     "sqlite": "WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < :n) ",

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Timer, backends, fresh_candor, peak_rss_mb
-from candor.demo import synthetic_rows
-from candor.ledger.importer import import_csv
+from candor.demo.population import synthetic_rows
+from candor.ledger.imports.importer import import_csv
 
 
 def write_csv(path: Path, n: int) -> None:

@@ -19,10 +19,10 @@ from sqlalchemy import func, select, text
 
 from bench.common import ROOT, Timer, backends, fresh_candor, peak_rss_mb
 from bench.gate import SERIES
+from candor.core.context import Candor
 from candor.journeys import load_journey
 from candor.journeys.runtime import RunStats, launch, run_until_idle
 from candor.journeys.runtime.processes import run_in_processes
-from candor.runtime import Candor
 from candor.store.journey_tables import journey_transitions
 
 UNSUB = "{{ unsubscribe_url }}"

@@ -27,13 +27,14 @@ from tests.web.figures_oracle import (
 )
 
 from bench.common import Timer, seeded_runs
-from candor.journeys import here
-from candor.ledger import counts, tallies
-from candor.runtime import Candor
+from candor.core.context import Candor
+from candor.figures import change_counts as counts
+from candor.figures import consent_tallies as tallies
+from candor.figures import mission_control as figures
+from candor.figures import step_counts as here
 from candor.store.engine import reading
 from candor.store.tables import purposes
 from candor.sync.status import sync_figures
-from candor.web import figures
 
 SERIES = {
     "sqlite": "WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < :n) ",
@@ -180,10 +181,10 @@ def measure(cx: Candor, refreshes: int = 15, scans: int = 3) -> dict[str, Any]:
     tally = figures.SendTally()
     seconds, sections = [], []
     with reading(cx.engine) as conn:
-        figures.compute(conn, at, tally)  # warm: the send tally's first read, caches
+        figures.compute(conn, at, tally, sync_figures)  # warm: the send tally's first read, caches
         for _ in range(refreshes):
             with Timer() as timer:
-                fast = figures.compute(conn, at, tally)
+                fast = figures.compute(conn, at, tally, sync_figures)
             seconds.append(timer.seconds)
             sections.append(_sections(conn, at, tally))
         scan_seconds = []

@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy import insert
 
 from bench.common import Timer, backends, fresh_candor
+from candor.core.context import Candor
 from candor.ledger.chain import event_hash
 from candor.ledger.contacts import NewAddress, NewContact, create_contact
 from candor.ledger.external_ids import external_index, seal_external
 from candor.rights.access import compile_access_copy
 from candor.rights.erasure import erase_contact, erase_contacts
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.tables import addresses, communications, consent_events, contacts, ledger_heads
 

@@ -21,7 +21,7 @@ os.environ.setdefault("CANDOR_MASTER_KEY", "")
 from sqlalchemy import update  # noqa: E402
 from tests.e2e.browser_support import chromium, missing_browser, serve  # noqa: E402
 
-from candor.auth import create_api_key  # noqa: E402
+from candor.accounts.api_keys import create_api_key
 from candor.channels.links import preferences_token  # noqa: E402
 from candor.journeys.definition import build_journey  # noqa: E402
 from candor.journeys.runtime.enroll import launch, save_draft  # noqa: E402
@@ -30,9 +30,9 @@ from candor.ledger.communications import record_communication  # noqa: E402
 from candor.ledger.config import apply_config, load_config_file  # noqa: E402
 from candor.ledger.consents import ConsentInput, record_consent  # noqa: E402
 from candor.ledger.contacts import NewAddress, NewContact, create_contact  # noqa: E402
-from candor.ledger.vault import generate_master_key  # noqa: E402
+from candor.store.vault import generate_master_key
 from candor.rights.requests import NewRequest, open_subject_request  # noqa: E402
-from candor.runtime import Candor  # noqa: E402
+from candor.core.context import Candor
 from candor.store.keystore import init_keystore  # noqa: E402
 from candor.store.migrate import upgrade  # noqa: E402
 from candor.store.tables import contacts  # noqa: E402

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from candor.clock import ManualClock
+from candor.core.clock import ManualClock
+from candor.core.context import Candor
 from candor.ledger.config import apply_config, load_config_file
-from candor.ledger.vault import generate_master_key
-from candor.runtime import Candor
 from candor.store.engine import make_engine
 from candor.store.keystore import init_keystore
 from candor.store.migrate import upgrade
 from candor.store.schema import metadata
+from candor.store.vault import generate_master_key
 
 POSTGRES_URL = os.environ.get("CANDOR_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]

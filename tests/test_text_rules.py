@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from candor.text_rules import Ident, Language, TimeZone
+from candor.core.text_checks import Ident, Language, TimeZone
 
 
 class Sample(BaseModel):

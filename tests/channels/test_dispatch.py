@@ -12,12 +12,12 @@ from candor.channels.email import message_id_for
 from candor.channels.mailsink import MailSink
 from candor.channels.settings import ChannelSettingsError, DispatchSettings
 from candor.channels.template_store import put_template
-from candor.clock import ManualClock
+from candor.core.clock import ManualClock
+from candor.core.context import Candor
 from candor.ledger.blocks import set_block
 from candor.ledger.consents import ConsentInput, record_consent
 from candor.ledger.registry import purpose_facts, theme_ref
 from candor.policy.load import decide_for
-from candor.runtime import Candor
 from candor.store.journey_tables import journeys, outbox
 from candor.store.tables import addresses, communications, settings
 from tests.channels.conftest import REFUSED

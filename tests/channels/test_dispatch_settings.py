@@ -17,8 +17,8 @@ from candor.channels.template_store import (
     resolve_template,
 )
 from candor.cli import app
-from candor.errors import InvalidInput, NotFound
-from candor.runtime import Candor
+from candor.core.context import Candor
+from candor.core.errors import InvalidInput, NotFound
 
 CHANNELS = {
     "email": {"smtp_url": "smtp://127.0.0.1:2525", "from": "news@example.org"},

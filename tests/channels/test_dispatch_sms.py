@@ -8,8 +8,8 @@ import pytest
 
 from candor.channels.compose import outbox_id_of
 from candor.channels.dispatch import dispatch_due
-from candor.clock import ManualClock
-from candor.runtime import Candor
+from candor.core.clock import ManualClock
+from candor.core.context import Candor
 from tests.channels.conftest import Provider
 from tests.channels.test_dispatch_support import (
     SMS_KEY,

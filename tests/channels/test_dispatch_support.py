@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select
 
 from candor.channels.template_store import put_template
+from candor.core.context import Candor
 from candor.ledger.consents import ConsentInput, record_consent
 from candor.ledger.contacts import NewAddress, NewContact, create_contact
-from candor.runtime import Candor
 from candor.store.journey_tables import outbox
 from candor.store.tables import addresses, settings
 

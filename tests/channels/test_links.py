@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from candor import tokens
 from candor.channels import links
+from candor.core import tokens
 
 KEY = b"k" * 32
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -13,9 +13,9 @@ from email.utils import formataddr, parseaddr
 
 import pytest
 
-from candor.channels import wire
+from candor.channels import mime_bytes as wire
 from candor.channels.email import OutgoingEmail, Unsubscribe
-from candor.channels.wire import WIRE_POLICY, address_header, build_message, wire_bytes
+from candor.channels.mime_bytes import WIRE_POLICY, address_header, build_message, wire_bytes
 
 DATE = "Sun, 29 Nov 2026 08:09:15 GMT"
 LONG_URL = "https://news.example.org/u/" + "T" * 300

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from candor.auth import create_api_key
+from candor.accounts.api_keys import create_api_key
 from candor.channels.links import preferences_token, unsubscribe_token
+from candor.core.context import Candor
 from candor.ledger.consents import ConsentInput, consent_history, record_consent
 from candor.ledger.contacts import NewAddress, NewContact, create_contact
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.rights_tables import dsr_requests
 from candor.store.tables import consent_events

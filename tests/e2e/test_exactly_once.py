@@ -26,10 +26,10 @@ from sqlalchemy import func, select
 from candor.channels.dispatch import pending
 from candor.channels.email import message_id_for
 from candor.channels.mailsink import MailSink
-from candor.clock import ManualClock
+from candor.core.clock import ManualClock
+from candor.core.context import Candor
 from candor.ledger.blocks import set_block
 from candor.ledger.consents import ConsentInput, record_consent
-from candor.runtime import Candor
 from candor.store.journey_tables import outbox
 from candor.store.tables import communications
 from tests.channels.test_dispatch_support import add_contact, configure_channels, enqueue

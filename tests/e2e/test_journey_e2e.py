@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from candor.auth import create_api_key
+from candor.accounts.api_keys import create_api_key
 from candor.cli import app as cli
+from candor.core.context import Candor
 from candor.journeys.runtime import run_until_idle
-from candor.runtime import Candor
 from candor.web import create_app
 from tests.journeys.runtime.helpers import (
     add_contact,

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from candor.cli import app
-from candor.clock import ManualClock
+from candor.core.clock import ManualClock
 from candor.store.rights_tables import dsr_requests
 from tests.rights.conftest import Api, when
 from tests.web.conftest import api  # noqa: F401  (the fixture)

@@ -185,7 +185,7 @@ def test_json_schema_is_valid_json_and_names_every_step_type() -> None:
 
 @pytest.fixture
 def postcard() -> Iterator[None]:
-    from candor.journeys.registry import Strict
+    from candor.journeys.step_types import Strict
 
     class PostcardSettings(Strict):
         """Send a postcard."""

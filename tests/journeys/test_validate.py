@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from candor.journeys import Problem, load_journey, register_step, unregister_step, validate
-from candor.journeys.registry import Strict
+from candor.journeys.step_types import Strict
 from candor.journeys.validate import loops_without_wait, reachable
 
 from . import load, make_registry

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from candor.core.context import Candor
 from candor.ledger.config import ConfigError, apply_config, parse_config
-from candor.runtime import Candor
 from candor.store.tables import attributes, purpose_versions, purposes
 
 GOOD = """

@@ -7,13 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from candor.errors import Conflict, InvalidInput
+from candor.core.context import Candor
+from candor.core.errors import Conflict, InvalidInput
 from candor.ledger.chain import verify_ledger
 from candor.ledger.consents import ConsentInput, confirm_doi, consent_history, record_consent
 from candor.ledger.contacts import NewAddress, NewContact, create_contact
 from candor.ledger.registry import purpose_facts, theme_ref
 from candor.policy.load import decide_for
-from candor.runtime import Candor
 from candor.store.tables import consent_events, ledger_heads
 
 

@@ -8,12 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from candor.ledger.chain import HASHED_FIELDS, event_hash
-from candor.ledger.import_chain import (
-    EVENT_COLUMNS,
-    canonical_time,
-    event_template,
-    hash_event,
-)
+from candor.ledger.imports.chain import EVENT_COLUMNS, canonical_time, event_template, hash_event
 
 zones = st.sampled_from(
     [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-9, minutes=-30))]

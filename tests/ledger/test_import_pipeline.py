@@ -11,15 +11,21 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from candor.demo import synthetic_rows
-from candor.ledger import importer
+from candor.core.context import Candor
+from candor.demo.population import synthetic_rows
 from candor.ledger.chain import verify_ledger
 from candor.ledger.consents import consent_history
 from candor.ledger.contacts import read_contact
-from candor.ledger.import_seal import Sealed, seal
-from candor.ledger.importer import NextBatch, import_csv, import_rows, paused_gc, plan_header
-from candor.rights.suppression import kind_of, suppress
-from candor.runtime import Candor
+from candor.ledger.imports import importer
+from candor.ledger.imports.importer import (
+    NextBatch,
+    import_csv,
+    import_rows,
+    paused_gc,
+    plan_header,
+)
+from candor.ledger.imports.seal import Sealed, seal
+from candor.ledger.suppression import kind_of, suppress
 from candor.store import sql as store_sql
 from candor.store.keystore import contact_keys
 from candor.store.sql import Work

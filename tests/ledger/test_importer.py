@@ -6,11 +6,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from candor.core.context import Candor
 from candor.ledger.chain import verify_ledger
-from candor.ledger.importer import import_csv
+from candor.ledger.imports.importer import import_csv
 from candor.ledger.registry import purpose_facts, theme_ref
 from candor.policy.twin import count_by_reason, decisions
-from candor.runtime import Candor
 from candor.store.tables import addresses, consent_events, contacts
 
 HEADER = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from candor.ledger.key_cache import MISSING, KeyCache
-from candor.runtime import Candor
+from candor.core.context import Candor
+from candor.store.key_cache import MISSING, KeyCache
 
 
 def _key() -> AESGCM:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from candor.core.context import Candor
 from candor.ledger.contacts import (
     NewAddress,
     NewContact,
@@ -14,7 +15,6 @@ from candor.ledger.contacts import (
     find_by_address,
     read_contact,
 )
-from candor.runtime import Candor
 from candor.store.keystore import contact_keys
 from candor.store.tables import contacts
 

@@ -7,9 +7,9 @@ import hmac
 
 from sqlalchemy import func, select
 
-from candor.ledger.vault import Vault, parse_master_key
-from candor.runtime import Candor
+from candor.core.context import Candor
 from candor.store.keystore import contact_keys
+from candor.store.vault import Vault, parse_master_key
 
 
 def _stored(vault: Vault) -> int:

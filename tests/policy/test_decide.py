@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from candor.durations import parse_duration
+from candor.core.durations import parse_duration
 from candor.policy.decide import Decision, decide
 from candor.policy.facts import (
     AddressFacts,

@@ -10,13 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select
 
-from candor.durations import parse_duration
+from candor.core.context import Candor
+from candor.core.durations import parse_duration
 from candor.ledger.blocks import insert_block
 from candor.ledger.consents import append_event
 from candor.policy.facts import PurposeFacts, ThemeRef
 from candor.policy.load import decide_for
 from candor.policy.twin import decide_many, decisions
-from candor.runtime import Candor
 from candor.store.tables import (
     addresses,
     block_lifts,

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from candor.core.context import Candor
 from candor.ledger.blocks import set_block
 from candor.ledger.communications import record_communication
 from candor.ledger.consents import ConsentInput, record_consent
 from candor.ledger.contacts import NewAddress, NewContact, create_contact
 from candor.ledger.registry import setting
-from candor.runtime import Candor
 from candor.store.tables import settings
 from tests.web.conftest import ALICE, Api, api  # noqa: F401  (the `api` fixture)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from candor.core.context import Candor
 from candor.ledger.blocks import lift_block, set_block
 from candor.ledger.contacts import rectify_contact
 from candor.rights.access import compile_access_copy
@@ -16,7 +17,6 @@ from candor.rights.decisions import score_contact
 from candor.rights.notices import record_notice
 from candor.rights.records import add_business_record
 from candor.rights.render import render_copy
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.journey_tables import journey_contacts, journey_transitions, journeys
 from tests.rights.conftest import Api, set_setting, when

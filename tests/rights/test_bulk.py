@@ -5,11 +5,11 @@ from __future__ import annotations
 import gc
 from datetime import UTC, datetime
 
+from candor.core.context import Candor
 from candor.ledger.communications import record_communication
 from candor.ledger.consents import ConsentInput, record_consent
 from candor.rights.access import compile_access_copy
 from candor.rights.bulk import gc_paused
-from candor.runtime import Candor
 from candor.store.engine import reading
 
 PRECISE = datetime(2025, 3, 4, 5, 6, 7, 89, tzinfo=UTC)  # 89 microseconds

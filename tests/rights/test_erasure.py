@@ -12,12 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
 
-from candor.auth import create_api_key
-from candor.clock import ManualClock
-from candor.errors import Conflict
+from candor.accounts.api_keys import create_api_key
+from candor.core.clock import ManualClock
+from candor.core.context import Candor
+from candor.core.errors import Conflict
 from candor.ledger.chain import verify_ledger
 from candor.ledger.contacts import NewAddress, NewContact, create_contact, read_contact
-from candor.ledger.importer import import_csv
+from candor.ledger.imports.importer import import_csv
 from candor.ledger.registry import purpose_facts
 from candor.policy.load import decide_for
 from candor.rights.access import compile_access_copy
@@ -25,7 +26,6 @@ from candor.rights.decisions import score_contact
 from candor.rights.erasure import erase_contact, erase_contacts
 from candor.rights.records import add_business_record, place_legal_hold, run_retention
 from candor.rights.requests import NewRequest, open_request
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.journey_tables import journey_contacts, journeys, outbox
 from candor.store.keystore import contact_keys

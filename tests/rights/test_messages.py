@@ -13,10 +13,10 @@ from sqlalchemy import select
 from candor.channels.dispatch import dispatch_due
 from candor.channels.links import preferences_token
 from candor.channels.mailsink import MailSink
-from candor.errors import InvalidInput
+from candor.core.context import Candor
+from candor.core.errors import InvalidInput
 from candor.ledger.contacts import NewAddress, NewContact, create_contact
 from candor.rights.messages import queue_message, require_service_purpose
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.journey_tables import outbox
 from candor.store.rights_tables import dsr_requests

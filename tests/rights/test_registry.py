@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import LargeBinary
 
 import candor.web.app  # noqa: F401  (every module that declares tables is imported)
+from candor.core.context import Candor
 from candor.rights.access import compile_access_copy
-from candor.rights.registry import NOT_PERSONAL, PLACES, sections
-from candor.runtime import Candor
+from candor.rights.data_map import NOT_PERSONAL, PLACES, sections
 from candor.store.engine import reading
 from candor.store.schema import metadata
 
@@ -24,7 +24,7 @@ def test_every_table_naming_a_contact_is_in_the_registry() -> None:
     missing = [
         t.name for t in metadata.sorted_tables if _names_contact(t) and t.name not in registered
     ]
-    assert missing == [], f"add these tables to candor.rights.registry: {missing}"
+    assert missing == [], f"add these tables to candor.rights.data_map: {missing}"
 
 
 def test_every_table_hanging_off_a_registered_table_is_registered() -> None:

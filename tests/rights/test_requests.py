@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from candor.clock import ManualClock
+from candor.core.clock import ManualClock
 from candor.rights.requests import due_date
 from candor.store.rights_tables import dsr_requests
 from candor.store.tables import communications

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from candor.errors import Conflict
+from candor.core.context import Candor
+from candor.core.errors import Conflict
 from candor.journeys import check, load_journey
 from candor.ledger.config import apply_config, load_config_file, parse_config
 from candor.ledger.consents import ConsentInput, record_consent
 from candor.ledger.registry import purpose_facts
 from candor.policy.load import decide_for
 from candor.rights.restriction import lift_restriction, object_contact, restrict_contact
-from candor.runtime import Candor
 from candor.store.journey_tables import journey_contacts, journey_transitions, journeys, outbox
 from candor.store.tables import communications, purposes
 from tests.conftest import FIXTURES

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, insert
 
+from candor.core.context import Candor
 from candor.rights import scan
 from candor.rights.scan import Identifiers, verification_scan
-from candor.runtime import Candor
 from candor.store.tables import attributes, settings
 
 

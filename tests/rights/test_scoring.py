@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from candor.errors import Conflict, InvalidInput
+from candor.core.context import Candor
+from candor.core.errors import Conflict, InvalidInput
 from candor.ledger.consents import ConsentInput, record_consent
 from candor.rights.decisions import record_automated_decision, score_contact
 from candor.rights.restriction import object_contact
 from candor.rights.scoring import parse_model, score
-from candor.runtime import Candor
 from candor.store.rights_tables import automated_decisions
 from tests.rights.conftest import Api
 from tests.rights.test_access import MODEL

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from candor.runtime import Candor
+from candor.core.context import Candor
 from candor.store.schema import metadata
 
 # Declared with .ddl_if(dialect="postgresql") in store.tables; Alembic compares them anyway.

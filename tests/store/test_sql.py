@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql
 
-from candor.runtime import Candor
+from candor.core.context import Candor
 from candor.store.sql import in_batch, insert_returning_ids
 from candor.store.tables import audit_log
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, func, insert, select, text
 
-from candor.runtime import Candor
+from candor.core.context import Candor
 from candor.store.sql import (
     bind_processors,
     insert_driver_rows,

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from candor.core.context import Candor
 from candor.ledger.config import apply_config, parse_config
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.sync_tables import sync_deliveries, sync_events
 from candor.sync.signing import verify

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from candor.clock import ManualClock
-from candor.errors import NotFound
+from candor.core.clock import ManualClock
+from candor.core.context import Candor
+from candor.core.errors import NotFound
 from candor.rights.erasure import certificate_of, erase_contact
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.sync.delivery import backoff, deliver_due, replay
 from candor.sync.status import sync_status

@@ -8,15 +8,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from candor.clock import ManualClock
+from candor.core.clock import ManualClock
+from candor.core.context import Candor
 from candor.ledger.blocks import list_blocks
 from candor.ledger.contacts import read_contact
+from candor.ledger.event_data import encode
 from candor.ledger.registry import purpose_facts
 from candor.policy.load import decide_for
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.tables import audit_log, communications, consent_events, contacts
-from candor.sync.events import encode
 from candor.sync.inbound import receive
 from candor.sync.signing import sign_headers
 from tests.journeys.runtime.helpers import add_contact

@@ -7,17 +7,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from candor.core.context import Candor
 from candor.ledger.blocks import lift_block
 from candor.ledger.bulk import NewEvent, append_events
 from candor.ledger.config import ConfigError, parse_config
 from candor.ledger.contacts import rectify_contact
-from candor.ledger.importer import import_csv
+from candor.ledger.events import origin
+from candor.ledger.imports.importer import import_csv
 from candor.rights.erasure import certificate_of, erase_contact
 from candor.rights.restriction import lift_restriction, object_contact, restrict_contact
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.sync_tables import sync_events
-from candor.sync.outbox import origin
 from tests.journeys.runtime.helpers import add_contact, block, consent
 
 from .conftest import connect, deliveries, events, hook

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
+from candor.core.context import Candor
 from candor.journeys.runtime import stop_journey
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.journey_tables import journey_contacts
 from candor.store.sync_tables import sync_source_rows

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from candor.auth import ROLES, create_api_key
-from candor.runtime import Candor
+from candor.accounts.api_keys import ROLES, create_api_key
+from candor.core.context import Candor
 from candor.store.engine import reading
 from candor.store.tables import metadata
 from candor.web import create_app

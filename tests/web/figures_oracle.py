@@ -13,12 +13,12 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, distinct, func, select
 
-from candor.durations import parse_duration, subtract
+from candor.core.durations import parse_duration, subtract
+from candor.figures.mission_control import EXPIRY_WARNING, journey_entries, running_journeys
+from candor.ledger.connector_settings import load_settings
 from candor.store.journey_tables import journey_contacts, journey_step_stats
 from candor.store.sync_tables import sync_deliveries
 from candor.store.tables import block_lifts, blocks, consent_state, contacts, purposes
-from candor.sync.connectors import load_settings
-from candor.web.figures import EXPIRY_WARNING, journey_entries, running_journeys
 
 
 def purpose_figures_by_scan(conn: Connection, at: datetime) -> list[dict[str, Any]]:

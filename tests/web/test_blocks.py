@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from candor.clock import ManualClock
+from candor.core.clock import ManualClock
 from candor.store.engine import reading
 from candor.store.tables import block_lifts, blocks
 

@@ -21,23 +21,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from candor.auth import create_api_key
-from candor.clock import ManualClock
-from candor.errors import CandorError
-from candor.ledger import counts
+from candor.accounts.api_keys import create_api_key
+from candor.core.clock import ManualClock
+from candor.core.context import Candor
+from candor.core.errors import CandorError
+from candor.figures import change_counts as counts
+from candor.figures.mission_control import block_figures
 from candor.ledger.blocks import lift_block, set_block
 from candor.ledger.config import apply_config, load_config_file
+from candor.ledger.connector_settings import load_settings
 from candor.rights.erasure import erase_contacts
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.schema import metadata
 from candor.store.sync_tables import sync_deliveries, sync_events
 from candor.sync import delivery
-from candor.sync.connectors import load_settings
 from candor.sync.delivery import deliver_due, replay
 from candor.sync.status import sync_status
 from candor.web import create_app
-from candor.web.figures import block_figures
 from tests.conftest import FIXTURES, START
 from tests.journeys.runtime.helpers import add_contact, consent, run, start
 from tests.sync.conftest import SECRET, Receiver, connect, hook

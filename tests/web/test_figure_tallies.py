@@ -19,21 +19,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
 
-from candor.clock import ManualClock
-from candor.durations import add, parse_duration
-from candor.errors import CandorError
-from candor.ledger import tallies
+from candor.core.clock import ManualClock
+from candor.core.context import Candor
+from candor.core.durations import add, parse_duration
+from candor.core.errors import CandorError
+from candor.figures import consent_tallies as tallies
+from candor.figures.mission_control import EXPIRY_WARNING, purpose_figures
 from candor.ledger.bulk import NewEvent, append_events
 from candor.ledger.config import ConfigFile, apply_config, load_config_file
 from candor.ledger.consents import ConsentInput, confirm_doi, record_consent
 from candor.ledger.contacts import NewContact, create_contact
-from candor.ledger.importer import import_csv
+from candor.ledger.imports.importer import import_csv
 from candor.rights.erasure import erase_contacts
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.schema import metadata
 from candor.store.tables import figure_tallies, purposes
-from candor.web.figures import EXPIRY_WARNING, purpose_figures
 from tests.conftest import FIXTURES, START
 
 from .figures_oracle import purpose_figures_by_scan

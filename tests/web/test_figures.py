@@ -6,13 +6,14 @@ from datetime import timedelta
 
 from pytest import MonkeyPatch
 
-from candor.clock import ManualClock
-from candor.ledger import tallies
+from candor.core.clock import ManualClock
+from candor.figures import consent_tallies as tallies
+from candor.figures import mission_control as figures_module
+from candor.figures.mission_control import SendTally
 from candor.ledger.communications import record_communication
 from candor.rights.erasure import erase_contact
 from candor.store.engine import reading
-from candor.web import figures as figures_module
-from candor.web.figures import SendTally, figures_cache
+from candor.web.deps import figures_cache
 
 from .conftest import Api
 

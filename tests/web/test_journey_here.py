@@ -16,18 +16,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from candor.clock import ManualClock
-from candor.errors import CandorError
-from candor.journeys import here
+from candor.core.clock import ManualClock
+from candor.core.context import Candor
+from candor.core.errors import CandorError
+from candor.figures import step_counts as here
+from candor.figures.mission_control import journey_figures
 from candor.journeys.runtime.archive import stop_journey
 from candor.ledger.config import apply_config, load_config_file
 from candor.rights.erasure import erase_contacts
 from candor.rights.restriction import restrict_contact
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.journey_tables import journey_step_stats
 from candor.store.schema import metadata
-from candor.web.figures import journey_figures
 from tests.conftest import FIXTURES, START
 from tests.journeys.runtime.helpers import add_contact, run, start
 

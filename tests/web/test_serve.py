@@ -11,7 +11,7 @@ import httpx
 import pytest
 import uvicorn
 
-from candor.runtime import Candor
+from candor.core.context import Candor
 from candor.web import create_app
 
 from .conftest import ALICE, Api

@@ -32,10 +32,10 @@ from candor.channels.templates import (
     referenced_fields,
     render,
 )
-from candor.errors import CandorError
-from candor.ledger.vault import Vault
+from candor.core.errors import CandorError
 from candor.store.journey_tables import journeys
 from candor.store.tables import addresses, contacts
+from candor.store.vault import Vault
 
 logger = logging.getLogger(__name__)
 

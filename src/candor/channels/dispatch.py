@@ -31,9 +31,9 @@ from candor.channels.settings import (
     load_settings,
     transports_for,
 )
+from candor.core.context import Candor
 from candor.ledger import audit
 from candor.policy.decide import Decision
-from candor.runtime import Candor
 from candor.store.engine import is_sqlite, reading
 from candor.store.journey_tables import outbox
 from candor.store.sql import in_batch

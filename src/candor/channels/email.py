@@ -18,9 +18,9 @@ from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from candor.channels.base import SendResult
+from candor.channels.mime_bytes import as_bytes as as_bytes
+from candor.channels.mime_bytes import build_message as build_message
 from candor.channels.smtp_steps import InFlight, Retry, prepare, transmit, verdict
-from candor.channels.wire import as_bytes as as_bytes  # re-exported: the message's forms
-from candor.channels.wire import build_message as build_message
 
 logger = logging.getLogger(__name__)
 

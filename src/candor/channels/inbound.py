@@ -18,13 +18,13 @@ from candor.channels.dispatch import mark_undeliverable
 from candor.channels.keywords import KeywordConfig, classify_inbound
 from candor.channels.links import ClickClaims
 from candor.channels.sms import DeliveryReceipt
-from candor.errors import InvalidInput
+from candor.core.errors import InvalidInput
 from candor.ledger.addresses import AddressError, normalize
 from candor.ledger.blocks import lift_block, set_block
 from candor.ledger.communications import record_communication
-from candor.ledger.vault import Vault
 from candor.store.journey_tables import outbox
 from candor.store.tables import addresses, block_lifts, blocks, contacts
+from candor.store.vault import Vault
 
 KEYWORD_SOURCE = "keyword"
 STOP_REASON = "STOP keyword"

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from candor import tokens
+from candor.core import tokens
 
 UNSUBSCRIBE = "u"
 PREFERENCES = "pref"

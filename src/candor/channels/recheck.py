@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.engine import RowMapping
 
-from candor.errors import InvalidInput
+from candor.core.errors import InvalidInput
 from candor.ledger.registry import purpose_facts, theme_ref
 from candor.policy.decide import ALLOWED, Decision
 from candor.policy.facts import PurposeFacts, ThemeRef

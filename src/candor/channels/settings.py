@@ -19,7 +19,7 @@ from candor.channels.base import MessageT, SendResult, Transport
 from candor.channels.email import SmtpConfigError, SmtpTransport, parse_smtp_url
 from candor.channels.keywords import KeywordConfig, LanguageKeywords
 from candor.channels.sms import HttpProviderTransport
-from candor.errors import CandorError
+from candor.core.errors import CandorError
 from candor.ledger.registry import setting
 
 ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {

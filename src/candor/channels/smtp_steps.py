@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from candor.channels.base import SendResult
-from candor.channels.wire import envelope_address, is_bare_address, wire_bytes
+from candor.channels.mime_bytes import envelope_address, is_bare_address, wire_bytes
 
 if TYPE_CHECKING:
     from candor.channels.email import OutgoingEmail

@@ -24,7 +24,7 @@ from candor.channels.templates import (
     referenced_fields,
     validate_template,
 )
-from candor.errors import InvalidInput, NotFound
+from candor.core.errors import InvalidInput, NotFound
 from candor.ledger import audit
 from candor.store.journey_tables import templates
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from candor.auth import create_api_key
+from candor.accounts.api_keys import create_api_key
 from candor.cli.base import console, domain_errors, open_candor
 
 app = typer.Typer(help="API keys.", no_args_is_help=True)

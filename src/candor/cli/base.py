@@ -11,12 +11,12 @@ import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
-from candor.errors import CandorError
-from candor.ledger.vault import MasterKeyError, write_master_key
-from candor.runtime import Candor, default_key_file
+from candor.core.context import Candor, default_key_file
+from candor.core.errors import CandorError
 from candor.store.engine import database_url, keystore_url, make_engine
 from candor.store.keystore import init_keystore
 from candor.store.migrate import schema_problem, upgrade
+from candor.store.vault import MasterKeyError, write_master_key
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)

@@ -15,7 +15,7 @@ from candor.channels.template_store import (
     put_template,
 )
 from candor.cli.base import console, domain_errors, fail, open_candor
-from candor.errors import InvalidInput
+from candor.core.errors import InvalidInput
 from candor.store.engine import reading
 
 app = typer.Typer(help="Message templates (Jinja2, per channel).", no_args_is_help=True)

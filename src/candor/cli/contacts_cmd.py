@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from candor.cli.base import console, domain_errors, err_console, open_candor
 from candor.ledger.consents import consent_history
 from candor.ledger.contacts import read_contact
-from candor.ledger.importer import import_csv
+from candor.ledger.imports.importer import import_csv
 from candor.store.engine import reading
 
 app = typer.Typer(help="Contacts.", no_args_is_help=True)

@@ -27,6 +27,7 @@ from candor.cli.base import (
     fail,
     open_candor,
 )
+from candor.core.context import Candor
 from candor.journeys import JourneyDefinition, JourneyError, Problem, journey_json_schema
 from candor.journeys import load_journey as parse_journey
 from candor.journeys.lint import check
@@ -44,7 +45,6 @@ from candor.journeys.runtime import (
 )
 from candor.journeys.runtime.processes import WorkerFailed, run_in_processes
 from candor.journeys.validate import validate
-from candor.runtime import Candor
 from candor.store.engine import reading
 
 app = typer.Typer(help="Journeys: check, simulate, launch and watch.", no_args_is_help=True)

@@ -34,7 +34,7 @@ def demo(
     ),
 ) -> None:
     """Initialise a database here, seed a synthetic population and show the gate at work."""
-    from candor.demo import run_demo
+    from candor.demo.population import run_demo
 
     init(ctx)
     cx = open_candor(ctx)

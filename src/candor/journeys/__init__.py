@@ -17,7 +17,7 @@ from candor.journeys.definition import (
     parse_step,
 )
 from candor.journeys.lint import check, has_errors, lint
-from candor.journeys.registry import (
+from candor.journeys.step_types import (
     PurposeInfo,
     Registry,
     StaticRegistry,

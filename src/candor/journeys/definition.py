@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from candor.journeys.registry import (
+from candor.journeys.step_types import (
     Duration,
     NoSettings,
     StepId,

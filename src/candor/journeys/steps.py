@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, HttpUrl, model_validator
 
 from candor.journeys.definition import Filter, Op, Scalar, Step
-from candor.journeys.registry import Channel, Duration, StepId, Strict, Timestamp, register_step
+from candor.journeys.step_types import Channel, Duration, StepId, Strict, Timestamp, register_step
 
 WaitEvent = Literal["click", "consent", "confirmed", "reply"]
 

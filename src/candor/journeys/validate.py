@@ -17,7 +17,7 @@ from candor.journeys.definition import (
     Problem,
     Step,
 )
-from candor.journeys.registry import InlineTemplates, Registry, get_step_type, template_errors
+from candor.journeys.step_types import InlineTemplates, Registry, get_step_type, template_errors
 
 # --- the step graph ----------------------------------------------------------------------
 

@@ -12,16 +12,17 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from candor.errors import Conflict, InvalidInput, NotFound
-from candor.ledger import audit, counts
+from candor.core.errors import Conflict, InvalidInput, NotFound
+from candor.figures import change_counts as counts
+from candor.ledger import audit
 from candor.ledger.addresses import CHANNELS
 from candor.ledger.communications import check_communication
 from candor.ledger.contacts import address_id_for, lock_contact
+from candor.ledger.events import publish_block, publish_lift
 from candor.ledger.registry import theme_scope
-from candor.ledger.vault import Vault
 from candor.policy.decide import block_kind
 from candor.store.tables import block_lifts, blocks, contacts
-from candor.sync.outbox import publish_block, publish_lift
+from candor.store.vault import Vault
 
 EVIDENCE_FIELD = "block_evidence"  # the vault's associated data: not interchangeable with others
 

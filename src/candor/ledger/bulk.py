@@ -16,13 +16,13 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from candor.ledger import tallies
+from candor.figures import consent_tallies as tallies
 from candor.ledger.chain import event_hash
-from candor.ledger.vault import Vault
+from candor.ledger.events import publish_consents
 from candor.policy.decide import DECISIVE_STATUSES
 from candor.store.engine import is_sqlite
 from candor.store.tables import consent_events, consent_state, contacts, ledger_heads
-from candor.sync.outbox import publish_consents
+from candor.store.vault import Vault
 
 STATE_KEY = ("contact_id", "purpose_id", "scope_theme", "scope_channel", "scope_address")
 

@@ -7,13 +7,13 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from candor.errors import InvalidInput
+from candor.core.errors import InvalidInput
 from candor.ledger import audit
 from candor.ledger.addresses import CHANNELS
 from candor.ledger.contacts import address_id_for, contact_row
 from candor.ledger.registry import purpose_facts, theme_scope
-from candor.ledger.vault import Vault
 from candor.store.tables import communications
+from candor.store.vault import Vault
 
 
 def record_communication(

@@ -17,11 +17,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Connection, insert, select, update
 
-from candor.durations import parse_duration
+from candor.core.durations import parse_duration
 from candor.ledger import audit
+from candor.ledger.connector_settings import settings_problems
 from candor.store.tables import attributes, purpose_versions, purposes, retention_rules, settings
 from candor.store.tables import themes as themes_table
-from candor.sync.connectors import settings_problems
 
 IDENT = r"^[a-z][a-z0-9_\-]{0,63}$"
 
@@ -204,7 +204,9 @@ def _cross_check(config: ConfigFile) -> list[tuple[str, str]]:
                     "marketing needs consent or legitimate_interest",
                 )
             )
-    problems += settings_problems(config.connectors, config.sync)  # candor.sync.connectors
+    problems += settings_problems(
+        config.connectors, config.sync
+    )  # candor.ledger.connector_settings
     categories = [r.category for r in config.retention]
     for index, rule in enumerate(config.retention):
         if categories.count(rule.category) > 1:

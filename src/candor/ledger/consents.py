@@ -14,19 +14,19 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from candor import tokens
-from candor.errors import Conflict, InvalidInput
+from candor.core import tokens
+from candor.core.errors import Conflict, InvalidInput
 from candor.ledger import audit
 from candor.ledger.addresses import CHANNELS
 from candor.ledger.bulk import project as project_events
 from candor.ledger.chain import event_hash
 from candor.ledger.communications import check_communication
 from candor.ledger.contacts import address_id_for, contact_row, lock_contact
+from candor.ledger.events import publish_consents
 from candor.ledger.registry import purpose_facts, theme_scope
-from candor.ledger.vault import Vault
 from candor.policy.decide import DECISIVE_STATUSES
 from candor.store.tables import consent_events, doi_tokens, ledger_heads
-from candor.sync.outbox import publish_consents
+from candor.store.vault import Vault
 
 RECORDABLE = ("granted", "refused", "withdrawn", "requested", "expired")
 DOI_TOKEN_PURPOSE = "doi"

@@ -10,16 +10,17 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from candor.errors import Conflict, InvalidInput, NotFound
-from candor.ledger import audit, tallies
+from candor.core.errors import Conflict, InvalidInput, NotFound
+from candor.figures import consent_tallies as tallies
+from candor.ledger import audit
 from candor.ledger.addresses import AddressError, normalize
+from candor.ledger.events import publish_rectified
 from candor.ledger.external_ids import external_index, external_value, seal_external
 from candor.ledger.profile import attribute_types, coerce_attributes
-from candor.ledger.vault import Vault
-from candor.rights.suppression import refuse_suppressed
+from candor.ledger.suppression import refuse_suppressed
 from candor.store.engine import is_sqlite
 from candor.store.tables import addresses, contacts, rectifications
-from candor.sync.outbox import publish_rectified
+from candor.store.vault import Vault
 
 IDENTITY_FIELDS = ("first_name", "last_name")
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
-from candor.ledger.vault import Vault
 from candor.store.tables import contacts
+from candor.store.vault import Vault
 
 
 def external_index(vault: Vault, external_id: str) -> str:

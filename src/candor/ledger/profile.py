@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from candor.errors import InvalidInput
+from candor.core.errors import InvalidInput
 from candor.store.tables import attributes
 
 

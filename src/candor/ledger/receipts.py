@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from candor.errors import NotFound
+from candor.core.errors import NotFound
 from candor.ledger.registry import setting
 from candor.store.tables import consent_events, contacts, purpose_versions, purposes
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from candor.durations import parse_duration
-from candor.errors import InvalidInput
+from candor.core.durations import parse_duration
+from candor.core.errors import InvalidInput
 from candor.policy.facts import PurposeFacts, ThemeRef
 from candor.store.tables import purpose_versions, purposes, settings, themes
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Final, NamedTuple
 
-from candor.durations import subtract
+from candor.core.durations import subtract
 from candor.policy.facts import (
     AddressFacts,
     BlockFacts,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from candor.durations import DurationLike
+from candor.core.durations import DurationLike
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
-from candor.errors import NotFound
+from candor.core.errors import NotFound
 from candor.policy.decide import Decision, decide
 from candor.policy.facts import (
     AddressFacts,

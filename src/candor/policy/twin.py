@@ -29,7 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 from sqlalchemy.sql.util import ClauseAdapter
 
-from candor.durations import subtract
+from candor.core.durations import subtract
 from candor.policy.decide import ALLOWED, Decision
 from candor.policy.facts import PurposeFacts, ThemeRef
 from candor.store.sql import in_batch

@@ -15,10 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection, String, func, select, type_coerce
 
-from candor.errors import NotFound
+from candor.core.errors import NotFound
 from candor.ledger.blocks import list_blocks
 from candor.ledger.external_ids import external_value
-from candor.ledger.vault import Vault
 from candor.rights.bulk import gc_paused
 from candor.rights.decisions import decision_views
 from candor.rights.information import information
@@ -35,6 +34,7 @@ from candor.store.tables import (
     contacts,
     rectifications,
 )
+from candor.store.vault import Vault
 
 FORMAT = "candor.access-copy"
 VERSION = 1

@@ -12,15 +12,15 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from candor.errors import Conflict, InvalidInput, NotFound
+from candor.core.errors import Conflict, InvalidInput, NotFound
 from candor.ledger import audit
 from candor.ledger.contacts import contact_row
 from candor.ledger.registry import purpose_facts
-from candor.ledger.vault import Vault
 from candor.policy.load import decide_for
 from candor.rights.scoring import ScoringModel, explain, parse_model, score
 from candor.store.rights_tables import automated_decision_history, automated_decisions
 from candor.store.tables import purposes
+from candor.store.vault import Vault
 
 FACTORS_FIELD = "decision"
 OUTCOMES = ("above", "below")

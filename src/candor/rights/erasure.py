@@ -18,22 +18,23 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
-from candor.errors import NotFound
-from candor.ledger import audit, tallies
+from candor.core.context import Candor
+from candor.core.errors import NotFound
+from candor.figures import consent_tallies as tallies
+from candor.figures import erasure_counts as counted
+from candor.ledger import audit
+from candor.ledger.events import erasure_acknowledgements, erasure_subjects, publish_erasures
 from candor.ledger.external_ids import external_index, external_value
-from candor.ledger.vault import Vault
-from candor.rights import counted, records
-from candor.rights.registry import PLACES, Place
+from candor.ledger.suppression import kind_of, suppress
+from candor.rights import records
+from candor.rights.data_map import PLACES, Place
 from candor.rights.scan import Identifiers, verification_scan
-from candor.rights.suppression import kind_of, suppress
-from candor.runtime import Candor
 from candor.store.engine import is_sqlite
 from candor.store.journey_tables import journey_contacts, outbox
 from candor.store.rights_tables import business_records, erasure_certificates, legal_holds
 from candor.store.sql import in_batch
 from candor.store.tables import addresses, contacts, ledger_heads, retention_rules
-from candor.sync.outbox import erasure_subjects, publish_erasures
-from candor.sync.status import erasure_acknowledgements
+from candor.store.vault import Vault
 
 BATCH = 5000
 

@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import Connection, insert, update
 
 from candor.ledger.contacts import contact_row, rectify_contact
-from candor.ledger.vault import Vault
 from candor.rights.access import compile_access_copy
 from candor.rights.erasure import erase_in
 from candor.rights.requests_view import DETAILS_FIELD, RESULT_FIELD
 from candor.rights.restriction import object_contact, restrict_contact
 from candor.store.rights_tables import dsr_requests, dsr_status_history
+from candor.store.vault import Vault
 
 
 def _details(vault: Vault, key_id: str, blob: bytes | None) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from candor.channels.recheck import gate_facts
 from candor.channels.template_store import compile_parts
-from candor.errors import InvalidInput
+from candor.core.errors import InvalidInput
 from candor.ledger import audit
 from candor.ledger.consents import RecordedConsent
 from candor.ledger.registry import purpose_facts

@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
 
-from candor.durations import add, parse_duration
-from candor.errors import InvalidInput, NotFound
+from candor.core.durations import add, parse_duration
+from candor.core.errors import InvalidInput, NotFound
 from candor.ledger import audit
 from candor.ledger.contacts import contact_row
-from candor.ledger.vault import Vault
 from candor.store.rights_tables import business_records, legal_holds
 from candor.store.tables import attributes, retention_rules
+from candor.store.vault import Vault
 
 RECORD_FIELD = "record"
 

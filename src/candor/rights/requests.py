@@ -16,12 +16,11 @@ from typing import Any
 import isodate
 from sqlalchemy import Connection, insert, update
 
-from candor import tokens
-from candor.errors import Conflict, InvalidInput
+from candor.core import tokens
+from candor.core.errors import Conflict, InvalidInput
 from candor.ledger import audit
 from candor.ledger.contacts import contact_row, find_by_address
 from candor.ledger.registry import setting
-from candor.ledger.vault import Vault
 from candor.rights.fulfil import carry_out, history
 from candor.rights.messages import (
     queue_extension_notice,
@@ -31,6 +30,7 @@ from candor.rights.messages import (
 from candor.rights.notices import record_notice
 from candor.rights.requests_view import DETAILS_FIELD, OPEN, TYPES, read_request, request_row
 from candor.store.rights_tables import dsr_requests
+from candor.store.vault import Vault
 
 TOKEN_PURPOSE = "dsr-verify"  # shared with the subject pages (web.pages.subject_rights)
 TOKEN_VALID_FOR = timedelta(days=7)

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from candor.errors import NotFound
-from candor.ledger.vault import Vault
+from candor.core.errors import NotFound
 from candor.store.rights_tables import dsr_requests, dsr_status_history
 from candor.store.tables import contacts
+from candor.store.vault import Vault
 
 TYPES = ("access", "portability", "rectification", "erasure", "restriction", "objection")
 OPEN = ("received", "verifying", "in_progress")

@@ -11,16 +11,16 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, insert, literal, null, select, update
 
-from candor.errors import Conflict
-from candor.journeys import here
+from candor.core.errors import Conflict
+from candor.figures import step_counts as here
 from candor.ledger import audit
 from candor.ledger.consents import lock_contact
+from candor.ledger.events import publish_status
 from candor.rights.messages import queue_restriction_lifted
 from candor.rights.notices import record_notice
 from candor.store.journey_tables import journey_contacts, journey_transitions, journeys, outbox
 from candor.store.tables import contacts, purposes
 from candor.store.types import UTCDateTime
-from candor.sync.outbox import publish_status
 
 
 def leave_journeys(

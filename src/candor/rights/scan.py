@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.elements import ColumnElement
 
-from candor.rights.registry import PLACES
+from candor.rights.data_map import PLACES
 from candor.store.schema import metadata
 
 SUBSTRING_LIMIT = 200  # above this many values, plaintext is matched exactly (set-based)

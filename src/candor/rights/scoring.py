@@ -22,7 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from candor.errors import InvalidInput
+from candor.core.errors import InvalidInput
 
 Op = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "between", "exists"]
 Scalar = str | int | float | bool | None

@@ -20,14 +20,15 @@ import httpx
 from sqlalchemy import Connection, and_, exists, select, update
 from sqlalchemy.orm import aliased
 
-from candor.errors import NotFound
-from candor.ledger import audit, counts
-from candor.runtime import Candor
+from candor.core.context import Candor
+from candor.core.errors import NotFound
+from candor.figures import change_counts as counts
+from candor.ledger import audit
+from candor.ledger.connector_settings import Settings, WebhookConnector, load_settings
+from candor.ledger.event_data import encode, identifiers, payload
+from candor.ledger.events import SEALED_FIELD
 from candor.store.engine import is_sqlite, reading
 from candor.store.sync_tables import sync_deliveries, sync_events
-from candor.sync.connectors import Settings, WebhookConnector, load_settings
-from candor.sync.events import encode, identifiers, payload
-from candor.sync.outbox import SEALED_FIELD
 from candor.sync.signing import sign_headers
 
 log = logging.getLogger("candor.sync")

@@ -18,23 +18,23 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from candor.errors import Conflict, InvalidInput
+from candor.core.context import Candor
+from candor.core.errors import Conflict, InvalidInput
 from candor.ledger.addresses import CHANNELS
 from candor.ledger.blocks import lift_block, set_block
+from candor.ledger.connector_settings import WebhookConnector, load_settings
 from candor.ledger.consents import ConsentInput, append_event, lock_contact, record_consent
 from candor.ledger.contacts import find_by_address, rectify_contact
+from candor.ledger.events import origin
 from candor.ledger.external_ids import find_by_external_id
 from candor.ledger.profile import attribute_types
 from candor.ledger.registry import purpose_facts, theme_scope
 from candor.rights.erasure import erase_in
 from candor.rights.restriction import lift_restriction, object_contact, restrict_contact
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.sync_tables import sync_block_links, sync_received
-from candor.sync.connectors import WebhookConnector, load_settings
-from candor.sync.outbox import origin
+from candor.sync.event_format import InboundEvent, checked, errors
 from candor.sync.signing import CONNECTOR_HEADER, EVENT_ID_HEADER, SignatureError, verify
-from candor.sync.wire import InboundEvent, checked, errors
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

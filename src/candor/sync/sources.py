@@ -20,16 +20,16 @@ import httpx
 from sqlalchemy import Connection, Select, delete, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from candor.errors import InvalidInput
+from candor.core.context import Candor
+from candor.core.errors import InvalidInput
 from candor.ledger import audit
+from candor.ledger.connector_settings import HttpSource, SqlSource, load_settings
 from candor.ledger.external_ids import external_index
-from candor.ledger.vault import Vault
-from candor.runtime import Candor
 from candor.store.engine import make_engine, reading
 from candor.store.sql import in_batch
 from candor.store.sync_tables import sync_source_rows
 from candor.store.tables import contacts
-from candor.sync.connectors import HttpSource, SqlSource, load_settings
+from candor.store.vault import Vault
 
 CHUNK = 1000
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from candor.ledger import counts as kept
+from candor.figures import change_counts as kept
+from candor.ledger.connector_settings import load_settings
 from candor.store.sync_tables import sync_deliveries, sync_events
-from candor.sync.connectors import load_settings
 
 DEAD_LETTER_LIMIT = 100
 
@@ -73,23 +73,3 @@ def sync_figures(conn: Connection) -> dict[str, Any]:
             {**c, "dead_letters": per.get(c["connector"], [])} for c in status["connectors"]
         ]
     }
-
-
-def erasure_acknowledgements(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
-    """Per connector told of the contact's erasure: event id, status, acknowledgement time."""
-    d = sync_deliveries
-    rows = conn.execute(
-        select(d.c.connector, d.c.status, d.c.acknowledged_at, sync_events.c.event_id)
-        .join(sync_events, sync_events.c.id == d.c.event_row)
-        .where(sync_events.c.contact_id == contact_id, sync_events.c.type == "contact.erased")
-        .order_by(d.c.connector)
-    )
-    return [
-        {
-            "connector": r.connector,
-            "event_id": r.event_id,
-            "status": r.status,
-            "acknowledged_at": r.acknowledged_at.isoformat() if r.acknowledged_at else None,
-        }
-        for r in rows
-    ]

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 from sqlalchemy import Connection
 
-from candor.auth import Principal
+from candor.accounts.api_keys import Principal
+from candor.core.context import Candor
 from candor.ledger.blocks import lift_block, list_blocks, set_block
 from candor.ledger.contacts import contact_row
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.web.api_communications import check_communication
 from candor.web.deps import (

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from sqlalchemy import Connection
 
-from candor.errors import InvalidInput
+from candor.core.errors import InvalidInput
 from candor.ledger.communications import list_communications, record_communication
 from candor.ledger.contacts import contact_row
 from candor.ledger.registry import purpose_facts, theme_scope

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Request
 from pydantic import AwareDatetime, Field
 from sqlalchemy import Connection
 
-from candor.auth import Principal
-from candor.errors import InvalidInput, NotFound
+from candor.accounts.api_keys import Principal
+from candor.core.context import Candor
+from candor.core.errors import InvalidInput, NotFound
 from candor.ledger.consents import ConsentInput, confirm_doi, consent_history, record_consent
 from candor.ledger.receipts import consent_receipt
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.web.api_communications import check_communication
 from candor.web.deps import (

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 from sqlalchemy import Connection
 
-from candor.auth import Principal
-from candor.errors import InvalidInput
+from candor.accounts.api_keys import Principal
+from candor.core.context import Candor
+from candor.core.errors import InvalidInput
 from candor.ledger.contacts import (
     NewAddress,
     NewContact,
@@ -20,7 +21,6 @@ from candor.ledger.contacts import (
     read_contact,
     rectify_contact,
 )
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.web.deps import (
     AddressValue,

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from candor.errors import InvalidInput
+from candor.core.errors import InvalidInput
 from candor.ledger.contacts import address_id_for
 from candor.ledger.registry import purpose_facts, theme_ref
 from candor.policy.decide import decide

@@ -14,7 +14,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from candor.auth import Principal
+from candor.accounts.api_keys import Principal
+from candor.core.context import Candor
 from candor.journeys import JourneyError, Problem, build_journey, load_journey
 from candor.journeys.runtime import (
     JourneyRefused,
@@ -25,7 +26,6 @@ from candor.journeys.runtime import (
     stop_journey,
 )
 from candor.journeys.runtime.model import journey_row
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.journey_tables import journeys
 from candor.web.deps import Cx, Reader

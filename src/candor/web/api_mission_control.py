@@ -11,8 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from candor.web.deps import Cx, Reader
-from candor.web.figures import figures_cache
+from candor.web.deps import Cx, Reader, figures_cache
 from candor.web.pages.access import team
 from candor.web.pages.security import Session
 

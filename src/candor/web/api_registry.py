@@ -9,8 +9,9 @@ from fastapi import APIRouter, Response
 from pydantic import model_validator
 from sqlalchemy import Connection
 
-from candor.auth import Principal
-from candor.errors import InvalidInput
+from candor.accounts.api_keys import Principal
+from candor.core.context import Candor
+from candor.core.errors import InvalidInput
 from candor.ledger.config import (
     ConfigError,
     ConfigFile,
@@ -20,7 +21,6 @@ from candor.ledger.config import (
     parse_config,
 )
 from candor.ledger.registry import list_purposes, list_themes
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.web.deps import Admin, Cx, Reader
 

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import AwareDatetime, Field
 
-from candor.auth import Principal
-from candor.errors import NotFound
+from candor.accounts.api_keys import Principal
+from candor.core.errors import NotFound
 from candor.ledger.contacts import contact_row
 from candor.rights import decisions, records, requests, restriction
 from candor.rights.access import compile_access_copy

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from candor.runtime import Candor
+from candor.core.context import Candor
 from candor.web import (
     api_blocks,
     api_communications,
@@ -20,11 +20,11 @@ from candor.web import (
     api_rights,
     api_sync,
     hooks,
-    subject_download,
-    subject_unsubscribe,
 )
 from candor.web.errors import install_error_handlers
+from candor.web.pages import download as subject_download
 from candor.web.pages import install_pages
+from candor.web.pages import unsubscribe as subject_unsubscribe
 
 health = APIRouter(prefix="/api/v1", tags=["health"])
 

@@ -9,14 +9,16 @@ from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from candor.auth import Principal, authenticate
-from candor.runtime import Candor
+from candor.accounts.api_keys import Principal, authenticate
+from candor.core.context import Candor
+from candor.core.text_checks import Ident as Ident
+from candor.core.text_checks import Language as Language
+from candor.core.text_checks import Name as Name
+from candor.core.text_checks import NoNul
+from candor.core.text_checks import TimeZone as TimeZone
+from candor.figures.mission_control import FiguresCache
 from candor.store.engine import reading
-from candor.text_rules import Ident as Ident
-from candor.text_rules import Language as Language
-from candor.text_rules import Name as Name
-from candor.text_rules import NoNul
-from candor.text_rules import TimeZone as TimeZone
+from candor.sync.status import sync_figures
 
 # Largest id any backend stores (BIGINT); larger path or body ids are refused, not crashed on.
 MAX_ID = 2**63 - 1
@@ -105,3 +107,12 @@ def refused_caller(request: Request) -> HTTPException | None:
     with reading(cx.engine) as conn:
         known = authenticate(conn, key.strip()) is not None
     return None if known else _unauthorized("unknown or revoked API key")
+
+
+def figures_cache(app_state: Any) -> FiguresCache:
+    """The app's one Mission Control snapshot cache, shared by the API and the team pages."""
+    cache = getattr(app_state, "figures_cache", None)
+    if cache is None:
+        cache = app_state.figures_cache = FiguresCache(sync_figures)
+    assert isinstance(cache, FiguresCache)
+    return cache

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from candor.errors import Conflict, InvalidInput, NotFound
+from candor.core.errors import Conflict, InvalidInput, NotFound
 from candor.web.deps import refused_caller
 
 log = logging.getLogger("candor.web")

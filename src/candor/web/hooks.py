@@ -16,14 +16,14 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from candor import tokens
 from candor.channels.inbound import apply_receipt, receive_inbound, record_click
 from candor.channels.links import read_click
 from candor.channels.settings import ChannelSettings, ChannelSettingsError, load_settings
 from candor.channels.sms import parse_delivery_receipt
-from candor.runtime import Candor
+from candor.core import tokens
+from candor.core.context import Candor
 from candor.store.engine import reading
-from candor.web.subject_unsubscribe import page
+from candor.web.pages.unsubscribe import page
 
 log = logging.getLogger("candor.web.hooks")
 router = APIRouter(tags=["hooks"])

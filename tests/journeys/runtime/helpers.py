@@ -7,13 +7,13 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 
+from candor.core.context import Candor
+from candor.figures.step_counts import HERE
 from candor.journeys import load_journey
-from candor.journeys.here import HERE
 from candor.journeys.runtime import LaunchReport, launch, run_until_idle
 from candor.ledger.blocks import set_block
 from candor.ledger.consents import ConsentInput, record_consent
 from candor.ledger.contacts import NewAddress, NewContact, create_contact
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.journey_tables import journey_contacts, journey_step_stats, outbox
 

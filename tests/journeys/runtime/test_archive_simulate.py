@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, insert, select
 
-from candor.clock import ManualClock
+from candor.core.clock import ManualClock
+from candor.core.context import Candor
 from candor.journeys import load_journey
 from candor.journeys.runtime import archive, journey_status, simulate, stop_journey
-from candor.runtime import Candor
 from candor.store.engine import is_sqlite, reading
 from candor.store.journey_tables import journey_contacts, journey_transitions, journeys, outbox
 from candor.store.schema import metadata

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from candor.journeys.runtime import common
-from candor.runtime import Candor
+from candor.core.context import Candor
+from candor.journeys.runtime import step_support as common
 
 from .helpers import add_contact, ask_step, consent, messages, positions, run, start, stats
 

@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import BigInteger, String, event, select, text, update
 from sqlalchemy.exc import OperationalError
 
+from candor.core.context import Candor
 from candor.journeys.runtime.advance import advance_journey, claim, hold_contacts
+from candor.journeys.runtime.batch_moves import StepContext
+from candor.journeys.runtime.batch_values import ids_table, rows_table
 from candor.journeys.runtime.enroll import hold_group
 from candor.journeys.runtime.handlers import get_handler
 from candor.journeys.runtime.model import running_journeys
-from candor.journeys.runtime.moves import StepContext
-from candor.journeys.runtime.rows import ids_table, rows_table
-from candor.runtime import Candor
 from candor.store.engine import is_sqlite, reading
 from candor.store.journey_tables import journey_contacts, journey_transitions, journeys
 from candor.store.sql import in_batch, int_array

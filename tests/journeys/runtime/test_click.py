@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 
 from candor.channels.dispatch import dispatch_due
 from candor.channels.mailsink import MailSink
-from candor.clock import ManualClock
+from candor.core.clock import ManualClock
+from candor.core.context import Candor
 from candor.journeys import load_journey
 from candor.journeys.runtime import launch, run_until_idle
-from candor.runtime import Candor
 from candor.web.app import create_app
 from tests.channels.test_dispatch_support import configure_channels
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from candor.core.context import Candor
 from candor.journeys.runtime.collector import YOUNG_THRESHOLD, fewer_collections
-from candor.runtime import Candor
 
 from .helpers import add_contact, consent, run, start
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from candor.core.context import Candor
 from candor.journeys.runtime import advance
-from candor.ledger.importer import import_csv
-from candor.runtime import Candor
+from candor.ledger.imports.importer import import_csv
 from candor.store.engine import is_sqlite, reading
 from candor.store.journey_tables import journey_transitions, outbox
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, literal_column, select, update
 
+from candor.core.context import Candor
 from candor.journeys import load_journey
 from candor.journeys.runtime import JourneyRefused, launch
-from candor.runtime import Candor
 from candor.store.engine import is_sqlite, reading
 from candor.store.journey_tables import journey_contacts, journeys
 from candor.store.tables import contacts

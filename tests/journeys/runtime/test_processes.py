@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
-from candor.errors import InvalidInput
+from candor.core.context import Candor
+from candor.core.errors import InvalidInput
 from candor.journeys.runtime.processes import run_in_processes
-from candor.runtime import Candor
 from candor.store.engine import is_sqlite
 
 from .helpers import (

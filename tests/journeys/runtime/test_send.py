@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, select, update
 
-from candor.clock import ManualClock
+from candor.core.clock import ManualClock
+from candor.core.context import Candor
 from candor.journeys.runtime import advance
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.journey_tables import journey_contacts, journey_transitions
 from candor.store.tables import settings

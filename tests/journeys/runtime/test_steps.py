@@ -7,14 +7,14 @@ from typing import Any
 
 from sqlalchemy import event, select
 
-from candor.clock import ManualClock
+from candor.core.clock import ManualClock
+from candor.core.context import Candor
 from candor.ledger.chain import verify_ledger
 from candor.ledger.communications import record_communication
 from candor.ledger.config import apply_config, load_config_file
 from candor.ledger.consents import confirm_doi, consent_history
 from candor.ledger.registry import purpose_facts, theme_ref
 from candor.policy.load import decide_for
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.tables import blocks, contacts
 

@@ -15,18 +15,18 @@ from sqlalchemy import func, select
 
 from candor.channels.links import preferences_token
 from candor.channels.mailsink import MailSink
-from candor.clock import ManualClock
-from candor.errors import NotFound
+from candor.core.clock import ManualClock
+from candor.core.context import Candor
+from candor.core.errors import NotFound
 from candor.journeys.runtime import default_dispatch, run_until_idle
 from candor.ledger.registry import purpose_facts
 from candor.policy.load import decide_for
 from candor.rights.access import compile_access_copy
+from candor.rights.data_map import PLACES
 from candor.rights.decisions import FACTORS_FIELD
 from candor.rights.erasure import certificate_of
 from candor.rights.messages import ensure_template
-from candor.rights.registry import PLACES
 from candor.rights.requests_view import read_request, request_result
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.journey_tables import journey_contacts, outbox
 from candor.store.rights_tables import automated_decisions, dsr_requests

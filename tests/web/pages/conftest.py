@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from candor.auth import ROLES, create_api_key
+from candor.accounts.api_keys import ROLES, create_api_key
 from candor.channels.links import preferences_token
+from candor.core.context import Candor
 from candor.ledger.contacts import NewAddress, NewContact, create_contact
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.tables import consent_events
 from candor.web import create_app

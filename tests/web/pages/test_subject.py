@@ -7,12 +7,12 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from candor.channels.links import download_token, unsubscribe_token
+from candor.core.tokens import sign
 from candor.ledger.blocks import list_blocks
 from candor.ledger.consents import ConsentInput, record_consent
 from candor.store.engine import reading
 from candor.store.rights_tables import dsr_requests
 from candor.store.tables import block_lifts, blocks, doi_tokens
-from candor.tokens import sign
 
 from .conftest import Site, csrf_of, make_person, ticked
 

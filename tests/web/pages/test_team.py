@@ -18,7 +18,7 @@ from candor.store.rights_tables import dsr_requests
 from candor.store.sync_tables import sync_events
 from candor.store.tables import api_keys, audit_log, contacts
 from candor.sync.delivery import deliver_due
-from candor.web.figures import figures_cache
+from candor.web.deps import figures_cache
 from tests.sync.conftest import SECRET, Receiver, connect, hook
 
 from .conftest import Site, csrf_of

@@ -15,11 +15,11 @@ from candor.journeys.runtime import (
 )
 from candor.journeys.runtime.advance import advance
 from candor.journeys.runtime.archive import archive_journey, journey_status, stop_journey
+from candor.journeys.runtime.batch_moves import Member, Move, Moves, StepContext
 from candor.journeys.runtime.enroll import JourneyRefused, LaunchReport, launch, save_draft
 from candor.journeys.runtime.handlers import Handler, get_handler, register_handler
-from candor.journeys.runtime.moves import Member, Move, Moves, StepContext
+from candor.journeys.runtime.reference_data import DbRegistry
 from candor.journeys.runtime.simulate import simulate
-from candor.journeys.runtime.store_registry import DbRegistry
 from candor.journeys.runtime.worker import RunStats, default_dispatch, run_until_idle, run_worker
 
 __all__ = [

@@ -15,12 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from candor.core.context import Candor
 from candor.journeys.definition import Step
 from candor.journeys.runtime.archive import archive_journey
-from candor.journeys.runtime.collector import fewer_collections
-from candor.journeys.runtime.handlers import Handler, get_handler
-from candor.journeys.runtime.model import ACTIVE, Journey, running_journeys
-from candor.journeys.runtime.moves import (
+from candor.journeys.runtime.batch_moves import (
     Member,
     Moves,
     Pending,
@@ -30,7 +28,9 @@ from candor.journeys.runtime.moves import (
     leave,
     write_pending,
 )
-from candor.runtime import Candor
+from candor.journeys.runtime.collector import fewer_collections
+from candor.journeys.runtime.handlers import Handler, get_handler
+from candor.journeys.runtime.model import ACTIVE, Journey, running_journeys
 from candor.store.engine import is_sqlite, reading
 from candor.store.journey_tables import journey_contacts, journeys
 from candor.store.sql import in_batch

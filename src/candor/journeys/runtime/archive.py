@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
-from candor.errors import Conflict
-from candor.journeys import here
+from candor.core.context import Candor
+from candor.core.errors import Conflict
+from candor.figures import step_counts as here
 from candor.journeys.runtime.model import journey_row
 from candor.ledger import audit
-from candor.runtime import Candor
 from candor.store.engine import is_sqlite
 from candor.store.journey_tables import (
     journey_contacts,

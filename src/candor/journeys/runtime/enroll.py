@@ -14,26 +14,26 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, String, func, insert, literal, select, update
 
-from candor.durations import add
-from candor.errors import Conflict
+from candor.core.context import Candor
+from candor.core.durations import add
+from candor.core.errors import Conflict
+from candor.figures.step_counts import HERE
 from candor.journeys.definition import JourneyDefinition, Problem, build_journey
-from candor.journeys.here import HERE
 from candor.journeys.lint import check, has_errors
-from candor.journeys.registry import parse_duration
+from candor.journeys.runtime.batch_moves import flush_stats
 from candor.journeys.runtime.filters import target_select
 from candor.journeys.runtime.model import journey_row
-from candor.journeys.runtime.moves import flush_stats
-from candor.journeys.runtime.store_registry import DbRegistry
+from candor.journeys.runtime.reference_data import DbRegistry
+from candor.journeys.step_types import parse_duration
 from candor.journeys.validate import validate
 from candor.ledger import audit
 from candor.ledger.registry import purpose_facts
-from candor.ledger.vault import Vault
 from candor.policy.twin import count_by_reason, decisions
-from candor.runtime import Candor
 from candor.store.engine import is_sqlite
 from candor.store.journey_tables import journey_contacts, journeys
 from candor.store.tables import contacts
 from candor.store.types import UTCDateTime
+from candor.store.vault import Vault
 from candor.sync.sources import stage_source, unstage
 
 NEVER_ENTER = ("erased", "restricted", "objected", "blocked:all")

@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 from sqlalchemy.sql.elements import ColumnElement
 
-from candor.journeys.runtime.moves import Member, Moves, StepContext
+from candor.journeys.runtime.batch_moves import Member, Moves, StepContext
 
 StepRun = Callable[[StepContext, list[Member]], Moves]
 StepWake = Callable[[StepContext], ColumnElement[bool] | None]

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from candor.errors import NotFound
+from candor.core.errors import NotFound
 from candor.journeys.definition import JourneyDefinition, Step, build_journey
-from candor.journeys.registry import parse_duration
+from candor.journeys.step_types import parse_duration
 from candor.ledger.registry import purpose_facts
 from candor.policy.facts import PurposeFacts, ThemeRef
 from candor.store.journey_tables import journeys

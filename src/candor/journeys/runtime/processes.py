@@ -15,9 +15,9 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.queues import SimpleQueue
 from types import FrameType
 
-from candor.errors import InvalidInput
+from candor.core.context import Candor
+from candor.core.errors import InvalidInput
 from candor.journeys.runtime.worker import RunStats, default_dispatch, run_worker
-from candor.runtime import Candor
 from candor.store.engine import is_sqlite
 
 Totals = tuple[int, int, int]  # advanced, dispatched, rounds

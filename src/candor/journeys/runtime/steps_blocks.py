@@ -8,15 +8,16 @@ from dataclasses import replace
 
 from sqlalchemy import func, insert, select
 
-from candor.journeys.runtime.common import address_map, contact_ids, decide_batch
+from candor.figures import change_counts as counts
+from candor.journeys.runtime.batch_moves import Member, Moves, StepContext, go, leave, sort_into
 from candor.journeys.runtime.handlers import Handler, register_handler
-from candor.journeys.runtime.moves import Member, Moves, StepContext, go, leave, sort_into
-from candor.ledger import audit, counts
+from candor.journeys.runtime.step_support import address_map, contact_ids, decide_batch
+from candor.ledger import audit
 from candor.ledger.bulk import lock_contacts
+from candor.ledger.events import publish_blocks
 from candor.policy.decide import block_kind
 from candor.store.journey_tables import outbox
 from candor.store.tables import blocks, communications
-from candor.sync.outbox import publish_blocks
 
 
 def run_advertising_block(ctx: StepContext, members: list[Member]) -> Moves:

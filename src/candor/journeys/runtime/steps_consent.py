@@ -14,21 +14,9 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.sql.elements import ColumnElement
 
-from candor import tokens
-from candor.durations import add
-from candor.journeys.registry import parse_duration
-from candor.journeys.runtime.common import (
-    GONE,
-    REFUSALS,
-    consent_news,
-    decide_batch,
-    enqueue,
-    forget_decisions,
-    journey_data,
-)
-from candor.journeys.runtime.handlers import Handler, register_handler
-from candor.journeys.runtime.model import duration
-from candor.journeys.runtime.moves import (
+from candor.core import tokens
+from candor.core.durations import add
+from candor.journeys.runtime.batch_moves import (
     SEEN,
     Member,
     Move,
@@ -39,6 +27,18 @@ from candor.journeys.runtime.moves import (
     leave,
     sort_into,
 )
+from candor.journeys.runtime.handlers import Handler, register_handler
+from candor.journeys.runtime.model import duration
+from candor.journeys.runtime.step_support import (
+    GONE,
+    REFUSALS,
+    consent_news,
+    decide_batch,
+    enqueue,
+    forget_decisions,
+    journey_data,
+)
+from candor.journeys.step_types import parse_duration
 from candor.ledger import audit
 from candor.ledger.bulk import NewEvent, append_events
 from candor.ledger.consents import DOI_TOKEN_PURPOSE

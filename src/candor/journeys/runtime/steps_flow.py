@@ -13,14 +13,10 @@ from typing import Any
 from sqlalchemy import String, and_, bindparam, cast, literal, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from candor.durations import add
-from candor.errors import InvalidInput
+from candor.core.durations import add
+from candor.core.errors import InvalidInput
 from candor.journeys.definition import EventCondition
-from candor.journeys.runtime.common import consent_news, inbound_news, woken
-from candor.journeys.runtime.filters import compile_filter
-from candor.journeys.runtime.handlers import Handler, register_handler
-from candor.journeys.runtime.model import duration
-from candor.journeys.runtime.moves import (
+from candor.journeys.runtime.batch_moves import (
     SEEN,
     Member,
     Move,
@@ -31,6 +27,10 @@ from candor.journeys.runtime.moves import (
     hold,
     sort_into,
 )
+from candor.journeys.runtime.filters import compile_filter
+from candor.journeys.runtime.handlers import Handler, register_handler
+from candor.journeys.runtime.model import duration
+from candor.journeys.runtime.step_support import consent_news, inbound_news, woken
 from candor.ledger import audit
 from candor.ledger.bulk import lock_contacts
 from candor.ledger.profile import coerce_value

@@ -19,16 +19,7 @@ from sqlalchemy import String, bindparam, cast, insert, literal, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from candor.channels.links import download_token
-from candor.journeys.runtime.common import (
-    GONE,
-    contact_ids,
-    decide_batch,
-    journey_data,
-    message_key,
-    upsert_insert,
-)
-from candor.journeys.runtime.handlers import Handler, register_handler
-from candor.journeys.runtime.moves import (
+from candor.journeys.runtime.batch_moves import (
     SEEN,
     Member,
     Move,
@@ -38,6 +29,15 @@ from candor.journeys.runtime.moves import (
     hold,
     leave,
     sort_into,
+)
+from candor.journeys.runtime.handlers import Handler, register_handler
+from candor.journeys.runtime.step_support import (
+    GONE,
+    contact_ids,
+    decide_batch,
+    journey_data,
+    message_key,
+    upsert_insert,
 )
 from candor.journeys.runtime.steps_send import OUTBOX_COLUMNS
 from candor.ledger import audit

@@ -15,10 +15,15 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
 from candor.journeys.runtime import caps
-from candor.journeys.runtime.common import contact_ids, decide_batch, message_key, upsert_insert
+from candor.journeys.runtime.batch_moves import Member, Moves, StepContext, defer, go, sort_into
+from candor.journeys.runtime.batch_values import rows_table
 from candor.journeys.runtime.handlers import Handler, register_handler
-from candor.journeys.runtime.moves import Member, Moves, StepContext, defer, go, sort_into
-from candor.journeys.runtime.rows import rows_table
+from candor.journeys.runtime.step_support import (
+    contact_ids,
+    decide_batch,
+    message_key,
+    upsert_insert,
+)
 from candor.policy.decide import ALLOWED, Decision
 from candor.store.engine import is_sqlite
 from candor.store.journey_tables import journey_contacts, outbox

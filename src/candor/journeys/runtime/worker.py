@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from candor.core.context import Candor
 from candor.journeys.runtime.advance import advance
-from candor.runtime import Candor
 from candor.sync.delivery import deliver_due
 
 log = logging.getLogger("candor.worker")

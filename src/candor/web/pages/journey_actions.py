@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from candor.core.context import Candor
 from candor.journeys.definition import JourneyError, build_journey
 from candor.ledger import audit
 from candor.policy.twin import count_by_reason
-from candor.runtime import Candor
 from candor.store.engine import reading
 
 

@@ -17,12 +17,12 @@ from candor.ledger.blocks import lift_block, set_block
 from candor.ledger.consents import ConsentInput, record_consent
 from candor.ledger.contacts import contact_row
 from candor.ledger.registry import facts_from_row
-from candor.ledger.vault import Vault
 from candor.policy.decide import Decision, decide
 from candor.policy.facts import ContactFacts, PurposeFacts, ThemeRef
 from candor.policy.load import contact_facts
 from candor.rights.messages import queue_doi_confirmation
 from candor.store.tables import addresses, block_lifts, blocks, purpose_versions, purposes, themes
+from candor.store.vault import Vault
 from candor.web.pages.i18n import translator
 
 # DPV terms that mark a purpose as profiling or sharing: one box, no channels.

@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from candor.runtime import Candor
+from candor.core.context import Candor
 from candor.web.pages.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
 from candor.web.pages.security import csrf_token, is_https, remember_csrf_seed
 

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from candor import tokens
-from candor.auth import Principal
-from candor.runtime import Candor
+from candor.accounts.api_keys import Principal
+from candor.core import tokens
+from candor.core.context import Candor
 from candor.store.engine import reading
 from candor.store.tables import api_keys
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from candor import tokens
 from candor.channels.links import read_preferences
-from candor.errors import CandorError, Conflict, InvalidInput, NotFound
+from candor.core import tokens
+from candor.core.errors import CandorError, Conflict, InvalidInput, NotFound
 from candor.ledger.consents import DOI_TOKEN_PURPOSE, confirm_doi
 from candor.store.engine import reading
 from candor.store.tables import doi_tokens

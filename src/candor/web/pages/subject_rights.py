@@ -12,19 +12,19 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, select, update
 
-from candor import tokens
-from candor.errors import Conflict, InvalidInput, NotFound
+from candor.core import tokens
+from candor.core.errors import Conflict, InvalidInput, NotFound
 from candor.ledger import audit
 from candor.ledger.consents import ConsentInput, record_consent
 from candor.ledger.contacts import contact_row, read_contact
 from candor.ledger.registry import facts_from_row
-from candor.ledger.vault import Vault
 from candor.policy.load import decide_for
 from candor.rights import requests as dsr
 from candor.rights.fulfil import carry_out, history
 from candor.rights.requests_view import request_row
 from candor.store.rights_tables import dsr_requests
 from candor.store.tables import consent_events, purposes
+from candor.store.vault import Vault
 
 GPC_SOURCE: Final = "gpc"
 GPC_TERMS: Final = ("Profiling", "Sharing", "SellData", "PersonalisedAdvertising")

@@ -8,14 +8,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from candor.auth import authenticate
-from candor.errors import CandorError
+from candor.accounts.api_keys import authenticate
+from candor.core.errors import CandorError
 from candor.journeys.definition import JourneyError, build_journey
 from candor.ledger import audit
 from candor.store.engine import reading
 from candor.store.journey_tables import journeys
 from candor.web.api_journeys import JourneyId
-from candor.web.figures import figures_cache
+from candor.web.deps import figures_cache
 from candor.web.pages import journey_actions
 from candor.web.pages.access import current_session, may, team
 from candor.web.pages.journey_svg import draw

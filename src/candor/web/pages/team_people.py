@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from candor.errors import CandorError, InvalidInput, NotFound
+from candor.core.errors import CandorError, InvalidInput, NotFound
 from candor.ledger import audit
 from candor.ledger.blocks import list_blocks
 from candor.ledger.communications import list_communications

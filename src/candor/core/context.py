@@ -8,9 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from candor.clock import Clock, SystemClock
-from candor.ledger.vault import KEY_FILE_NAME, Vault, load_master_key
+from candor.core.clock import Clock, SystemClock
 from candor.store.engine import database_url, keystore_url, make_engine
+from candor.store.vault import KEY_FILE_NAME, Vault, load_master_key
 
 
 def default_key_file(data_url: str) -> Path:

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Engine, delete, select
 
-from candor.ledger.key_cache import KeyCache, Missing
+from candor.store.key_cache import KeyCache, Missing
 from candor.store.keystore import contact_keys
 from candor.store.sql import insert_driver_rows, to_driver
 from candor.store.types import utcnow

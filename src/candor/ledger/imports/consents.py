@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from candor.ledger import tallies
-from candor.ledger.import_chain import EVENT_COLUMNS, OCCURRED, EventRows
-from candor.ledger.import_seal import sealed_of
+from candor.figures import consent_tallies as tallies
+from candor.ledger.events import publish_consents, targets
+from candor.ledger.imports.chain import EVENT_COLUMNS, OCCURRED, EventRows
+from candor.ledger.imports.seal import sealed_of
 from candor.store.sql import Work, insert_driver_rows, reserve_ids
 from candor.store.tables import consent_events, consent_state, ledger_heads
-from candor.sync.outbox import publish_consents, targets
 
 if TYPE_CHECKING:
-    from candor.ledger.import_plan import Candidate
+    from candor.ledger.imports.plan import Candidate
 
 HEAD_COLUMNS = ("contact_id", "last_event_id", "last_hash", "event_count")
 STATE_COLUMNS = (

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from candor.ledger.connector_settings import WebhookConnector
 from candor.ledger.external_ids import external_value
-from candor.ledger.vault import Vault
 from candor.store.tables import addresses, contacts
-from candor.sync.connectors import WebhookConnector
+from candor.store.vault import Vault
 
 # Consent statuses a receiver can act on (requested and pending change nothing there).
 SHARED_STATUSES = frozenset({"granted", "confirmed", "refused", "withdrawn", "expired"})

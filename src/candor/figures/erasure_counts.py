@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from candor.journeys import here
-from candor.ledger import counts
+from candor.figures import change_counts as counts
+from candor.figures import step_counts as here
 from candor.store.journey_tables import journey_contacts
 from candor.store.sql import in_batch
 from candor.store.sync_tables import sync_deliveries

@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from candor.ledger import audit, tallies
-from candor.ledger.import_consents import ConsentBatch
-from candor.ledger.import_plan import ADDRESS_COLUMNS, Candidate, ImportReport
-from candor.ledger.import_seal import seal, sealed_of
-from candor.ledger.vault import Vault
-from candor.rights.suppression import SUPPRESSED_PROBLEM as SUPPRESSED
-from candor.rights.suppression import drop_suppressed
+from candor.figures import consent_tallies as tallies
+from candor.ledger import audit
+from candor.ledger.imports.consents import ConsentBatch
+from candor.ledger.imports.plan import ADDRESS_COLUMNS, Candidate, ImportReport
+from candor.ledger.imports.seal import seal, sealed_of
+from candor.ledger.suppression import SUPPRESSED_PROBLEM as SUPPRESSED
+from candor.ledger.suppression import drop_suppressed
 from candor.store.sql import (
     Work,
     bind_processors,
@@ -30,6 +30,7 @@ from candor.store.sql import (
     to_driver,
 )
 from candor.store.tables import addresses, contacts
+from candor.store.vault import Vault
 
 CONTACT_COLUMNS = (
     "id",

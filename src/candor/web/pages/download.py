@@ -14,14 +14,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from candor import tokens
 from candor.channels.links import read_download
-from candor.errors import NotFound
+from candor.core import tokens
+from candor.core.context import Candor
+from candor.core.errors import NotFound
 from candor.ledger import audit
 from candor.rights.fulfil import history
 from candor.rights.render import render_copy
 from candor.rights.requests_view import request_result, request_row
-from candor.runtime import Candor
 from candor.web.pages.render import render
 
 router = APIRouter(tags=["subject pages"], include_in_schema=False)

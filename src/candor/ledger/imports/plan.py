@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
-from candor.errors import InvalidInput
+from candor.core.errors import InvalidInput
 from candor.ledger.addresses import AddressError, normalize
 from candor.ledger.external_ids import external_index
 from candor.ledger.profile import attribute_types, coerce_value
 from candor.ledger.registry import facts_from_row
-from candor.ledger.vault import Vault
 from candor.policy.facts import PurposeFacts
 from candor.store.tables import purposes, themes
+from candor.store.vault import Vault
 
 if TYPE_CHECKING:
-    from candor.ledger.import_seal import Sealed
+    from candor.ledger.imports.seal import Sealed
 
 ADDRESS_COLUMNS = {"email": "email", "phone": "sms", "whatsapp": "whatsapp"}
 PLAIN_COLUMNS = {"external_id", "first_name", "last_name", "language", "timezone"}

@@ -19,12 +19,9 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from candor.ledger import counts
-from candor.ledger.vault import Vault
-from candor.store.sync_tables import sync_deliveries, sync_events
-from candor.store.tables import contacts
-from candor.sync.connectors import WebhookConnector, load_settings
-from candor.sync.events import (
+from candor.figures import change_counts as counts
+from candor.ledger.connector_settings import WebhookConnector, load_settings
+from candor.ledger.event_data import (
     IDENTITY_CHANGES,
     SHARED_STATUSES,
     block_data,
@@ -32,6 +29,9 @@ from candor.sync.events import (
     holders,
     identifiers,
 )
+from candor.store.sync_tables import sync_deliveries, sync_events
+from candor.store.tables import contacts
+from candor.store.vault import Vault
 
 _origin: ContextVar[str | None] = ContextVar("candor_sync_origin", default=None)
 SEALED_FIELD = "sync"
@@ -239,3 +239,23 @@ def publish_erasures(
     publish_many(conn, "contact.erased", items, at=at, sealed=sealed, able=able)
     wanted = targets(conn, "contact.erased")
     return {cid: [c.id for c in wanted if c.identifier in subjects[cid]] for cid in people}
+
+
+def erasure_acknowledgements(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
+    """Per connector told of the contact's erasure: event id, status, acknowledgement time."""
+    d = sync_deliveries
+    rows = conn.execute(
+        select(d.c.connector, d.c.status, d.c.acknowledged_at, sync_events.c.event_id)
+        .join(sync_events, sync_events.c.id == d.c.event_row)
+        .where(sync_events.c.contact_id == contact_id, sync_events.c.type == "contact.erased")
+        .order_by(d.c.connector)
+    )
+    return [
+        {
+            "connector": r.connector,
+            "event_id": r.event_id,
+            "status": r.status,
+            "acknowledged_at": r.acknowledged_at.isoformat() if r.acknowledged_at else None,
+        }
+        for r in rows
+    ]

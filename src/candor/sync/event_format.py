@@ -20,8 +20,8 @@ from pydantic import (
     ValidationError,
 )
 
-from candor.sync.connectors import EVENT_TYPES
-from candor.text_rules import Ident, Language, Name, NoNul, TimeZone
+from candor.core.text_checks import Ident, Language, Name, NoNul, TimeZone
+from candor.ledger.connector_settings import EVENT_TYPES
 
 
 def _int_as_text(value: Any) -> Any:

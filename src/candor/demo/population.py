@@ -11,13 +11,13 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from candor.demo_journey import run_demo_journey
+from candor.core.context import Candor
+from candor.demo.journey_run import run_demo_journey
 from candor.ledger.blocks import insert_block
 from candor.ledger.config import apply_config, load_config_file
-from candor.ledger.importer import import_rows, plan_header
+from candor.ledger.imports.importer import import_rows, plan_header
 from candor.ledger.registry import purpose_facts, theme_ref
 from candor.policy.twin import count_by_reason, decisions
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.tables import contacts
 

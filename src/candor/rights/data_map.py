@@ -1,9 +1,9 @@
-"""The one registry of every place personal data lives: access, erasure and the scan read it.
+"""The data map: every place personal data lives. Access, erasure and the scan read it.
 
 Each entry names a table, how rows belong to a contact (a contact column, or a parent row),
 which columns are encrypted, the copy section that exports it, the data category, and what
 erasure does with it. A test fails when a table with a contact column is missing here, so a
-new table cannot be forgotten; later modules add their tables with `register`.
+new table cannot be forgotten.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from candor.store import journey_tables as jt
 from candor.store import rights_tables as rt
+from candor.store import sync_tables as st
 from candor.store import tables as t
 from candor.store.sql import in_batch
 
@@ -72,6 +73,13 @@ PLACES: list[Place] = [
     # Children first: erasure walks this list in order.
     Place(t.doi_tokens, "consents", "consent"),
     Place(
+        st.sync_block_links,
+        "blocks",
+        "preferences",
+        contact_column=None,
+        parent=("block_id", t.blocks, "id"),
+    ),
+    Place(
         t.block_lifts,
         "blocks",
         "preferences",
@@ -83,6 +91,12 @@ PLACES: list[Place] = [
     Place(t.consent_state, "consents", "consent"),
     Place(t.consent_events, "consents", "consent", encrypted=("evidence",)),
     Place(t.ledger_heads, "consents", "consent"),
+    # A contact.erased event is published after the erasure's deletes and scan, so it
+    # survives as the proof that connectors were told; its identifier is sealed under a key
+    # of its own.
+    Place(st.sync_deliveries, "communications", "communication"),
+    Place(st.sync_events, "communications", "communication", encrypted=("sealed",)),
+    Place(st.sync_source_rows, "journeys", "journey"),
     Place(t.rectifications, "rectifications", "identity", encrypted=("old_value", "new_value")),
     Place(jt.journey_transitions, "journeys", "journey"),
     Place(jt.journey_contacts, "journeys", "journey"),
@@ -129,14 +143,6 @@ PLACES: list[Place] = [
 NOT_PERSONAL: dict[str, str] = {
     "erasure_certificates": "the proof of erasure: ids, counts, rules and digests only",
 }
-
-
-def register(place: Place, *, before: str | None = "addresses") -> None:
-    """Add a table of a later module (placed before `before`, so children go first)."""
-    if any(p.name == place.name for p in PLACES):
-        raise ValueError(f"{place.name} is already registered")
-    index = next((i for i, p in enumerate(PLACES) if p.name == before), len(PLACES))
-    PLACES.insert(index, place)
 
 
 def place(name: str) -> Place:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from candor.errors import Conflict, InvalidInput
+from candor.core.errors import Conflict, InvalidInput
 from candor.ledger import audit
 from candor.store.rights_tables import suppression
 from candor.store.sql import in_batch

@@ -21,21 +21,22 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import Connection, func, select
 
-from candor.durations import parse_duration, subtract
-from candor.journeys import here as journeys_here
-from candor.ledger import counts, tallies
+from candor.core.context import Candor
+from candor.core.durations import parse_duration, subtract
+from candor.figures import change_counts as counts
+from candor.figures import consent_tallies as tallies
+from candor.figures import step_counts as journeys_here
 from candor.policy.decide import DENIAL_REASONS
-from candor.runtime import Candor
 from candor.store.engine import reading
 from candor.store.journey_tables import journey_step_stats, journeys
 from candor.store.rights_tables import dsr_requests
 from candor.store.tables import communications, purposes
-from candor.sync.status import sync_figures
 
 OPEN_REQUESTS: Final = ("received", "verifying", "in_progress")
 STOP_OUTCOMES: Final = frozenset(
@@ -233,8 +234,14 @@ class SendTally:
         }
 
 
-def compute(conn: Connection, at: datetime, tally: SendTally) -> dict[str, Any]:
-    """Every Mission Control figure at `at`."""
+SyncReader = Callable[[Connection], dict[str, Any]]
+
+
+def compute(
+    conn: Connection, at: datetime, tally: SendTally, sync_figures: SyncReader
+) -> dict[str, Any]:
+    """Every Mission Control figure at `at`; `sync_figures` is the sync package's reader,
+    passed in because connectors sit above this package."""
     return {
         "generated_at": at.isoformat(),
         "journeys": journey_figures(conn),
@@ -249,8 +256,9 @@ def compute(conn: Connection, at: datetime, tally: SendTally) -> dict[str, Any]:
 class FiguresCache:
     """One snapshot shared by every viewer; recomputed after `min_interval` (or 10x slower)."""
 
-    def __init__(self, min_interval: float = 1.0) -> None:
+    def __init__(self, sync_figures: SyncReader, min_interval: float = 1.0) -> None:
         self.min_interval = min_interval
+        self.sync_figures = sync_figures
         self.tally = SendTally()
         self.snapshot: dict[str, Any] | None = None
         self.stamp = 0.0
@@ -267,7 +275,7 @@ class FiguresCache:
             if self.snapshot is None or fresh or age >= max(self.min_interval, 10 * self.cost):
                 started = time.monotonic()
                 with reading(cx.engine) as conn:
-                    figures = compute(conn, cx.clock.now(), self.tally)
+                    figures = compute(conn, cx.clock.now(), self.tally, self.sync_figures)
                     stored = tallies.stored_rows(conn)
                     counted = counts.stored_rows(conn)
                 if stored > max(FOLD_ROWS, 2 * self.folded_rows):  # writers' deltas piled up
@@ -286,12 +294,3 @@ class FiguresCache:
 
 def _body(figures: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in figures.items() if k != "generated_at"}
-
-
-def figures_cache(cx_state: Any) -> FiguresCache:
-    """The app's shared cache (created on first use)."""
-    cache = getattr(cx_state, "figures_cache", None)
-    if cache is None:
-        cache = cx_state.figures_cache = FiguresCache()
-    assert isinstance(cache, FiguresCache)
-    return cache

@@ -13,10 +13,10 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
-from candor.ledger.vault import PendingKey
+from candor.store.vault import PendingKey
 
 if TYPE_CHECKING:
-    from candor.ledger.import_plan import Candidate, ConsentColumn
+    from candor.ledger.imports.plan import Candidate, ConsentColumn
 
 _EVIDENCE_JSON = json.JSONEncoder(sort_keys=True)  # = json.dumps(..., sort_keys=True)
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 from sqlalchemy import Connection
 
-from candor.errors import InvalidInput
+from candor.core.errors import InvalidInput
 from candor.ledger.registry import setting
 
 EVENT_TYPES = (

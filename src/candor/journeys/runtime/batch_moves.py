@@ -17,12 +17,12 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, String, insert, literal, select, update
 
+from candor.core.context import Candor
+from candor.figures.step_counts import HERE, HERE_STATUSES, add_step_counts
 from candor.journeys.definition import Step
-from candor.journeys.here import HERE, HERE_STATUSES, add_step_counts
+from candor.journeys.runtime.batch_values import ids_table
 from candor.journeys.runtime.model import Journey
-from candor.journeys.runtime.rows import ids_table
 from candor.policy.decide import Decision
-from candor.runtime import Candor
 from candor.store.journey_tables import journey_contacts, journey_transitions
 from candor.store.sql import in_batch
 from candor.store.types import UTCDateTime

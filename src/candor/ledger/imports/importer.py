@@ -22,8 +22,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from candor.errors import InvalidInput
-from candor.ledger.import_plan import (
+from candor.core.errors import InvalidInput
+from candor.ledger.imports.plan import (
     ADDRESS_COLUMNS,
     CONSENT_VALUES,
     EVIDENCE_COLUMNS,
@@ -36,9 +36,9 @@ from candor.ledger.import_plan import (
     parse_row,
     plan_header,
 )
-from candor.ledger.import_seal import seal
-from candor.ledger.import_writes import write_batch
-from candor.ledger.vault import Vault
+from candor.ledger.imports.seal import seal
+from candor.ledger.imports.writes import write_batch
+from candor.store.vault import Vault
 
 __all__ = [
     "ADDRESS_COLUMNS",

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
-from candor.journeys.runtime.moves import Decided, Member, StepContext
+from candor.journeys.runtime.batch_moves import Decided, Member, StepContext
 from candor.policy.decide import ALLOWED, Decision
 from candor.policy.facts import PurposeFacts, ThemeRef
 from candor.policy.twin import decisions, first_deliverable

@@ -17,10 +17,10 @@ from rich.table import Table
 
 from candor.channels.dispatch import dispatch_due
 from candor.channels.mailsink import MailSink
-from candor.clock import ManualClock
+from candor.core.clock import ManualClock
+from candor.core.context import Candor
 from candor.journeys import load_journey
 from candor.journeys.runtime import journey_status, launch, run_until_idle
-from candor.runtime import Candor
 from candor.store.engine import reading
 
 

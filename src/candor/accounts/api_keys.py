@@ -10,7 +10,7 @@ from typing import Final
 
 from sqlalchemy import Connection, insert, select
 
-from candor.errors import InvalidInput
+from candor.core.errors import InvalidInput
 from candor.ledger import audit
 from candor.store.tables import api_keys
 

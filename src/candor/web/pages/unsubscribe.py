@@ -16,13 +16,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from candor import tokens
 from candor.channels.links import UnsubscribeClaims, read_unsubscribe
-from candor.errors import CandorError
+from candor.core import tokens
+from candor.core.context import Candor
+from candor.core.errors import CandorError
 from candor.ledger.consents import ConsentInput, record_consent
 from candor.ledger.registry import purpose_facts, theme_ref
 from candor.policy.load import decide_for
-from candor.runtime import Candor
 from candor.store.journey_tables import outbox
 from candor.web.pages.i18n import LANGUAGES
 from candor.web.pages.render import render

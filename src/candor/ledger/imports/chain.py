@@ -22,7 +22,7 @@ from candor.store.sql import to_driver
 from candor.store.tables import consent_events
 
 if TYPE_CHECKING:
-    from candor.ledger.import_plan import ConsentColumn
+    from candor.ledger.imports.plan import ConsentColumn
 
 EVENT_COLUMNS = (
     "id",
