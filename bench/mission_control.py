@@ -1,14 +1,15 @@
-"""Mission Control benchmark: one refresh (web.figures.compute) at a million contacts.
+"""Mission Control benchmark: one refresh (figures.mission_control.compute) at a million contacts.
 
 Seeds n contacts set-based with consents to three purposes (several rows per contact for
 some, versions below a re-consent floor, agreed times spread over about three years so that
 events' P2Y validity makes some expire), 6% of them blocked (a sixth of those lifted), a
 running journey holding 60% of them at three steps (active, waiting, done), and one synced
 event per contact delivered to one or two connectors (pending, delivered, a few dead), then
-counts the tallies and counts once (ledger.tallies, ledger.counts, journeys.here rebuild, as
+counts the tallies and counts once (figures.consent_tallies, figures.change_counts,
+figures.step_counts rebuild, as
 migrations 0010 and 0012 do for existing data). Measured: the median and p95 of several
 refreshes, each figure's share, and the figures by the old full scans
-(tests/web/figures_oracle.py) for comparison; both must agree.
+(tests/figures/oracle.py) for comparison; both must agree.
 """
 
 from __future__ import annotations

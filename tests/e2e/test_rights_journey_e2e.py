@@ -16,7 +16,7 @@ from candor.cli import app as cli
 from candor.core.context import Candor
 from candor.ledger.registry import purpose_facts
 from candor.policy.load import decide_for
-from candor.rights.erasure import certificate_of
+from candor.rights.certificates import certificate_of
 from candor.store.engine import reading
 from candor.store.tables import addresses, consent_events
 from candor.web import create_app

@@ -10,7 +10,7 @@ from sqlalchemy import insert
 
 from candor.core.context import Candor
 from candor.ledger.blocks import lift_block, set_block
-from candor.ledger.contacts import rectify_contact
+from candor.ledger.rectification import rectify_contact
 from candor.rights.access import compile_access_copy
 from candor.rights.copy_schema import AccessCopy, schema_text
 from candor.rights.decisions import score_contact

@@ -9,7 +9,8 @@ import pytest
 from candor.core.clock import ManualClock
 from candor.core.context import Candor
 from candor.core.errors import NotFound
-from candor.rights.erasure import certificate_of, erase_contact
+from candor.rights.certificates import certificate_of
+from candor.rights.erasure import erase_contact
 from candor.store.engine import reading
 from candor.sync.delivery import backoff, deliver_due, replay
 from candor.sync.status import sync_status

@@ -1,1 +1,2 @@
-"""Channels: templates, transports and inbound keywords for e-mail, SMS and WhatsApp."""
+"""Channels: message templates, composing and sending e-mail, SMS and WhatsApp from the outbox
+(with the gate checked again at dispatch), tracked links and inbound keywords."""

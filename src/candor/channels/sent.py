@@ -1,8 +1,8 @@
 """Recording a sent batch: its communications and its outbox rows, a few statements a batch.
 
-On PostgreSQL a multi-row INSERT ... RETURNING and an executemany UPDATE cost ~0.3 ms a
-message (psycopg parses the long statement, then runs one UPDATE per row); ids drawn from
-the sequence with COPY, and one UPDATE joined to unnested arrays, do the same in two trips.
+On PostgreSQL ids are drawn from the sequence and the rows written with COPY, and one UPDATE
+joined to unnested arrays marks the outbox: two trips, where a multi-row INSERT ... RETURNING
+is parsed as one long statement and an executemany UPDATE runs once per row.
 """
 
 from __future__ import annotations

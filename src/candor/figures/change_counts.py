@@ -6,14 +6,14 @@ signed change it made into figure_counts, keyed (figure, item, state):
 
 - ("blocks", kind, "active"): +1 when a block is set (ledger.blocks, the journey step
   set_advertising_block), -1 when it is lifted, minus the active blocks erasure deletes;
-- ("sync", connector, status): +1 pending per delivery published (sync.outbox), pending ->
+- ("sync", connector, status): +1 pending per delivery published (ledger.events), pending ->
   delivered or dead when a delivery finishes, dead -> pending on replay (sync.delivery),
   minus the deliveries erasure deletes.
 
 Writers only INSERT (one executemany of the few keys a transaction touched): concurrent
-writers never wait on a shared counter row. A refresh sums the table (web.figures);
-fold() replaces the rows by their sums when deltas pile up, as ledger.tallies does for the
-consent figures. tests/web/test_figure_counts.py proves the sums equal the old full count
+writers never wait on a shared counter row. A refresh sums the table (figures.mission_control);
+fold() replaces the rows by their sums when deltas pile up, as figures.consent_tallies does for the
+consent figures. tests/figures/test_change_counts.py proves the sums equal the old full count
 after random sequences of the real operations.
 """
 

@@ -16,7 +16,7 @@ nothing that moves:
   plus those of the lapse's own day whose earliest agreed row is before the instant. A day,
   not the instant, keeps the tally small (a row per purpose, flag, version and day, however
   many contacts), and the one day that straddles the instant is counted on the index
-  (purpose_id, status, occurred_at) by the reader (web.figures).
+  (purpose_id, status, occurred_at) by the reader (figures.mission_control).
 
 figure_tallies holds signed counts of pairs per signature; rows with no purpose count live
 (not erased) contacts. Writers only INSERT deltas (executemany of the few signatures a batch
@@ -25,7 +25,7 @@ A refresh sums the table; fold() replaces the rows by their sums when deltas pil
 
 Every writer of consent_state or of a contact's liveness calls in here: ledger.bulk (the
 projection of consents.append_event and of journey steps), the import (ledger.import_*),
-ledger.contacts.create_contact and rights.erasure. tests/web/test_figure_tallies.py proves
+ledger.contacts.create_contact and rights.erasure. tests/figures/test_consent_tallies.py proves
 the sums equal a full scan after random sequences of those operations.
 """
 

@@ -2,8 +2,8 @@
 
 Erasure deletes the person's blocks, sync deliveries and journey rows through the registry
 walk (rights.erasure); the figures kept incrementally must lose exactly those rows: active
-blocks by kind and deliveries by connector and status (ledger.counts), and the journey
-rows that counted "here" at a step of a running journey (journeys.here). Each is one
+blocks by kind and deliveries by connector and status (figures.change_counts), and the journey
+rows that counted "here" at a step of a running journey (figures.step_counts). Each is one
 GROUP BY over the people's own rows, on indexes that start with the contact.
 """
 

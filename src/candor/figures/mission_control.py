@@ -1,19 +1,20 @@
 """Mission Control figures, from indexed aggregates and incremental tallies (never per contact).
 
 - journeys: the journey_step_stats aggregates the runtime maintains per running journey and
-  step: passed, stopped by reason, deferred, and how many are there now (journeys.here);
+  step: passed, stopped by reason, deferred, and how many are there now (figures.step_counts);
 - purposes: the consent tallies every writer of consent_state and contacts keeps in its own
-  transaction (ledger.tallies), summed, plus one indexed count of the day on which a
+  transaction (figures.consent_tallies), summed, plus one indexed count of the day on which a
   purpose's lapse instant falls; "not yet asked" is the live contacts minus the pairs
   counted for the purpose;
 - blocks by kind and sync deliveries per connector and status: the counts their writers
-  keep (ledger.counts), with the few newest dead letters (sync.status);
+  keep (figures.change_counts), with the few newest dead letters (sync.status);
 - DSRs by status (index status, due_at), sends per minute from an in-memory tally that
   only reads communications newer than the last id it saw.
 
 A snapshot is shared by every viewer and recomputed at most once per interval (longer when a
 computation was slow), so N open dashboards cost one computation. A refresh that finds the
-writers' deltas piled up folds them into one row per key (ledger.tallies.fold, counts.fold).
+writers' deltas piled up folds them into one row per key (consent_tallies.fold,
+change_counts.fold).
 """
 
 from __future__ import annotations
@@ -119,8 +120,8 @@ def step_figures(here: int, outcomes: dict[str, int]) -> dict[str, Any]:
 def purpose_figures(conn: Connection, at: datetime) -> list[dict[str, Any]]:
     """Per consent purpose: not yet asked, pending double opt-in, re-consent due, expiring.
 
-    From the summed tallies (ledger.tallies: a row per purpose, flag, version and day), plus
-    one indexed count of the day on which a purpose's lapse instant falls.
+    From the summed tallies (figures.consent_tallies: a row per purpose, flag, version and
+    day), plus one indexed count of the day on which a purpose's lapse instant falls.
     """
     tally, _ = tallies.sums(conn)
     live = tally.get(tallies.LIVE, 0)
@@ -155,7 +156,7 @@ def purpose_figures(conn: Connection, at: datetime) -> list[dict[str, Any]]:
 
 
 def block_figures(conn: Connection) -> dict[str, int]:
-    """Active (not lifted) blocks by kind: all, channel, address, theme (ledger.counts)."""
+    """Active (not lifted) blocks by kind: all, channel, address, theme (figures.change_counts)."""
     out = {"all": 0, "channel": 0, "address": 0, "theme": 0}
     for (kind, _), n in counts.sums(conn, counts.BLOCKS).items():
         out[kind] = n

@@ -3,11 +3,11 @@
 Mission Control showed, per running journey and step, the journey_contacts rows there now
 (status active or waiting): a GROUP BY over every contact in every running journey, on
 each refresh. The runtime already adds per (journey, step, outcome) deltas to
-journey_step_stats once per batch (journeys.runtime.moves.flush_stats); the "here" count
+journey_step_stats once per batch (journeys.runtime.batch_moves.flush_stats); the "here" count
 rides along under the reserved outcome HERE, which no reason code can spell:
 
 - launch: +entered at the first step (journeys.runtime.enroll);
-- a move (journeys.runtime.moves.apply), per group: -n at the step it leaves, +n at the
+- a move (journeys.runtime.batch_moves.apply), per group: -n at the step it leaves, +n at the
   step it reaches when it stays in the journey (moved on, held); done, exited, expired and
   erased by the forget step only subtract. Members a batch holds are all "here" at the
   step, so the change follows from the group's size: no per-contact work, no statement;
@@ -17,8 +17,8 @@ rides along under the reserved outcome HERE, which no reason code can spell:
 - archive ends the journey: its HERE rows are dropped (its figures stop mattering; the
   purge of its rows that follows corrects nothing).
 
-Readers (web.figures, journeys.runtime.archive.journey_status) keep HERE apart from the
-outcomes. tests/web/test_journey_here.py proves the counts equal the old GROUP BY after
+Readers (figures.mission_control, journeys.runtime.archive.journey_status) keep HERE apart from the
+outcomes. tests/figures/test_step_counts.py proves the counts equal the old GROUP BY after
 random launches, advances, expiries, stops, erasures and forget steps.
 """
 

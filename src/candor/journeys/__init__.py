@@ -1,4 +1,5 @@
-"""Journey studio: the journey file format, its validation and privacy lint (pure, no I/O)."""
+"""Journeys: the file format, validation and privacy lint (pure, no I/O, in this package's
+modules) and the runtime that launches, advances and archives them (journeys.runtime)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,8 @@ from candor.journeys.definition import (
     parse_step,
 )
 from candor.journeys.lint import check, has_errors, lint
+from candor.journeys.reference import PurposeInfo, Registry, StaticRegistry
 from candor.journeys.step_types import (
-    PurposeInfo,
-    Registry,
-    StaticRegistry,
     StepType,
     TemplateParts,
     get_step_type,

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from functools import partial
 
 from candor.journeys.definition import JourneyDefinition, Problem, Step
-from candor.journeys.step_types import InlineTemplates, PurposeInfo, Registry
+from candor.journeys.reference import InlineTemplates, PurposeInfo, Registry
 from candor.journeys.validate import next_steps, reachable, template_field_problems, validate
 
 __all__ = ["check", "has_errors", "lint", "next_steps"]

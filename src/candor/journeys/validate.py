@@ -17,7 +17,8 @@ from candor.journeys.definition import (
     Problem,
     Step,
 )
-from candor.journeys.step_types import InlineTemplates, Registry, get_step_type, template_errors
+from candor.journeys.reference import InlineTemplates, Registry
+from candor.journeys.step_types import get_step_type, template_errors
 
 # --- the step graph ----------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ Same semantics as ledger.consents.append_event, set-based: the batch's chain hea
 in one query, each contact's hash chain is extended in Python with chain.event_hash, the
 events go in with one executemany (RETURNING ids), and ledger_heads and the consent_state
 projection are updated in bulk with latest-wins per exact scope; the projection's change
-goes into Mission Control's tallies (ledger.tallies) from the rows it read anyway.
+goes into Mission Control's tallies (figures.consent_tallies) from the rows it read anyway.
 """
 
 from __future__ import annotations

@@ -7,19 +7,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from candor.core.errors import Conflict, InvalidInput, NotFound
 from candor.figures import consent_tallies as tallies
 from candor.ledger import audit
 from candor.ledger.addresses import AddressError, normalize
-from candor.ledger.events import publish_rectified
 from candor.ledger.external_ids import external_index, external_value, seal_external
 from candor.ledger.profile import attribute_types, coerce_attributes
 from candor.ledger.suppression import refuse_suppressed
 from candor.store.engine import is_sqlite
-from candor.store.tables import addresses, contacts, rectifications
+from candor.store.tables import addresses, contacts
 from candor.store.vault import Vault
 
 IDENTITY_FIELDS = ("first_name", "last_name")
@@ -207,134 +206,6 @@ def find_by_address(conn: Connection, vault: Vault, channel: str, value: str) ->
         .limit(1)
     ).scalar()
     return int(found) if found is not None else None
-
-
-def rectify_contact(
-    conn: Connection,
-    vault: Vault,
-    contact_id: int,
-    changes: dict[str, Any],
-    *,
-    actor: str,
-    at: datetime,
-) -> list[str]:
-    """Apply changes (names, attributes, new addresses); each change keeps old and new value."""
-    row = contact_row(conn, contact_id)
-    key_id = row["key_id"]
-    changed: list[str] = []
-    unknown = set(changes) - {
-        "first_name",
-        "last_name",
-        "attributes",
-        "addresses",
-        "language",
-        "timezone",
-    }
-    if unknown:
-        raise InvalidInput(sorted(unknown)[0], "cannot be changed")
-    raw = vault.decrypt(key_id, "identity", row["identity"])
-    identity = json.loads(raw) if raw else {}
-    new_identity = dict(identity)
-    for name in IDENTITY_FIELDS:
-        if name in changes and changes[name] != identity.get(name):
-            _history(
-                conn, vault, key_id, contact_id, name, identity.get(name), changes[name], actor, at
-            )
-            new_identity[name] = changes[name]
-            changed.append(name)
-    values: dict[str, Any] = {}
-    if new_identity != identity:
-        values["identity"] = vault.encrypt(key_id, "identity", json.dumps(new_identity).encode())
-    if "attributes" in changes:
-        attrs = coerce_attributes(changes["attributes"], attribute_types(conn))
-        merged = dict(row["attributes"])
-        for name, value in attrs.items():
-            if merged.get(name) != value:
-                _history(
-                    conn,
-                    vault,
-                    key_id,
-                    contact_id,
-                    f"attributes.{name}",
-                    merged.get(name),
-                    value,
-                    actor,
-                    at,
-                )
-                changed.append(f"attributes.{name}")
-                merged[name] = value
-        values["attributes"] = merged
-    for name in ("language", "timezone"):
-        if name in changes and changes[name] != row[name]:
-            values[name] = changes[name]
-            changed.append(name)
-    added = normalized_addresses([NewAddress(**a) for a in changes.get("addresses") or []])
-    refuse_suppressed(conn, added, vault.blind_index)  # erased addresses need new consent
-    for channel, value in added:
-        if _holds_address(conn, vault, contact_id, channel, value):
-            continue
-        add_address(conn, vault, contact_id, key_id, channel, value, at=at)
-        _history(conn, vault, key_id, contact_id, f"addresses.{channel}", None, value, actor, at)
-        changed.append(f"addresses.{channel}")
-    if values:
-        conn.execute(
-            update(contacts).where(contacts.c.id == contact_id).values(updated_at=at, **values)
-        )
-    publish_rectified(conn, vault, contact_id, changed, changes, at)
-    audit.record(
-        conn,
-        actor=actor,
-        action="contact.rectify",
-        object_type="contact",
-        object_id=contact_id,
-        at=at,
-        fields=changed,
-    )
-    return changed
-
-
-def _holds_address(
-    conn: Connection, vault: Vault, contact_id: int, channel: str, value: str
-) -> bool:
-    index = vault.blind_index(channel, value)
-    found = conn.execute(
-        select(addresses.c.id).where(
-            addresses.c.contact_id == contact_id,
-            addresses.c.channel == channel,
-            addresses.c.blind_index == index,
-        )
-    ).first()
-    return found is not None
-
-
-def _history(
-    conn: Connection,
-    vault: Vault,
-    key_id: str,
-    contact_id: int,
-    name: str,
-    old: Any,
-    new: Any,
-    actor: str,
-    at: datetime,
-) -> None:
-    def seal(value: Any) -> bytes | None:
-        return (
-            None
-            if value is None
-            else vault.encrypt(key_id, f"rect:{name}", json.dumps(value).encode())
-        )
-
-    conn.execute(
-        insert(rectifications).values(
-            contact_id=contact_id,
-            at=at,
-            actor=actor,
-            field=name,
-            old_value=seal(old),
-            new_value=seal(new),
-        )
-    )
 
 
 def lock_contact(conn: Connection, contact_id: int) -> Any:

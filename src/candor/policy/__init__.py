@@ -1,1 +1,2 @@
-"""The one decision rule (decide and its SQL twin), retention rules and the privacy lint."""
+"""The one decision rule: decide() over a contact's facts and its SQL twin for whole groups,
+the only two places that decide whether a person may be contacted."""

@@ -115,17 +115,15 @@ def _narrowing(target: Select[Any] | None, ids: Sequence[int] | None, dialect: s
     """The conditions that keep each part of the query to the group (none: everyone).
 
     So a small batch never scans everyone. A SELECT (a target group) is read as itself by
-    PostgreSQL, which then estimates it and joins it by hash (as a CTE it took the group for
-    200 people and probed each part's index once per member: deciding for a 1M launch took
-    13 s instead of 3); SQLite shares one CTE, its parameters bound once. A batch of ids
-    on PostgreSQL is one array per part, which PostgreSQL probes directly where a semi-join
-    on the CTE hashed it again for every part (a 5,000-contact batch: 42 -> 29 ms). The
-    array comes with its range (BETWEEN the lowest and highest id): without it PostgreSQL
-    costs 5,000 index probes above a scan of every address, and scanned them all for each
-    batch (at 200k contacts: 40 -> 23 ms a batch). When the batch fills most of its range
-    (a journey's batches do), the range is the index condition and the array only a filter
-    (`id + 0`, which no index answers): one walk along each index instead of three page
-    reads per id and table (45,000 -> 280 buffers a batch).
+    PostgreSQL, which then estimates it and joins it by hash (as a CTE it would take the
+    group for 200 people and probe each part's index once per member); SQLite shares one
+    CTE, its parameters bound once. A batch of ids on PostgreSQL is one array per part,
+    which PostgreSQL probes directly (a semi-join on a CTE hashes it again for every part).
+    The array comes with its range (BETWEEN the lowest and highest id): without it
+    PostgreSQL costs 5,000 index probes above a scan of every address. When the batch fills
+    most of its range (a journey's batches do), the range is the index condition and the
+    array only a filter (`id + 0`, which no index answers): one walk along each index instead
+    of three page reads per id and table.
     """
     if target is not None and ids is not None:
         raise ValueError("decisions() takes a target or ids, not both")

@@ -1,6 +1,6 @@
 """The access copy (Art. 15) and portability export (Art. 20): everything held about one person.
 
-Sections follow rights.registry (a test checks every registry section appears), plus the
+Sections follow rights.data_map (a test checks every registry section appears), plus the
 Art. 15 information: purposes and legal bases with the wordings agreed to, categories,
 recipients, retention, sources, automated decision logic, rights and the right to complain.
 The JSON shape is documented in docs/access-copy.schema.json (rights.copy_schema).

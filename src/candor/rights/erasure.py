@@ -13,25 +13,27 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from candor.core.context import Candor
 from candor.core.errors import NotFound
 from candor.figures import consent_tallies as tallies
 from candor.figures import erasure_counts as counted
 from candor.ledger import audit
-from candor.ledger.events import erasure_acknowledgements, erasure_subjects, publish_erasures
+from candor.ledger.events import erasure_subjects, publish_erasures
 from candor.ledger.external_ids import external_index, external_value
 from candor.ledger.suppression import kind_of, suppress
 from candor.rights import records
+from candor.rights.certificates import store_certificates
 from candor.rights.data_map import PLACES, Place
 from candor.rights.scan import Identifiers, verification_scan
 from candor.store.engine import is_sqlite
 from candor.store.journey_tables import journey_contacts, outbox
-from candor.store.rights_tables import business_records, erasure_certificates, legal_holds
+from candor.store.rights_tables import business_records, legal_holds
 from candor.store.sql import in_batch
 from candor.store.tables import addresses, contacts, ledger_heads, retention_rules
 from candor.store.vault import Vault
@@ -93,44 +95,117 @@ def erase_in(
     `journey_counted`: the journey whose batch erases them (forget) and counts its own
     members leaving their step; their rows in other journeys are subtracted here.
     """
+    people = _lock_people(conn, contact_ids)
+    if not people:
+        return []
+    ids = [p.id for p in people]
+    keys = {p.id: p.key_id for p in people}
+    before = _read_before(conn, vault, people, journey_counted)
+    kept = _retain(conn, vault, ids, keys, at)
+    retained = {k["record"] for ks in kept.values() for k in ks}
+    deleted, scrubbed = _delete_rows(conn, ids, retained, at)
+    suppressed = suppress(conn, [e for items in before.per_contact.values() for e in items], at)
+    _tombstone(conn, ids, at)
+    tallies.write(
+        conn, tallies.changed(before.consents, tallies.pairs_of(conn, ids)), live=-len(ids)
+    )
+    counted.remove(conn, before.figures)
+    scan = verification_scan(conn, before.identifiers)
+    notified = publish_erasures(conn, vault, before.shared, at)  # contact.erased, sealed
+    certificates = [
+        {
+            "contact": contact_id,
+            "issued_at": at.isoformat(),
+            "actor": actor,
+            "reason": reason,
+            "request": request_id,
+            "deleted": deleted.get(contact_id, {}),
+            "scrubbed": scrubbed.get(contact_id, {}),
+            "tombstone": {
+                "table": "contacts",
+                "kept_columns": ["id", "key_id", "created_at", "erased_at"],
+            },
+            "kept": kept.get(contact_id, []),
+            "journeys_left": before.journeys_left.get(contact_id, 0),
+            "outbox_cancelled": before.cancelled.get(contact_id, 0),
+            "suppression_entries": len({i for _, i in before.per_contact.get(contact_id, [])}),
+            "ledger": before.ledger(contact_id),
+            "key": {"destroyed": True, "method": "crypto-shredding (AES-GCM data key deleted)"},
+            "connectors_notified": notified.get(contact_id, []),
+            "scan": {**scan, "batch_size": len(ids)},
+        }
+        for contact_id in ids
+    ]
+    store_certificates(conn, certificates, request_id=request_id, actor=actor, at=at)
+    _audit(conn, certificates, actor=actor, at=at, request_id=request_id, suppressed=suppressed)
+    vault.destroy(keys.values())  # last: from here on every copy of their data is unreadable
+    return certificates
+
+
+@dataclass
+class _Before:
+    """What must be read about the people before their rows go."""
+
+    identifiers: Identifiers
+    per_contact: dict[int, list[tuple[str, str]]]
+    shared: dict[int, dict[str, str]]  # the connectors' identifiers of each person
+    heads: dict[int, Any]
+    cancelled: dict[int, int]
+    journeys_left: dict[int, int]
+    consents: Any  # their pairs in Mission Control's consent tallies
+    figures: counted.Counted  # and their counted rows
+
+    def ledger(self, contact_id: int) -> dict[str, Any]:
+        head = self.heads.get(contact_id)
+        return {
+            "events": head.event_count if head else 0,
+            "final_digest": head.last_hash if head else "",
+        }
+
+
+def _lock_people(conn: Connection, contact_ids: list[int]) -> list[Any]:
+    """The contacts not yet erased, locked in id order (PostgreSQL)."""
     query = select(
         contacts.c.id, contacts.c.key_id, contacts.c.identity, contacts.c.external_id
     ).where(in_batch(contacts.c.id, contact_ids), contacts.c.erased_at.is_(None))
     if not is_sqlite(conn.engine):
         query = query.with_for_update()
-    people = conn.execute(query.order_by(contacts.c.id)).all()
-    if not people:
-        return []
+    return list(conn.execute(query.order_by(contacts.c.id)).all())
+
+
+def _read_before(
+    conn: Connection, vault: Vault, people: Sequence[Any], journey_counted: str | None
+) -> _Before:
     ids = [p.id for p in people]
-    keys = {p.id: p.key_id for p in people}
     idents, per_contact = _identifiers(conn, vault, people)
-    shared = erasure_subjects(conn, vault, ids)  # connectors' identifiers, read before they go
-    heads = {
-        h.contact_id: h
-        for h in conn.execute(select(ledger_heads).where(in_batch(ledger_heads.c.contact_id, ids)))
-    }
-    cancelled = _count(
-        conn,
-        select(outbox.c.contact_id, func.count())
-        .where(in_batch(outbox.c.contact_id, ids), outbox.c.status == "queued")
-        .group_by(outbox.c.contact_id),
+    heads = conn.execute(select(ledger_heads).where(in_batch(ledger_heads.c.contact_id, ids)))
+    return _Before(
+        identifiers=idents,
+        per_contact=per_contact,
+        shared=erasure_subjects(conn, vault, ids),
+        heads={h.contact_id: h for h in heads},
+        cancelled=_count(
+            conn,
+            select(outbox.c.contact_id, func.count())
+            .where(in_batch(outbox.c.contact_id, ids), outbox.c.status == "queued")
+            .group_by(outbox.c.contact_id),
+        ),
+        journeys_left=_count(
+            conn,
+            select(journey_contacts.c.contact_id, func.count())
+            .where(
+                in_batch(journey_contacts.c.contact_id, ids),
+                journey_contacts.c.status.in_(("active", "waiting")),
+            )
+            .group_by(journey_contacts.c.contact_id),
+        ),
+        consents=tallies.pairs_of(conn, ids),
+        figures=counted.read(conn, ids, skip_journey=journey_counted),
     )
-    journeys_left = _count(
-        conn,
-        select(journey_contacts.c.contact_id, func.count())
-        .where(
-            in_batch(journey_contacts.c.contact_id, ids),
-            journey_contacts.c.status.in_(("active", "waiting")),
-        )
-        .group_by(journey_contacts.c.contact_id),
-    )
-    kept = _retain(conn, vault, ids, keys, at)
-    consents = tallies.pairs_of(conn, ids)  # their pairs leave Mission Control's tallies
-    figures = counted.read(conn, ids, skip_journey=journey_counted)  # and its counted rows
-    deleted, scrubbed = _delete_rows(
-        conn, ids, {k["record"] for ks in kept.values() for k in ks}, at
-    )
-    suppressed = suppress(conn, [e for items in per_contact.values() for e in items], at)
+
+
+def _tombstone(conn: Connection, ids: list[int], at: datetime) -> None:
+    """The contact rows keep only their id, key id, creation and erasure times."""
     conn.execute(
         update(contacts)
         .where(in_batch(contacts.c.id, ids))
@@ -148,88 +223,43 @@ def erase_in(
             updated_at=at,
         )
     )
-    tallies.write(conn, tallies.changed(consents, tallies.pairs_of(conn, ids)), live=-len(ids))
-    counted.remove(conn, figures)
-    scan = verification_scan(conn, idents)
-    notified = publish_erasures(conn, vault, shared, at)  # contact.erased, sealed identifier
-    certificates = []
-    for contact_id in ids:
-        head = heads.get(contact_id)
-        certificates.append(
-            {
-                "contact": contact_id,
-                "issued_at": at.isoformat(),
-                "actor": actor,
-                "reason": reason,
-                "request": request_id,
-                "deleted": deleted.get(contact_id, {}),
-                "scrubbed": scrubbed.get(contact_id, {}),
-                "tombstone": {
-                    "table": "contacts",
-                    "kept_columns": ["id", "key_id", "created_at", "erased_at"],
-                },
-                "kept": kept.get(contact_id, []),
-                "journeys_left": journeys_left.get(contact_id, 0),
-                "outbox_cancelled": cancelled.get(contact_id, 0),
-                "suppression_entries": len({index for _, index in per_contact.get(contact_id, [])}),
-                "ledger": {
-                    "events": head.event_count if head else 0,
-                    "final_digest": head.last_hash if head else "",
-                },
-                "key": {"destroyed": True, "method": "crypto-shredding (AES-GCM data key deleted)"},
-                "connectors_notified": notified.get(contact_id, []),
-                "scan": {**scan, "batch_size": len(ids)},
-            }
-        )
-    cert_ids = (
-        conn.execute(
-            insert(erasure_certificates).returning(
-                erasure_certificates.c.id, sort_by_parameter_order=True
-            ),
-            [
-                {
-                    "contact_id": c["contact"],
-                    "request_id": request_id,
-                    "issued_at": at,
-                    "actor": actor,
-                    "reason": reason,
-                    "ledger_digest": c["ledger"]["final_digest"],
-                    "body": c,
-                }
-                for c in certificates
-            ],
-        )
-        .scalars()
-        .all()
-    )
-    for cert, cert_id in zip(certificates, cert_ids, strict=True):
-        cert["id"] = int(cert_id)
-    if len(ids) == 1:
+
+
+def _audit(
+    conn: Connection,
+    certificates: list[dict[str, Any]],
+    *,
+    actor: str,
+    at: datetime,
+    request_id: int | None,
+    suppressed: int,
+) -> None:
+    """One audit entry: per contact for one, per batch for several."""
+    first = certificates[0]
+    if len(certificates) == 1:
         audit.record(
             conn,
             actor=actor,
             action="contact.erase",
             object_type="contact",
-            object_id=ids[0],
+            object_id=first["contact"],
             at=at,
-            certificate=certificates[0]["id"],
+            certificate=first["id"],
             request=request_id,
             suppressed=suppressed,
         )
-    else:
-        audit.record(
-            conn,
-            actor=actor,
-            action="contacts.erase",
-            object_type="contact_batch",
-            object_id=ids[0],
-            at=at,
-            contacts=len(ids),
-            first_certificate=certificates[0]["id"],
-            suppressed=suppressed,
-        )
-    vault.destroy(keys.values())  # last: from here on every copy of their data is unreadable
-    return certificates
+        return
+    audit.record(
+        conn,
+        actor=actor,
+        action="contacts.erase",
+        object_type="contact_batch",
+        object_id=first["contact"],
+        at=at,
+        contacts=len(certificates),
+        first_certificate=first["id"],
+        suppressed=suppressed,
+    )
 
 
 def _count(conn: Connection, query: Any) -> dict[int, int]:
@@ -364,16 +394,3 @@ def _changed(
         return counts
     owner = table.c[place.contact_column]
     return dict(Counter(conn.execute(change.where(condition).returning(owner)).scalars()))
-
-
-def certificate_of(conn: Connection, contact_id: int) -> dict[str, Any]:
-    """The newest erasure certificate of a contact (NotFound when it was never erased)."""
-    row = conn.execute(
-        select(erasure_certificates.c.id, erasure_certificates.c.body)
-        .where(erasure_certificates.c.contact_id == contact_id)
-        .order_by(erasure_certificates.c.id.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        raise NotFound("certificate", contact_id)
-    return {**row.body, "id": int(row.id), "connectors": erasure_acknowledgements(conn, contact_id)}

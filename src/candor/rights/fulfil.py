@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, update
 
-from candor.ledger.contacts import contact_row, rectify_contact
+from candor.ledger.contacts import contact_row
+from candor.ledger.rectification import rectify_contact
 from candor.rights.access import compile_access_copy
 from candor.rights.erasure import erase_in
 from candor.rights.requests_view import DETAILS_FIELD, RESULT_FIELD

@@ -1,1 +1,2 @@
-"""Storage: engines, SQLAlchemy Core tables and Alembic migrations. Knows nothing above it."""
+"""Storage: engines, SQLAlchemy Core tables, Alembic migrations, the separate key store and the
+identity vault over it (per-contact keys, blind indexes). Knows nothing above it."""

@@ -59,8 +59,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def _postgres_session(dbapi_connection: Any, _record: Any) -> None:
     # Batch statements differ in their batch: psycopg prepares repeated statements, and a
-    # generic plan for a batch of unknown size was 7x slower than a custom one. JIT
-    # compilation cost ~0.2 s per statement and never paid off on these short queries.
+    # generic plan for a batch of unknown size is far slower than a custom one. JIT
+    # compilation costs more per statement than these short queries ever save.
     with dbapi_connection.cursor() as cursor:
         cursor.execute("SET plan_cache_mode = force_custom_plan")
         cursor.execute("SET jit = off")

@@ -91,7 +91,7 @@ journey_transitions = Table(
 
 # Aggregates that outlive the journey: per step and outcome (decide's reason codes, passed,
 # deferred:*), and how many contacts are at each step right now while it runs: the reserved
-# outcome "(here)", maintained incrementally (journeys.here) and dropped on archive.
+# outcome "(here)", maintained incrementally (figures.step_counts) and dropped on archive.
 journey_step_stats = Table(
     "journey_step_stats",
     metadata,

@@ -210,7 +210,7 @@ Index(
     consent_state.c.event_id.desc(),
 ).ddl_if(dialect="postgresql")
 
-# Mission Control's consent figures (ledger.tallies): signed counts of (contact, purpose)
+# Mission Control's consent figures (figures.consent_tallies): signed counts of (contact, purpose)
 # pairs per signature, inserted by every writer of consent_state in its own transaction and
 # summed per refresh; rows without a purpose count live (not erased) contacts.
 figure_tallies = Table(
@@ -224,7 +224,7 @@ figure_tallies = Table(
     Column("contacts", Integer, nullable=False),
 )
 
-# Mission Control's counted figures other than consent (ledger.counts): signed deltas that
+# Mission Control's counted figures other than consent (figures.change_counts): signed deltas that
 # writers insert in their own transaction, summed per (figure, item, state) by a refresh and
 # folded into one row per key when they pile up. figure "blocks": item = kind, state
 # "active"; figure "sync": item = connector, state = delivery status.

@@ -24,10 +24,11 @@ from candor.ledger.addresses import CHANNELS
 from candor.ledger.blocks import lift_block, set_block
 from candor.ledger.connector_settings import WebhookConnector, load_settings
 from candor.ledger.consents import ConsentInput, append_event, lock_contact, record_consent
-from candor.ledger.contacts import find_by_address, rectify_contact
+from candor.ledger.contacts import find_by_address
 from candor.ledger.events import origin
 from candor.ledger.external_ids import find_by_external_id
 from candor.ledger.profile import attribute_types
+from candor.ledger.rectification import rectify_contact
 from candor.ledger.registry import purpose_facts, theme_scope
 from candor.rights.erasure import erase_in
 from candor.rights.restriction import lift_restriction, object_contact, restrict_contact

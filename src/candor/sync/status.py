@@ -1,6 +1,6 @@
 """Sync figures for `candor sync status`, the API and Mission Control; erasure acknowledgements.
 
-Counts per connector and status are the sums the writers keep (ledger.counts: publish,
+Counts per connector and status are the sums the writers keep (figures.change_counts: publish,
 delivery, replay and erasure insert their deltas), not a GROUP BY over every delivery ever
 made; dead letters are listed (newest first, on the primary key) with ids, types, attempts
 and the last HTTP status, never with the person's identifiers.

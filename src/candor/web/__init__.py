@@ -1,4 +1,4 @@
-"""The web layer: the FastAPI admin API (later: subject pages and Mission Control)."""
+"""The web layer: the admin API, the customer pages, the team pages and Mission Control."""
 
 from candor.web.app import create_app
 

@@ -19,8 +19,8 @@ from candor.ledger.contacts import (
     find_by_address,
     normalized_addresses,
     read_contact,
-    rectify_contact,
 )
+from candor.ledger.rectification import rectify_contact
 from candor.store.engine import reading
 from candor.web.deps import (
     AddressValue,

@@ -18,7 +18,8 @@ from candor.core.errors import NotFound
 from candor.ledger.contacts import contact_row
 from candor.rights import decisions, records, requests, restriction
 from candor.rights.access import compile_access_copy
-from candor.rights.erasure import certificate_of, erase_contact
+from candor.rights.certificates import certificate_of
+from candor.rights.erasure import erase_contact
 from candor.rights.render import render_copy
 from candor.rights.requests_view import list_requests, read_request, request_result
 from candor.rights.ropa import build_ropa, ropa_markdown

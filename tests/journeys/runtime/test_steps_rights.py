@@ -22,9 +22,9 @@ from candor.journeys.runtime import default_dispatch, run_until_idle
 from candor.ledger.registry import purpose_facts
 from candor.policy.load import decide_for
 from candor.rights.access import compile_access_copy
+from candor.rights.certificates import certificate_of
 from candor.rights.data_map import PLACES
 from candor.rights.decisions import FACTORS_FIELD
-from candor.rights.erasure import certificate_of
 from candor.rights.messages import ensure_template
 from candor.rights.requests_view import read_request, request_result
 from candor.store.engine import reading

@@ -2,7 +2,7 @@
 
 A step handler sorts the batch into Moves (go to a step, hold, defer, finish, leave); apply()
 records the transitions (one INSERT ... SELECT per group), counts outcomes and each step's
-"here" change (journeys.here) for journey_step_stats (flushed once per transaction) and
+"here" change (figures.step_counts) for journey_step_stats (flushed once per transaction) and
 collects each row's change, written once per batch by write_pending as one
 UPDATE ... WHERE id IN (...) per distinct change.
 """

@@ -22,7 +22,7 @@ from candor.channels.templates import (
     has_unsubscribe,
     referenced_fields,
 )
-from candor.journeys.step_types import PurposeInfo
+from candor.journeys.reference import PurposeInfo
 from candor.ledger.contacts import IDENTITY_FIELDS
 from candor.store.journey_tables import templates
 from candor.store.tables import attributes, purposes, themes

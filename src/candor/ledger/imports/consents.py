@@ -1,6 +1,6 @@
 """Consent columns of a CSV import: chained events, heads and projection rows in bulk.
 
-The events were planned and their evidence sealed with the candidate (import_seal); here
+The events were planned and their evidence sealed with the candidate (imports.seal); here
 they get ids, are linked into each contact's hash chain and written. Building the chains
 is pure Python, done while the database stores the batch's addresses; the events go in
 last so the caller's next piece of work can run while PostgreSQL checks them. Connectors
@@ -63,7 +63,7 @@ class ConsentBatch:
         """Link each contact's chain from seq 1 and collect heads and projection (once).
 
         The projection keeps per exact scope the contact's last event; the head its newest;
-        the tally counts each new (contact, purpose) pair's signature (ledger.tallies).
+        the tally counts each new (contact, purpose) pair's signature (figures.consent_tallies).
         """
         if self._built:
             return

@@ -4,9 +4,9 @@ Idempotent on external_id (rows already present are skipped), rejected rows are 
 with line, field and problem, and the valid rows are imported. Identifying data is
 encrypted per contact before it reaches the database.
 
-Modules: import_plan (the header and each row, no database), import_seal (a candidate's
-data encrypted under a new key), import_writes (one batch against the database, in bulk),
-import_consents and import_chain (the batch's consent events and their hash chains).
+Modules: imports.plan (the header and each row, no database), imports.seal (a candidate's
+data encrypted under a new key), imports.writes (one batch against the database, in bulk),
+imports.consents and imports.chain (the batch's consent events and their hash chains).
 On PostgreSQL the next batch is validated and sealed while the server works on the current
 one (NextBatch.fill); on SQLite, which has no such waits, everything runs in turn.
 """
@@ -168,7 +168,7 @@ class NextBatch:
 
     def fill(self, waiting: Callable[[], bool]) -> None:
         """Validate rows while `waiting()` is True and the batch is not full; then seal
-        its candidates (import_seal) while there is still time.
+        its candidates (imports.seal) while there is still time.
 
         Never raises for the input: errors wait for `take`, and a candidate that cannot be
         sealed now is sealed (or fails) when its batch is written.

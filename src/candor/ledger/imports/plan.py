@@ -88,7 +88,7 @@ class Candidate:
     consent_at: datetime | None
     confirmed_at: datetime | None
     source: str
-    sealed: Sealed | None = None  # encrypted ahead (import_seal), else when written
+    sealed: Sealed | None = None  # encrypted ahead (imports.seal), else when written
 
 
 def plan_header(conn: Connection, header: list[str]) -> Plan:

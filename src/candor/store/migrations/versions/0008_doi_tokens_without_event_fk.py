@@ -5,7 +5,7 @@ Revises: 0007
 Create Date: 2026-11-29 12:55:00.000000
 
 Consent events are only ever deleted by erasure, which deletes the person's DOI tokens first
-(rights.registry lists them before the events). The cascade still ran one trigger query per
+(rights.data_map lists them before the events). The cascade still ran one trigger query per
 deleted event: half of a heavy contact's erasure on PostgreSQL (10,000 events: 100 ms).
 """
 

@@ -6,7 +6,7 @@ Create Date: 2026-11-30 10:00:00.000000
 
 Mission Control counted distinct contacts over all of consent_state (and all contacts) on
 every refresh. The writers now insert signed counts of (contact, purpose) pairs per
-signature into figure_tallies (ledger.tallies); this migration creates the table and fills
+signature into figure_tallies (figures.consent_tallies); this migration creates the table and fills
 it from the data already there. ix_consent_state_purpose gains occurred_at: the refresh
 counts the agreed rows of the one day on which a purpose's lapse instant falls on it.
 """

@@ -7,8 +7,8 @@ Create Date: 2026-12-01 10:00:00.000000
 Mission Control counted every block (joined with its lift), every sync delivery and every
 contact of every running journey on each refresh. The writers now keep those figures:
 figure_counts holds signed deltas of active blocks by kind and deliveries per connector and
-status (ledger.counts); journey_step_stats gains the reserved outcome "(here)", the contacts
-at a step of a running journey now (journeys.here). This migration creates the table and
+status (figures.change_counts); journey_step_stats gains the reserved outcome "(here)", the contacts
+at a step of a running journey now (figures.step_counts). This migration creates the table and
 counts the data already there once.
 """
 

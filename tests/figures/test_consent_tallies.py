@@ -3,7 +3,7 @@
 Every writer of consent_state and of contacts' liveness runs for real (record_consent with
 double opt-in and its confirmation, the bulk append of journey steps, the CSV import,
 erasure, contact creation), purposes change version, re-consent floor and validity through
-`config apply`, and the figures are compared with the old full scan (figures_oracle) at
+`config apply`, and the figures are compared with the old full scan (oracle) at
 times chosen so that lapse instants fall inside days that hold consents.
 """
 
@@ -35,8 +35,7 @@ from candor.store.engine import reading
 from candor.store.schema import metadata
 from candor.store.tables import figure_tallies, purposes
 from tests.conftest import FIXTURES, START
-
-from .figures_oracle import purpose_figures_by_scan
+from tests.figures.oracle import purpose_figures_by_scan
 
 # Same-day pairs (the lapse can fall between them), a day apart, and old enough to expire.
 TIMES = [

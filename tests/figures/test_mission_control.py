@@ -14,8 +14,7 @@ from candor.ledger.communications import record_communication
 from candor.rights.erasure import erase_contact
 from candor.store.engine import reading
 from candor.web.deps import figures_cache
-
-from .conftest import Api
+from tests.web.conftest import Api
 
 
 def _message(api: Api, contact: int, direction: str = "out") -> None:

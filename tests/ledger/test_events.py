@@ -11,16 +11,16 @@ from candor.core.context import Candor
 from candor.ledger.blocks import lift_block
 from candor.ledger.bulk import NewEvent, append_events
 from candor.ledger.config import ConfigError, parse_config
-from candor.ledger.contacts import rectify_contact
 from candor.ledger.events import origin
 from candor.ledger.imports.importer import import_csv
-from candor.rights.erasure import certificate_of, erase_contact
+from candor.ledger.rectification import rectify_contact
+from candor.rights.certificates import certificate_of
+from candor.rights.erasure import erase_contact
 from candor.rights.restriction import lift_restriction, object_contact, restrict_contact
 from candor.store.engine import reading
 from candor.store.sync_tables import sync_events
 from tests.journeys.runtime.helpers import add_contact, block, consent
-
-from .conftest import connect, deliveries, events, hook
+from tests.sync.conftest import connect, deliveries, events, hook
 
 
 def test_nothing_is_published_without_connectors(configured: Candor) -> None:

@@ -1,11 +1,11 @@
-"""Mission Control's block and sync figures from ledger.counts equal the old full counts.
+"""Mission Control's block and sync figures from figures.change_counts equal the old full counts.
 
 Random sequences of the real operations: blocks set and lifted through ledger.blocks and
 the HTTP API, blocks set by a journey's set_advertising_block step, consents published to
 two webhook connectors, deliveries to a real HTTP receiver answering 200, 503 or 400 (so
 retries end in dead letters), the clock moving on, dead letters replayed (function and
 API), and erasure. After each sequence the figures equal the full scans of
-tests/web/figures_oracle.py, before and after folding the deltas.
+tests/figures/oracle.py, before and after folding the deltas.
 """
 
 from __future__ import annotations
@@ -39,10 +39,9 @@ from candor.sync.delivery import deliver_due, replay
 from candor.sync.status import sync_status
 from candor.web import create_app
 from tests.conftest import FIXTURES, START
+from tests.figures.oracle import block_figures_by_scan, sync_counts_by_scan
 from tests.journeys.runtime.helpers import add_contact, consent, run, start
 from tests.sync.conftest import SECRET, Receiver, connect, hook
-
-from .figures_oracle import block_figures_by_scan, sync_counts_by_scan
 
 COUNTER = itertools.count(1)
 SCOPES: list[dict[str, Any]] = [{}, {"channel": "sms"}, {"theme": "events"}, {"channel": "email"}]

@@ -1,7 +1,8 @@
 """Mission Control's figures as it computed them before the tallies and counts: full scans.
 
-The test oracles of web.figures (tests/web/test_figure_tallies.py, test_figure_counts.py,
-test_journey_here.py) and the "before" column of bench/mission_control.py. Not used by the
+The test oracles of figures.mission_control (tests/figures/test_consent_tallies.py,
+test_change_counts.py, test_step_counts.py) and the "before" column of
+bench/mission_control.py. Not used by the
 product: at a million contacts each refresh read all of consent_state and contacts, every
 block, every sync delivery and every contact of every running journey.
 """

@@ -1,9 +1,9 @@
-"""Mission Control's "here" counts (journeys.here) equal the old GROUP BY over journey_contacts.
+"""Mission Control's "here" counts (figures.step_counts) equal the GROUP BY over journey_contacts.
 
 Random sequences of the real operations: journeys launched (waits, an expiry shorter than
 their waits, a forget step for some people), the worker advanced with the manual clock,
 contacts created, erased and restricted, journeys stopped (archived). After each sequence
-web.figures.journey_figures equals the full count of tests/web/figures_oracle.py.
+figures.mission_control.journey_figures equals the full count of tests/figures/oracle.py.
 """
 
 from __future__ import annotations
@@ -29,9 +29,8 @@ from candor.store.engine import reading
 from candor.store.journey_tables import journey_step_stats
 from candor.store.schema import metadata
 from tests.conftest import FIXTURES, START
+from tests.figures.oracle import journey_figures_by_scan
 from tests.journeys.runtime.helpers import add_contact, run, start
-
-from .figures_oracle import journey_figures_by_scan
 
 COUNTER = itertools.count(1)
 FLOW = [
