@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint bench browser clean
+.PHONY: demo test lint bench browser ui clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+ui:
+	# Rebuilds the committed browser bundles from ui/ (needs Node and npm; users never do).
+	cd ui && npm ci --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf demo-run bench-out .pytest_cache .mypy_cache .ruff_cache
