@@ -21,7 +21,7 @@ from candor.store.engine import reading
 from candor.store.journey_tables import outbox
 from candor.store.rights_tables import dsr_requests
 from tests.channels.test_dispatch_support import PUBLIC_URL, configure_channels
-from tests.rights.conftest import ALICE, Api
+from tests.rights.conftest import ALICE, Api, set_setting
 from tests.web.pages.conftest import csrf_of
 
 VERIFY = re.compile(re.escape(PUBLIC_URL) + r"(/requests/verify/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
@@ -167,3 +167,25 @@ def test_without_a_service_purpose_the_error_names_purposes(cx: Candor) -> None:
 
 def _english() -> dict[str, Any]:
     return {**ALICE, "language": "en", "external_id": "shop-2"}
+
+
+def test_messages_are_signed_with_the_controllers_name(api: Api, sink: MailSink) -> None:
+    configure_channels(api.cx, smtp_port=sink.port)
+    set_setting(api.cx, "controller", {"name": "Beispiel GmbH", "jurisdiction": "DE"})
+    contact = api.create_contact({**_english(), "first_name": "Bea"})
+    assert api.post(f"/api/v1/contacts/{contact['id']}/restriction", "dpo").status_code == 200
+    assert api.delete(f"/api/v1/contacts/{contact['id']}/restriction", "dpo").status_code == 200
+    text = _text(_only_mail(api.cx, sink))
+    assert text.rstrip().endswith("Your privacy team at Beispiel GmbH")
+    assert "Candor" not in text
+
+
+def test_without_a_controller_the_signature_names_nobody(api: Api, sink: MailSink) -> None:
+    configure_channels(api.cx, smtp_port=sink.port)
+    api.create_contact()  # Alice, German
+    asked = api.post(
+        "/api/v1/subject/requests", None, json={"type": "access", "email": "alice@example.com"}
+    )
+    assert asked.status_code == 202
+    text = _text(_only_mail(api.cx, sink))
+    assert text.rstrip().endswith("Ihr Datenschutzteam") and "Candor" not in text

@@ -51,3 +51,18 @@ def test_ropa_from_the_declarations(api: Api) -> None:
     assert (
         md.headers["content-type"].startswith("text/markdown") and "## Retention rules" in md.text
     )
+
+
+def test_the_markdown_names_the_controller_in_words(api: Api) -> None:
+    controller = {
+        "name": "Beispiel GmbH",
+        "jurisdiction": "DE",
+        "contact": "privacy@beispiel.example",
+        "policy_url": "https://beispiel.example/privacy",
+    }
+    set_setting(api.cx, "controller", controller)
+    with api.cx.engine.connect() as conn:
+        markdown = ropa_markdown(build_ropa(conn, api.cx.clock.now()))
+    assert "Controller: Beispiel GmbH (DE)  \nContact: privacy@beispiel.example  \n" in markdown
+    assert "Privacy policy: https://beispiel.example/privacy\n" in markdown
+    assert "{" not in markdown.split("## ")[0]  # no Python dict in the header

@@ -255,3 +255,17 @@ def test_malformed_data_is_refused_naming_the_field_never_a_500(configured: Cand
         contact = read_contact(conn, cx.vault, cid)
     assert made["lifted"]["source"] == "connector:crm"
     assert contact["language"] == "en" and contact["timezone"] == "Europe/Berlin"
+
+
+def test_refusals_answer_in_the_apis_one_error_shape(api: Api) -> None:  # noqa: F811
+    connect(api.cx, [hook("crm")])
+    add_contact(api.cx, 1)
+    headers, raw = signed(api.cx, event("contact.objected", "c1"))
+    forged = {**headers, "Candor-Signature": "t=1,v1=00"}
+    unknown = {**headers, "Candor-Connector": "nobody"}
+    for sent, field in ((forged, "Candor-Signature"), (unknown, "Candor-Connector")):
+        answer = api.post("/api/v1/sync/events", None, content=raw, headers=sent)
+        assert answer.status_code == 401
+        (problem,) = answer.json()["errors"]
+        assert set(answer.json()) == {"errors"} and problem["field"] == field, answer.json()
+        assert problem["problem"]

@@ -34,8 +34,7 @@ def mailsink(
     from candor.channels.mailsink import run_forever
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    console.print(f"mail sink on {host}:{port}, storing into {directory}")
-    run_forever(directory, host, port)
+    run_forever(directory, host, port)  # logs its start line once it listens
 
 
 def _parts_from_file(template_id: str, file: Path) -> dict[str, Any]:

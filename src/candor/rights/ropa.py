@@ -89,6 +89,18 @@ def build_ropa(conn: Connection, at: datetime) -> dict[str, Any]:
     }
 
 
+def controller_lines(controller: dict[str, Any]) -> list[str]:
+    """The controller as readable lines: name and jurisdiction, contact, privacy policy."""
+    name = controller.get("name") or "-"
+    where = controller.get("jurisdiction")
+    lines = [f"Controller: {name}" + (f" ({where})" if where else "")]
+    if controller.get("contact"):
+        lines.append(f"Contact: {controller['contact']}")
+    if controller.get("policy_url"):
+        lines.append(f"Privacy policy: {controller['policy_url']}")
+    return [line + "  " for line in lines[:-1]] + lines[-1:]  # Markdown line breaks
+
+
 def ropa_markdown(record: dict[str, Any]) -> str:
     """The record as Markdown for humans (and auditors)."""
     lines = [
@@ -98,7 +110,7 @@ def ropa_markdown(record: dict[str, Any]) -> str:
         "",
     ]
     if record["controller"]:
-        lines += [f"Controller: {record['controller']}", ""]
+        lines += [*controller_lines(record["controller"]), ""]
     for a in record["activities"]:
         lines += [
             f"## {a['name']} (`{a['purpose']}`, v{a['version']})",

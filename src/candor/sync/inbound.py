@@ -35,7 +35,13 @@ from candor.rights.restriction import lift_restriction, object_contact, restrict
 from candor.store.engine import reading
 from candor.store.sync_tables import sync_block_links, sync_received
 from candor.sync.event_format import InboundEvent, checked, errors
-from candor.sync.signing import CONNECTOR_HEADER, EVENT_ID_HEADER, SignatureError, verify
+from candor.sync.signing import (
+    CONNECTOR_HEADER,
+    EVENT_ID_HEADER,
+    SIGNATURE_HEADER,
+    SignatureError,
+    verify,
+)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -49,11 +55,11 @@ def receive(cx: Candor, headers: Mapping[str, str], body: bytes) -> tuple[int, d
         connector = load_settings(conn).webhook(sender)
     secret = connector.secret() if connector is not None else None
     if connector is None or secret is None:
-        return 401, {"error": "unknown connector or signature"}
+        return 401, _problem(CONNECTOR_HEADER, "unknown connector or signature")
     try:
         verify(secret, headers, body, now=cx.clock.now().timestamp())
     except SignatureError as exc:
-        return 401, {"error": str(exc)}
+        return 401, _problem(SIGNATURE_HEADER, str(exc))
     try:
         event = InboundEvent.model_validate_json(body)
     except ValidationError as exc:
@@ -64,10 +70,10 @@ def receive(cx: Candor, headers: Mapping[str, str], body: bytes) -> tuple[int, d
         return 422, errors(exc, ("data",))
     header_id = _header(headers, EVENT_ID_HEADER)
     if header_id is not None and header_id != event.id:
-        return 422, {"errors": [{"field": "id", "problem": "differs from Candor-Event-Id"}]}
+        return 422, _problem("id", f"differs from {EVENT_ID_HEADER}")
     if event.subject.identifier_type != connector.identifier:
         problem = f"this connector shares {connector.identifier}"
-        return 422, {"errors": [{"field": "subject.identifier_type", "problem": problem}]}
+        return 422, _problem("subject.identifier_type", problem)
     try:
         with cx.engine.begin() as conn:
             if _seen(conn, connector.id, event.id):
@@ -84,9 +90,16 @@ def receive(cx: Candor, headers: Mapping[str, str], body: bytes) -> tuple[int, d
             )
     except IntegrityError:  # the same event arrived twice at once: the other one applied it
         return 200, {"status": "duplicate", "id": event.id}
-    except (InvalidInput, Conflict) as exc:
-        return 422, {"errors": [{"field": "data", "problem": str(exc)}]}
+    except InvalidInput as exc:
+        return 422, _problem(f"data.{exc.field}" if exc.field else "data", exc.problem)
+    except Conflict as exc:
+        return 422, _problem("data", str(exc))
     return 200, {"status": "accepted", "id": event.id}
+
+
+def _problem(field: str, problem: str) -> dict[str, Any]:
+    """The API's one error shape: {"errors": [{"field", "problem"}]}."""
+    return {"errors": [{"field": field, "problem": problem}]}
 
 
 def _seen(conn: Connection, connector: str, event_id: str) -> bool:
