@@ -100,7 +100,7 @@ def test_request_copy_erase_and_prove(api: Api) -> None:  # noqa: F811
     # erasure from the CLI: the certificate is printed and stored
     certificate = json.loads(_cli(api, "contacts", "forget", str(cid), "--reason", f"dsr:{req_id}"))
     assert certificate["scan"]["clean"] and certificate["kept"][0]["until"].startswith("2028-01-01")
-    assert api.get(f"/api/v1/contacts/{cid}").status_code == 404
+    assert api.get(f"/api/v1/contacts/{cid}").status_code == 410
     assert api.get(f"/api/v1/certificates/{cid}", "dpo").json()["id"] == certificate["id"]
     again = api.post(
         "/api/v1/contacts",

@@ -131,7 +131,7 @@ def test_two_instances_stay_in_step(pair: tuple[Instance, Instance]) -> None:
     started = time.monotonic()
     assert crm.call("DELETE", f"/api/v1/contacts/{p2['crm']}", "dpo").status_code == 200
     wait_for(
-        lambda: studio.call("GET", f"/api/v1/contacts/{p2['studio']}").status_code == 404,
+        lambda: studio.call("GET", f"/api/v1/contacts/{p2['studio']}").status_code == 410,
         timeout=10,
     )
     erasure_seconds = time.monotonic() - started
@@ -150,7 +150,7 @@ def test_two_instances_stay_in_step(pair: tuple[Instance, Instance]) -> None:
     # (a') the other way, from the CLI: erasing p-1 in the studio (mid-journey) erases it in the CRM
     studio.cli("contacts", "forget", str(p1["studio"]), "--reason", "dsr-cli")
     wait_for(
-        lambda: crm.call("GET", f"/api/v1/contacts/{p1['crm']}").status_code == 404, timeout=10
+        lambda: crm.call("GET", f"/api/v1/contacts/{p1['crm']}").status_code == 410, timeout=10
     )
     crm_certificate = crm.call("GET", f"/api/v1/certificates/{p1['crm']}", "dpo").json()
     assert crm_certificate["actor"] == "connector:studio" and crm_certificate["connectors"] == []

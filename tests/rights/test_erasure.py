@@ -337,10 +337,17 @@ def test_delete_over_http_and_cli_forget(api, tmp_path: Path) -> None:  # type: 
     assert response.status_code == 200, response.text
     cert = response.json()
     assert cert["contact"] == contact["id"] and cert["scan"]["clean"]
-    assert api.get(f"/api/v1/contacts/{contact['id']}").status_code == 404
-    assert api.get(f"/api/v1/certificates/{contact['id']}", "auditor").json()["id"] == cert["id"]
-    assert api.delete(f"/api/v1/contacts/{contact['id']}", "dpo").status_code == 404
-    with reading(api.cx.engine) as conn, pytest.raises(Exception, match="not found"):
+    gone = api.get(f"/api/v1/contacts/{contact['id']}")
+    assert gone.status_code == 410, gone.text
+    certificate = f"/api/v1/certificates/{contact['id']}"
+    assert gone.json()["certificate"] == certificate
+    assert gone.json()["erased_at"] == api.cx.clock.now().isoformat()
+    (problem,) = gone.json()["errors"]
+    assert problem["field"] == "contact" and certificate in problem["problem"]
+    assert api.get(certificate, "auditor").json()["id"] == cert["id"]
+    assert api.delete(f"/api/v1/contacts/{contact['id']}", "dpo").status_code == 410
+    assert api.get("/api/v1/contacts/999999").status_code == 404  # never existed: not gone
+    with reading(api.cx.engine) as conn, pytest.raises(Exception, match="was erased at"):
         read_contact(conn, api.cx.vault, contact["id"])
 
 

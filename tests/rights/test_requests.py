@@ -107,7 +107,7 @@ def test_person_erasure_waits_for_dpo_approval_when_configured(api: Api) -> None
     assert approved["status"] == "fulfilled" and approved["approved_by"].startswith("key:")
     cert = approved["summary"]["certificate"]
     assert cert["request"] == req_id and cert["scan"]["clean"]
-    assert api.get(f"/api/v1/contacts/{contact['id']}").status_code == 404
+    assert api.get(f"/api/v1/contacts/{contact['id']}").status_code == 410
     assert api.get(f"/api/v1/requests/{req_id}/result", "dpo").json()["data"] is None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class CandorError(Exception):
     """Base of the errors that are the caller's to fix (4xx, non-zero exit)."""
@@ -23,6 +25,15 @@ class NotFound(CandorError):
         super().__init__(f"{kind} {ident} not found")
         self.kind = kind
         self.ident = ident
+
+
+class Erased(NotFound):
+    """The contact was erased: gone for good, with the time it happened (410 in the API)."""
+
+    def __init__(self, contact_id: int, erased_at: datetime) -> None:
+        super().__init__("contact", contact_id)
+        self.args = (f"contact {contact_id} was erased at {erased_at.isoformat()}",)
+        self.erased_at = erased_at
 
 
 class Conflict(CandorError):

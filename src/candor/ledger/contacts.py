@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from candor.core.errors import Conflict, InvalidInput, NotFound
+from candor.core.errors import Conflict, Erased, InvalidInput, NotFound
 from candor.figures import consent_tallies as tallies
 from candor.ledger import audit
 from candor.ledger.addresses import AddressError, normalize
@@ -140,10 +140,12 @@ def add_address(
 
 
 def contact_row(conn: Connection, contact_id: int) -> Any:
-    """The contact's row or NotFound (erased contacts are gone for every reader)."""
+    """The contact's row; NotFound, or Erased for a contact gone by erasure."""
     row = conn.execute(select(contacts).where(contacts.c.id == contact_id)).mappings().first()
-    if row is None or row["erased_at"] is not None:
+    if row is None:
         raise NotFound("contact", contact_id)
+    if row["erased_at"] is not None:
+        raise Erased(contact_id, row["erased_at"])
     return row
 
 

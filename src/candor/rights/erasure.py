@@ -24,6 +24,7 @@ from candor.core.errors import NotFound
 from candor.figures import consent_tallies as tallies
 from candor.figures import erasure_counts as counted
 from candor.ledger import audit
+from candor.ledger.contacts import contact_row
 from candor.ledger.events import erasure_subjects, publish_erasures
 from candor.ledger.external_ids import external_index, external_value
 from candor.ledger.suppression import kind_of, suppress
@@ -31,7 +32,7 @@ from candor.rights import records
 from candor.rights.certificates import store_certificates
 from candor.rights.data_map import PLACES, Place
 from candor.rights.scan import Identifiers, verification_scan
-from candor.store.engine import is_sqlite
+from candor.store.engine import is_sqlite, reading
 from candor.store.journey_tables import journey_contacts, outbox
 from candor.store.rights_tables import business_records, legal_holds
 from candor.store.sql import in_batch
@@ -44,7 +45,8 @@ BATCH = 5000
 def erase_contact(
     cx: Candor, contact_id: int, *, actor: str, reason: str, request_id: int | None = None
 ) -> dict[str, Any]:
-    """Erase one contact in one transaction; returns its certificate (NotFound when gone)."""
+    """Erase one contact in one transaction; returns its certificate (Erased when it was
+    erased before, NotFound when it never existed)."""
     with cx.engine.begin() as conn:
         certificates = erase_in(
             conn,
@@ -56,6 +58,8 @@ def erase_contact(
             request_id=request_id,
         )
     if not certificates:
+        with reading(cx.engine) as conn:
+            contact_row(conn, contact_id)  # raises Erased for a contact erased before
         raise NotFound("contact", contact_id)
     return certificates[0]
 

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from candor.core.errors import Conflict, InvalidInput, NotFound
+from candor.core.errors import Conflict, Erased, InvalidInput, NotFound
 from candor.web.deps import refused_caller
 
 log = logging.getLogger("candor.web")
@@ -28,10 +28,14 @@ SOURCES = ("body", "query", "path", "header", "cookie")
 
 
 def error_response(
-    status: int, problems: Sequence[tuple[str, str]], headers: Mapping[str, str] | None = None
+    status: int,
+    problems: Sequence[tuple[str, str]],
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
+    """{"errors": [{"field", "problem"}]}, with `extra` keys beside it where a status has them."""
     body = {"errors": [{"field": field, "problem": problem} for field, problem in problems]}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse({**body, **(extra or {})}, status_code=status, headers=headers)
 
 
 def readable_loc(loc: Sequence[Any]) -> str:
@@ -63,6 +67,16 @@ async def _invalid(_: Request, exc: Exception) -> JSONResponse:
 async def _not_found(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, NotFound)
     return error_response(404, [(str(exc.kind), "not found")])
+
+
+async def _erased(_: Request, exc: Exception) -> JSONResponse:
+    """410 Gone: when the contact was erased, and where its erasure certificate is."""
+    assert isinstance(exc, Erased)
+    erased_at = exc.erased_at.isoformat()
+    certificate = f"/api/v1/certificates/{exc.ident}"
+    problem = f"erased at {erased_at}; the erasure certificate is at {certificate}"
+    extra = {"erased_at": erased_at, "certificate": certificate}
+    return error_response(410, [(str(exc.kind), problem)], extra=extra)
 
 
 async def _conflict(_: Request, exc: Exception) -> JSONResponse:
@@ -132,6 +146,7 @@ class ShieldErrors:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidInput, _invalid)
     app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(Erased, _erased)
     app.add_exception_handler(Conflict, _conflict)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
