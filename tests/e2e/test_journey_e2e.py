@@ -73,7 +73,7 @@ def test_cli_validate_lint_simulate_launch_run_status_stop(
     assert messages(cx) == []
 
     code, out = invoke(cx, runner, "journey", "launch", str(good))
-    assert code == 0 and "2 contacts entered" in out, out
+    assert code == 0 and "2 entered of 2 in the target group" in out, out
     code, out = invoke(cx, runner, "journey", "run")
     assert code == 2
     code, out = invoke(cx, runner, "journey", "run", "--until-idle", "--no-dispatch")

@@ -57,7 +57,7 @@ def test_data_copy_journey_mails_a_link_and_the_link_serves_the_copy(
     consent(cx, alice, "events")
 
     code, out = invoke(cx, "journey", "launch", str(EXAMPLES / "data-copy.yaml"))
-    assert code == 0 and "1 contacts entered" in out, out
+    assert code == 0 and "1 entered of 1 in the target group" in out, out
     code, out = invoke(cx, "journey", "run", "--until-idle")
     assert code == 0, out
 
@@ -86,7 +86,7 @@ def test_forget_me_journey_erases_the_target_group(configured: Candor) -> None:
     consent(cx, old, "events")
 
     code, out = invoke(cx, "journey", "launch", str(EXAMPLES / "forget-me.yaml"))
-    assert code == 0 and "1 contacts entered" in out, out
+    assert code == 0 and "1 entered of 1 in the target group" in out, out
     code, out = invoke(cx, "journey", "run", "--until-idle", "--no-dispatch")
     assert code == 0, out
 

@@ -169,8 +169,8 @@ def launch_cmd(ctx: typer.Context, file: Path = FILE) -> None:
     finally:
         cx.dispose()
     _print_problems(report.warnings)
-    console.print(f"journey {report.journey_id} running: {report.entered} contacts entered")
-    console.print(_reasons_table("decisions at entry", report.by_reason))
+    console.print(f"journey {report.journey_id} running: {report.summary()}", highlight=False)
+    console.print(_reasons_table("the target group by decision at entry", report.by_reason))
 
 
 @app.command("stop")

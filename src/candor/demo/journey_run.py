@@ -35,7 +35,7 @@ def run_demo_journey(cx: Candor, path: Path, console: Console) -> None:
     with MailSink(mail_dir, port=0) as sink:
         os.environ["CANDOR_SMTP_URL"] = f"smtp://127.0.0.1:{sink.port}"
         report = launch(cx, defn, actor="demo")
-        console.print(f"launched journey {defn.id!r}: {report.entered} contacts entered")
+        console.print(f"launched journey {defn.id!r}: {report.summary()}", highlight=False)
         first = run_until_idle(cx, dispatch=dispatch_due)
         console.print(f"day 0: {first.dispatched} e-mails delivered to the local mail sink")
         clock.advance(timedelta(days=3, minutes=1))

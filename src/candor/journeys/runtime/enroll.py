@@ -38,6 +38,7 @@ from candor.sync.sources import stage_source, unstage
 
 NEVER_ENTER = ("erased", "restricted", "objected", "blocked:all")
 ENTER_STEP = "(enter)"
+SOURCE_UNKNOWN = "source_unknown"  # people a source named that this instance does not hold
 
 
 class JourneyRefused(Exception):
@@ -54,6 +55,24 @@ class LaunchReport:
     entered: int
     by_reason: dict[str, int] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def in_target(self) -> int:
+        """How many of this instance's people the target group holds (entered or not)."""
+        return sum(n for reason, n in self.by_reason.items() if reason != SOURCE_UNKNOWN)
+
+    @property
+    def not_entered(self) -> dict[str, int]:
+        """Why the rest did not enter, by reason: Mission Control's `(enter)` stopped counts."""
+        return {r: n for r, n in sorted(self.by_reason.items()) if r in NEVER_ENTER and n}
+
+    def summary(self) -> str:
+        """The line "N entered of M in the target group", then the reasons for the rest."""
+        text = f"{self.entered} entered of {self.in_target} in the target group"
+        rest = ", ".join(f"{reason} {n}" for reason, n in self.not_entered.items())
+        text += f"; not entered: {rest}" if rest else ""
+        unknown = self.by_reason.get(SOURCE_UNKNOWN, 0)
+        return text + (f"; {unknown} named by the source are not known here" if unknown else "")
 
 
 def checked(conn: Connection, defn: JourneyDefinition, *, lint_too: bool = True) -> list[Problem]:
@@ -158,7 +177,7 @@ def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime, vault: Vau
     flush_stats(conn, defn.id, counts)
     if staged is not None:  # staged values leave with the launch; unknown people are counted
         unstage(conn, defn.id)
-        by_reason["source_unknown"] = staged.unknown
+        by_reason[SOURCE_UNKNOWN] = staged.unknown
     return LaunchReport(defn.id, entered, by_reason)
 
 
