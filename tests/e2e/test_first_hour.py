@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from candor.cli import app as cli
 from candor.core.context import Candor
 from candor.figures.mission_control import journey_figures
+from candor.store.tables import purposes, settings
 from tests.journeys.runtime.helpers import add_contact, block, invite_then_wait, journey_yaml
 
 
@@ -57,3 +60,35 @@ def test_mailsink_announces_itself_once(tmp_path: Path) -> None:
     assert first.startswith("mail sink on 127.0.0.1:"), first
     assert (first + rest).count("mail sink on") == 1, first + rest
     assert "mail sink stopped" in rest
+
+
+BAD_SECTIONS = [
+    ("public_url: http://candor.example\n", "public_url: must be an https URL"),
+    (
+        "channels: {email: {smtp_url: 'http://mail.example', from: news@candor.example}}\n",
+        "channels.email.smtp_url: unsupported SMTP URL scheme 'http'",
+    ),
+    (
+        "channels: {email: {smtp_url: 'smtp://mail.example:twentyfive'}}\n",
+        "channels.email.smtp_url: SMTP URL has an invalid port",
+    ),
+    ("rights: {erasure_reveiw: true}\n", "rights.erasure_reveiw: Extra inputs are not permitted"),
+    (
+        "connectors: [{id: shop, url: 'https://shop.example/hook', secret_env: SHOP_SECRET}]\n",
+        "sync.name: not set while connectors are declared; name this instance",
+    ),
+]
+
+
+@pytest.mark.parametrize(("section", "message"), BAD_SECTIONS)
+def test_config_apply_refuses_a_bad_section_naming_its_key(
+    cx: Candor, tmp_path: Path, section: str, message: str
+) -> None:
+    file = tmp_path / "candor.yaml"
+    purpose = "purposes: [{id: s, name: S, kind: service, legal_basis: contract, wording: w}]\n"
+    file.write_text(purpose + section)
+    code, out = invoke(cx, "config", "apply", str(file))
+    assert code == 2 and f"candor.yaml: {message}" in out, out
+    with cx.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(settings)).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(purposes)).scalar_one() == 0

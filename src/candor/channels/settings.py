@@ -20,6 +20,7 @@ from candor.channels.email import SmtpConfigError, SmtpTransport, parse_smtp_url
 from candor.channels.keywords import KeywordConfig, LanguageKeywords
 from candor.channels.sms import HttpProviderTransport
 from candor.core.errors import CandorError
+from candor.ledger.config import ConfigFile
 from candor.ledger.registry import setting
 
 ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {
@@ -163,12 +164,28 @@ def parse_settings(
     try:
         return ChannelSettings.model_validate(raw)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"]).replace("from_", "from")
-            path = loc if loc == "public_url" else f"channels.{loc}"
-            problems.append(f"{path}: {err['msg'].removeprefix('Value error, ')}")
+        problems = [f"{path}: {problem}" for path, problem in _problems(exc)]
         raise ChannelSettingsError("; ".join(problems)) from None
+
+
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """(key path in candor.yaml, problem) per error of the channel settings model."""
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]).replace("from_", "from")
+        path = loc if loc == "public_url" else f"channels.{loc}"
+        out.append((path, err["msg"].removeprefix("Value error, ")))
+    return out
+
+
+def section_problems(config: ConfigFile) -> list[tuple[str, str]]:
+    """The `channels` and `public_url` sections checked as the workers will read them, so
+    `config apply` refuses what would fail later: (key path, problem) per fault."""
+    try:
+        ChannelSettings.model_validate({**(config.channels or {}), "public_url": config.public_url})
+    except ValidationError as exc:
+        return _problems(exc)
+    return []
 
 
 def load_settings(conn: Connection, environ: Mapping[str, str] | None = None) -> ChannelSettings:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from candor.channels.settings import section_problems
 from candor.cli.base import console, err_console, open_candor
 from candor.ledger.config import ConfigError, apply_config, load_config_file
 
@@ -16,7 +17,7 @@ app = typer.Typer(help="Configuration as code.", no_args_is_help=True)
 def apply(ctx: typer.Context, file: Path = typer.Argument(..., help="candor.yaml")) -> None:
     """Validate the whole file, then apply it in one transaction (idempotent)."""
     try:
-        config = load_config_file(file)
+        config = load_config_file(file, checks=[section_problems])
     except ConfigError as exc:
         for path, problem in exc.problems:
             err_console.print(f"{exc.filename}: {path}: {problem}", highlight=False, markup=False)

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from candor.channels.settings import section_problems
 from candor.core.context import Candor
 from candor.demo.journey_run import run_demo_journey
 from candor.ledger.blocks import insert_block
@@ -79,7 +80,7 @@ def run_demo(
     cx: Candor, config_path: Path, count: int, console: Console, journey: Path | None = None
 ) -> None:
     """Apply the config, seed contacts with blocks, show the gate, then run a journey."""
-    config = load_config_file(config_path)
+    config = load_config_file(config_path, checks=[section_problems])
     now = cx.clock.now()
     with cx.engine.begin() as conn:
         apply_config(conn, config, actor="demo", at=now)

@@ -8,6 +8,7 @@ problem, and nothing is applied.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -110,15 +111,23 @@ class ControllerSpec(Strict):
     contact: str = ""
 
 
+class RightsSpec(Strict):
+    """How data subject rights are handled here."""
+
+    erasure_review: bool = Field(False, description="person-opened erasures wait for a DPO")
+    supervisory_authority: str | None = Field(None, description="named in the access copy")
+
+
 class ConfigFile(Strict):
     attributes: dict[str, AttributeSpec] = {}
     themes: list[ThemeSpec] = []
     purposes: list[PurposeSpec] = []
     retention: list[RetentionSpec] = []
-    # Sections owned by later parts of the product; stored as declared, read by them.
+    # Sections read by higher packages (channels, sync): checked by them through the
+    # `checks` of parse_config (channels.settings.section_problems) or settings_problems.
     public_url: str | None = None
     channels: dict[str, Any] | None = None
-    rights: dict[str, Any] | None = None
+    rights: RightsSpec | None = None
     connectors: list[dict[str, Any]] | None = None
     sync: dict[str, Any] | None = None
     sending: SendingSpec | None = None
@@ -138,7 +147,11 @@ class ApplyReport:
         return sum(len(per.get(outcome, [])) for per in self.changes.values())
 
 
-def parse_config(text: str, filename: str) -> ConfigFile:
+# A check of sections this package stores but a higher one reads: (key path, problem) each.
+SectionCheck = Callable[["ConfigFile"], list[tuple[str, str]]]
+
+
+def parse_config(text: str, filename: str, checks: Sequence[SectionCheck] = ()) -> ConfigFile:
     """Parse and validate the whole file; every problem is collected into one ConfigError."""
     try:
         raw = yaml.safe_load(text)
@@ -159,6 +172,8 @@ def parse_config(text: str, filename: str) -> ConfigFile:
             filename, [(_loc(err["loc"], raw), err["msg"]) for err in exc.errors()]
         ) from None
     problems = _cross_check(config)
+    for check in checks:
+        problems += check(config)
     if problems:
         raise ConfigError(filename, problems)
     return config
@@ -355,10 +370,10 @@ def _insert_version(conn: Connection, spec: PurposeSpec, version: int, at: datet
     )
 
 
-def load_config_file(path: Path) -> ConfigFile:
+def load_config_file(path: Path, checks: Sequence[SectionCheck] = ()) -> ConfigFile:
     """Read and validate a configuration file from disk."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [("(file)", f"cannot be read: {exc.strerror}")]) from None
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), checks)

@@ -147,6 +147,13 @@ def connector_problems(raw: Any) -> list[tuple[str, str]]:
     ]
 
 
+RECEIVERS = ("webhook", "candor")
+NAME_HINT = (
+    "name this instance: connectors receive its events under this name (a Candor on the "
+    "other side declares a connector with this id), e.g. sync: {name: crm}"
+)
+
+
 def settings_problems(connectors: Any, sync: Any) -> list[tuple[str, str]]:
     """Every problem of the `connectors` and `sync` sections (for `config apply`)."""
     problems = connector_problems(connectors)
@@ -154,7 +161,16 @@ def settings_problems(connectors: Any, sync: Any) -> list[tuple[str, str]]:
         parse_sync(sync)
     except InvalidInput as exc:
         problems.append((exc.field, exc.problem))
+    named = isinstance(sync, dict) and sync.get("name") is not None
+    if _receivers(connectors) and not named:
+        problems.append(("sync.name", f"not set while connectors are declared; {NAME_HINT}"))
     return problems
+
+
+def _receivers(raw: Any) -> list[Any]:
+    """The declared connectors that receive this instance's events (webhook or candor)."""
+    items = raw if isinstance(raw, list) else []
+    return [i for i in items if isinstance(i, dict) and i.get("kind", "webhook") in RECEIVERS]
 
 
 def parse_connectors(raw: Any) -> list[WebhookConnector | SqlSource | HttpSource]:
