@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from email import message_from_bytes
 from pathlib import Path
+
+from candor.accounts.api_keys import authenticate
+from candor.core.context import Candor
+from candor.store.engine import reading
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,3 +48,29 @@ def test_demo_runs_a_journey_into_the_mail_sink(tmp_path: Path) -> None:
     assert first["List-Unsubscribe"].startswith("<https://candor.example/u/")
     ids = [message_from_bytes(f.read_bytes())["Message-ID"] for f in files]
     assert len(ids) == len(set(ids)), "a message was delivered twice"
+
+
+def test_demo_ends_with_next_steps_and_a_working_admin_login(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANDOR_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "candor", "demo", "--contacts", "50"],
+        cwd=tmp_path,
+        env={**env, "CANDOR_DEMO_MAIL_DIR": str(tmp_path / "mail")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    steps = done.stdout.split("Next steps:")[1]
+    assert f'export PATH="{Path(sys.executable).parent}:$PATH"' in steps
+    assert f"cd {tmp_path} && candor serve" in steps
+    assert "/team/login" in steps and "/docs" in steps
+    key = re.search(r"admin API key \(shown once\): (\S+)", steps)
+    assert key is not None, steps
+    cx = Candor.open(f"sqlite:///{tmp_path / 'candor.db'}")
+    try:
+        with reading(cx.engine) as conn:
+            principal = authenticate(conn, key.group(1))
+    finally:
+        cx.dispose()
+    assert principal is not None and principal.role == "admin"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from candor.cli.base import console, init, open_candor
+from candor.cli.base import console, domain_errors, fail, init, open_candor
+from candor.ledger.config import ConfigError
 
 
 def serve(
@@ -25,8 +26,10 @@ def serve(
 
 def demo(
     ctx: typer.Context,
-    config: Path = typer.Option(
-        Path("candor.yaml"), "--config", help="Configuration to apply first."
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        help="Configuration to apply first (default: ./candor.yaml, else the example).",
     ),
     contacts: int = typer.Option(2000, "--contacts", help="How many synthetic contacts to seed."),
     journey: Path | None = typer.Option(
@@ -34,9 +37,17 @@ def demo(
     ),
 ) -> None:
     """Initialise a database here, seed a synthetic population and show the gate at work."""
+    from candor.demo.examples import demo_files
+    from candor.demo.next_steps import print_next_steps
     from candor.demo.population import run_demo
 
+    config_file, journey_file = demo_files(config, journey)
     init(ctx)
     cx = open_candor(ctx)
-    run_demo(cx, config, contacts, console, journey)
+    try:
+        with domain_errors():
+            run_demo(cx, config_file, contacts, console, journey_file)
+    except ConfigError as exc:
+        fail(str(exc))
+    print_next_steps(cx, console)
     cx.dispose()
