@@ -134,7 +134,14 @@ def test_referenced_fields_lists_top_level_variables_only() -> None:
 def test_link_variables() -> None:
     assert (
         frozenset(
-            {"unsubscribe_url", "preferences_url", "confirm_url", "download_url", "click_url"}
+            {
+                "unsubscribe_url",
+                "preferences_url",
+                "confirm_url",
+                "download_url",
+                "click_url",
+                "controller",
+            }
         )
         == LINK_VARIABLES
     )

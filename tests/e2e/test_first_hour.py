@@ -92,3 +92,21 @@ def test_config_apply_refuses_a_bad_section_naming_its_key(
     with cx.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(settings)).scalar_one() == 0
         assert conn.execute(select(func.count()).select_from(purposes)).scalar_one() == 0
+
+
+def test_journey_validate_reports_structural_and_reference_errors_in_one_run(
+    configured: Candor, tmp_path: Path
+) -> None:
+    steps = invite_then_wait("P14D")
+    broken = [
+        {**steps[0], "template": "no_such_template", "theme": "no_such_theme"},  # references
+        {**steps[1], "duration": "soon"},  # structure: not a duration
+        *steps[2:],
+    ]
+    file = tmp_path / "both.yaml"
+    file.write_text(journey_yaml(broken, purpose="no_such_purpose"))
+    code, out = invoke(configured, "journey", "validate", str(file))
+    assert code == 1
+    assert "steps[1].duration" in out, out  # structural
+    assert "unknown template 'no_such_template'" in out, out  # references, in the same run
+    assert "unknown theme 'no_such_theme'" in out and "unknown purpose 'no_such_purpose'" in out

@@ -33,6 +33,7 @@ from candor.channels.templates import (
     render,
 )
 from candor.core.errors import CandorError
+from candor.ledger.registry import controller_name
 from candor.store.journey_tables import journeys
 from candor.store.tables import addresses, contacts
 from candor.store.vault import Vault
@@ -111,6 +112,7 @@ class Composer:
     )
     way_out: dict[int, bool] = field(default_factory=dict)
     names: dict[int, set[str]] = field(default_factory=dict)
+    controller: str = ""  # the controller's name: messages are signed with it
 
     @classmethod
     def load(
@@ -124,6 +126,7 @@ class Composer:
     ) -> Composer:
         """Fetch what the rows need in a few set-based reads."""
         self = cls(vault, settings, settings.require_public_url(), targets=targets)
+        self.controller = controller_name(conn)
         contact_ids = sorted({r["contact_id"] for r in live_rows})
         if not contact_ids:
             return self
@@ -294,6 +297,8 @@ class Composer:
             identity = json.loads(raw) if raw else {}
             for name in names & IDENTITY_FIELDS:
                 context[name] = identity.get(name) or ""
+        if "controller" in names:
+            context["controller"] = self.controller
         key, issued, base = self.vault.signing_key, row["created_at"], self.public_url
         if "unsubscribe_url" in names and row["kind"] in UNSUBSCRIBABLE:
             context["unsubscribe_url"] = self._unsubscribe_url(row)

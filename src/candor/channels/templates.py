@@ -36,6 +36,7 @@ REQUIRED_PARTS: Mapping[str, frozenset[str]] = {
 #: Top-level variables the runtime provides besides the journey's declared fields.
 LINK_VARIABLES: frozenset[str] = frozenset(
     {"unsubscribe_url", "preferences_url", "confirm_url", "download_url", "click_url"}
+    | {"controller"}  # the controller's name (candor.yaml `controller.name`), for signatures
 )
 _UNSUBSCRIBE_LINKS = frozenset({"unsubscribe_url", "preferences_url"})
 _STOP_WORD = re.compile(r"\b(?:STOP|STOPP)\b", re.IGNORECASE)

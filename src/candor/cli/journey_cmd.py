@@ -31,6 +31,7 @@ from candor.core.context import Candor
 from candor.journeys import JourneyDefinition, JourneyError, Problem, journey_json_schema
 from candor.journeys import load_journey as parse_journey
 from candor.journeys.lint import check
+from candor.journeys.reference import Registry
 from candor.journeys.runtime import (
     DbRegistry,
     JourneyRefused,
@@ -44,7 +45,7 @@ from candor.journeys.runtime import (
     stop_journey,
 )
 from candor.journeys.runtime.processes import WorkerFailed, run_in_processes
-from candor.journeys.validate import validate
+from candor.journeys.validate import partial_problems, validate
 from candor.store.engine import reading
 
 app = typer.Typer(help="Journeys: check, simulate, launch and watch.", no_args_is_help=True)
@@ -52,8 +53,9 @@ FILE = typer.Argument(..., help="journey YAML/JSON")
 PROCESSES_HELP = "Worker processes side by side, one per core (PostgreSQL only)."
 
 
-def _read(file: Path) -> JourneyDefinition:
-    """Load a journey file, or print every problem and exit 1."""
+def _read(file: Path, registry: Registry | None = None) -> JourneyDefinition:
+    """Load a journey file, or print every problem and exit 1: with a registry, the reference
+    problems of the parts that loaded too, so one run reports them all."""
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
@@ -62,7 +64,10 @@ def _read(file: Path) -> JourneyDefinition:
     try:
         return parse_journey(text, file.name)
     except JourneyError as exc:
-        _print_problems(exc.problems)
+        problems = exc.problems
+        if registry is not None and exc.partial is not None:
+            problems = problems + partial_problems(exc.partial, registry)
+        _print_problems(problems)
         raise typer.Exit(1) from None
 
 
@@ -104,18 +109,18 @@ def schema() -> None:
 @app.command("validate")
 def validate_cmd(ctx: typer.Context, file: Path = FILE) -> None:
     """Report every structural and reference problem with its step id and key path."""
-    defn = _read(file)
     with _data_engine(ctx) as engine, reading(engine) as conn:
-        problems = validate(defn, DbRegistry(conn))
+        registry = DbRegistry(conn)
+        problems = validate(_read(file, registry), registry)
     _finish(problems, f"{file}: valid")
 
 
 @app.command("lint")
 def lint_cmd(ctx: typer.Context, file: Path = FILE) -> None:
     """Privacy lint: errors exit 1, warnings are printed and exit 0."""
-    defn = _read(file)
     with _data_engine(ctx) as engine, reading(engine) as conn:
-        problems = check(defn, DbRegistry(conn))  # validation problems too: lint needs a sound file
+        registry = DbRegistry(conn)
+        problems = check(_read(file, registry), registry)  # validation problems too
     _finish(problems, f"{file}: lint")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -148,11 +149,24 @@ class Problem:
 
 
 class JourneyError(Exception):
-    """A journey file that cannot be loaded; `problems` lists every reason found."""
+    """A journey file that cannot be loaded; `problems` lists every reason found, `partial`
+    holds what did load, so its references can be checked in the same pass."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], partial: PartialJourney | None = None) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
+        self.partial = partial
+
+
+@dataclass(frozen=True)
+class PartialJourney:
+    """The parts of a journey with structural problems that did load: the head's sound keys
+    (placeholders for missing ones) and the steps that parsed, with their index in the file."""
+
+    journey: JourneyDefinition
+    indices: tuple[int, ...]
+    step_ids: frozenset[str]  # every step id the file names, loaded or not
+    broken_keys: frozenset[str]  # head keys left out because they are unsound
 
 
 def _join(prefix: str, part: str | int) -> str:
@@ -291,6 +305,7 @@ def build_journey(data: Mapping[str, Any]) -> JourneyDefinition:
         problems += problems_from(exc, "", None, [*_keys(JourneyHead), "steps"])
     raw_steps = data.get("steps")
     steps: list[Step] = []
+    indices: list[int] = []
     if not isinstance(raw_steps, list) or not raw_steps:
         problems.append(Problem("steps", None, "a non-empty list of steps is required", "error"))
     else:
@@ -299,9 +314,40 @@ def build_journey(data: Mapping[str, Any]) -> JourneyDefinition:
             problems += found
             if step is not None:
                 steps.append(step)
+                indices.append(index)
     if problems:
-        raise JourneyError(problems)
+        raise JourneyError(problems, _partial(head, problems, steps, indices, raw_steps))
     return JourneyDefinition.model_validate({**head, "steps": steps})
+
+
+PLACEHOLDERS = {"id": "journey", "name": "journey", "purpose": ""}
+
+
+def _partial(
+    head: dict[str, Any],
+    problems: list[Problem],
+    steps: list[Step],
+    indices: list[int],
+    raw_steps: Any,
+) -> PartialJourney | None:
+    """What loaded of a journey with problems (None when no step did)."""
+    broken = {re.split(r"[.\[]", p.path)[0] for p in problems if not p.path.startswith("steps")}
+    sound = {k: v for k, v in head.items() if k not in broken and k in _keys(JourneyHead)}
+    ids = (
+        [r.get("id") for r in raw_steps if isinstance(r, dict)]
+        if isinstance(raw_steps, list)
+        else []
+    )
+    try:
+        journey = JourneyDefinition.model_validate({**PLACEHOLDERS, **sound, "steps": steps})
+    except ValidationError:
+        return None
+    return PartialJourney(
+        journey,
+        tuple(indices),
+        frozenset(i for i in ids if isinstance(i, str)),
+        frozenset(broken | (set(PLACEHOLDERS) - set(sound))),
+    )
 
 
 _STEP_ID: TypeAdapter[str] = TypeAdapter(StepId)

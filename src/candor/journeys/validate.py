@@ -5,6 +5,7 @@ Every problem is reported (never only the first), each with its step id and key 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from candor.journeys.definition import (
     Condition,
     EventCondition,
     JourneyDefinition,
+    PartialJourney,
     Problem,
     Step,
 )
@@ -105,6 +107,35 @@ def validate(defn: JourneyDefinition, registry: Registry) -> list[Problem]:
     for index, step in enumerate(defn.steps):
         problems += _check_step(index, step, defn, reg)
     return problems + _check_graph(defn)
+
+
+# Findings that a head key left out of a partial journey would make false.
+NEEDS = {
+    "purpose": {"unknown-purpose"},
+    "fields": {"undeclared-field", "unknown-field"},
+    "templates": {"unknown-template", "template-channel", "undeclared-field"},
+}
+
+
+def partial_problems(partial: PartialJourney, registry: Registry) -> list[Problem]:
+    """The reference problems of what loaded of a journey with structural ones, so both are
+    reported at once; the graph (reachability, loops) is checked once every step loads."""
+    defn = partial.journey
+    reg = InlineTemplates(registry, defn.templates)
+    found = _check_head(defn, reg)
+    for index, step in zip(partial.indices, defn.steps, strict=True):
+        found += _check_step(index, step, defn, reg)
+        exits = _check_exits(index, step, set(partial.step_ids))
+        found += [p for p in exits if p.code == "dangling-target"]
+    skip = set().union(*(NEEDS.get(key, set()) for key in partial.broken_keys))
+    if len(partial.indices) < len(partial.step_ids):
+        skip.add("unknown-event-step")  # the step it names may be one that did not load
+    broken = tuple(partial.broken_keys)
+    return [
+        p
+        for p in found
+        if p.code not in skip and not any(re.match(rf"{k}($|[.\[])", p.path) for k in broken)
+    ]
 
 
 def field_use(

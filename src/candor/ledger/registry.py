@@ -97,3 +97,10 @@ def setting(conn: Connection, key: str, default: Any = None) -> Any:
     """A section stored by `config apply` (channels, public_url, rights, ...)."""
     value = conn.execute(select(settings.c.value).where(settings.c.key == key)).scalar()
     return default if value is None else value
+
+
+def controller_name(conn: Connection) -> str:
+    """The controller's name from the `controller` settings ("" when none is declared)."""
+    controller = setting(conn, "controller")
+    name = controller.get("name") if isinstance(controller, dict) else None
+    return str(name) if name else ""

@@ -21,7 +21,7 @@ from candor.channels.template_store import compile_parts
 from candor.core.errors import InvalidInput
 from candor.ledger import audit
 from candor.ledger.consents import RecordedConsent
-from candor.ledger.registry import purpose_facts, setting
+from candor.ledger.registry import purpose_facts
 from candor.policy.load import decide_for
 from candor.rights.notices import service_purpose
 from candor.store.engine import is_sqlite
@@ -29,7 +29,8 @@ from candor.store.journey_tables import outbox, templates
 from candor.store.tables import addresses, contacts
 
 LANGUAGES = ("en", "de")
-# Signed with the controller's name (`controller.name` in candor.yaml), never the product's.
+# Signed with the controller's name (`controller.name` in candor.yaml, given to every
+# message by channels.compose), never the product's.
 _SIGN = {
     "en": "{% if controller %}Your privacy team at {{ controller }}"
     "{% else %}Your privacy team{% endif %}",
@@ -194,13 +195,6 @@ def ensure_template(conn: Connection, base: str, language: str, at: datetime) ->
     return template_id
 
 
-def controller_name(conn: Connection) -> str:
-    """The controller's name from the `controller` settings ("" when none is declared)."""
-    controller = setting(conn, "controller")
-    name = controller.get("name") if isinstance(controller, dict) else None
-    return str(name) if name else ""
-
-
 def _reach(conn: Connection, contact_id: int, channel: str | None) -> tuple[str, int] | None:
     """The address a message goes to: the first deliverable on `channel`, else e-mail first."""
     a = addresses
@@ -238,7 +232,6 @@ def queue_message(
     if not decision.allowed:
         return None
     template_id = ensure_template(conn, base, language_of(language), at)
-    context = {**context, "controller": controller_name(conn)}
     insert = _upsert(conn, outbox)
     row = {
         "idempotency_key": key,
