@@ -1,0 +1,8 @@
+/* The interactive API documentation at /docs: Swagger UI over /openapi.json, served by Candor
+   itself (a static file, so the content security policy needs no inline script). */
+(function () {
+  "use strict";
+  window.addEventListener("DOMContentLoaded", function () {
+    window.SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true });
+  });
+})();
