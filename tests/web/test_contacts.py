@@ -208,3 +208,14 @@ def test_patch_with_an_address_already_held_records_nothing(api: Api) -> None:
     whatsapp = {"channel": "whatsapp", "value": "+4915123456789"}
     added = api.patch(f"/api/v1/contacts/{created['id']}", json={"addresses": [own, whatsapp]})
     assert added.json()["changed"] == ["addresses.whatsapp"]
+
+
+def test_an_email_at_the_top_level_is_refused_with_the_expected_shape(api: Api) -> None:
+    before = api.row_counts()
+    response = api.post("/api/v1/contacts", json={"email": "ann@example.org"})
+    assert response.status_code == 422
+    assert fields(response) == ["email"]
+    problem = response.json()["errors"][0]["problem"]
+    assert "this body takes external_id, first_name, last_name, addresses" in problem
+    assert '{"addresses": [{"channel": "email", "value": "ann@example.org"}]}' in problem
+    assert api.row_counts() == before

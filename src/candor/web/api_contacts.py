@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from fastapi import APIRouter, Query
 from pydantic import Field
@@ -44,7 +44,20 @@ class AddressIn(Body):
     value: AddressValue
 
 
+EXAMPLE_ADDRESS = '{"addresses": [{"channel": "email", "value": "ann@example.org"}]}'
+
+
 class ContactIn(Body):
+    """A new contact: addresses are a list of {channel, value}, profile fields go in
+    attributes (only those candor.yaml declares)."""
+
+    hints: ClassVar[dict[str, str]] = {
+        "email": f"E-mail addresses go in addresses, e.g. {EXAMPLE_ADDRESS}",
+        "phone": 'Phone numbers go in addresses with channel "sms" or "whatsapp"',
+        "name": "Names go in first_name and last_name",
+        "country": 'Profile fields go in attributes, e.g. {"attributes": {"country": "DE"}}',
+    }
+
     external_id: ExternalId | None = None
     first_name: Name | None = None
     last_name: Name | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from fastapi import Depends, HTTPException, Request
 from fastapi import Path as PathParam
@@ -33,9 +33,18 @@ PathId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
 
 class Body(BaseModel):
-    """Request bodies: unknown fields are errors, never silently dropped."""
+    """Request bodies: unknown fields are errors, never silently dropped; the error says
+    which fields the body takes (and `hints` for names people try first)."""
 
     model_config = ConfigDict(extra="forbid")
+    hints: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def unknown_field(cls, name: str) -> str:
+        """The problem reported for an unknown top-level field `name`."""
+        known = ", ".join(info.alias or key for key, info in cls.model_fields.items())
+        hint = cls.hints.get(name)
+        return f"unknown field; this body takes {known}" + (f". {hint}" if hint else "")
 
 
 def get_cx(request: Request) -> Candor:

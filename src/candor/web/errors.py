@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from candor.core.errors import Conflict, Erased, InvalidInput, NotFound
-from candor.web.deps import refused_caller
+from candor.web.deps import Body, refused_caller
 
 log = logging.getLogger("candor.web")
 
@@ -90,13 +90,24 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
         if refused is not None:
             return await _http(request, refused)
     problems: list[tuple[str, str]] = []
+    body = _body_model(request)
     for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
         if err.get("type") == "json_invalid":
             problems.append(("body", "is not valid JSON"))
-            continue
-        msg = str(err.get("msg", "is invalid"))
-        problems.append((readable_loc(err.get("loc", ())), msg.removeprefix("Value error, ")))
+        elif err.get("type") == "extra_forbidden" and len(loc) == 2 and body is not None:
+            problems.append((str(loc[1]), body.unknown_field(str(loc[1]))))
+        else:
+            msg = str(err.get("msg", "is invalid"))
+            problems.append((readable_loc(loc), msg.removeprefix("Value error, ")))
     return error_response(422, problems or [("body", "is invalid")])
+
+
+def _body_model(request: Request) -> type[Body] | None:
+    """The route's request body model, when it is one of ours."""
+    field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(field, "field_info", None), "annotation", None)
+    return model if isinstance(model, type) and issubclass(model, Body) else None
 
 
 _HTTP_FIELDS = {401: "authorization", 403: "authorization", 404: "path", 405: "method"}
