@@ -16,8 +16,13 @@ from candor.ledger.connector_settings import HttpSource, SqlSource, SyncSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 # Written beside this work by others; the README links them already.
-ELSEWHERE = {"docs/security.md", "docs/studio.md", "docs/team.md", "docs/always-on.md",
-             "docs/channels.md"}
+ELSEWHERE = {
+    "docs/security.md",
+    "docs/studio.md",
+    "docs/team.md",
+    "docs/always-on.md",
+    "docs/channels.md",
+}
 
 
 def keys(model: type[BaseModel]) -> set[str]:
@@ -44,8 +49,15 @@ def test_configuration_shows_the_example_file_exactly() -> None:
 
 def test_configuration_describes_every_key() -> None:
     doc = (ROOT / "docs" / "configuration.md").read_text()
-    models = [ConfigFile, ChannelSettings, LanguageKeywords, SyncSettings, WebhookConnector,
-              SqlSource, HttpSource]
+    models = [
+        ConfigFile,
+        ChannelSettings,
+        LanguageKeywords,
+        SyncSettings,
+        WebhookConnector,
+        SqlSource,
+        HttpSource,
+    ]
     wanted = set().union(*(keys(m) for m in models))
     missing = sorted(k for k in wanted if not re.search(rf"`[^`\n]*\b{k}\b[^`\n]*`", doc))
     assert missing == [], missing
