@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect, select
 
 from candor.core.context import Candor
+from candor.store.journey_tables import templates
+from candor.store.migrate import alembic_config, upgrade
 from candor.store.schema import metadata
 
 # Declared with .ddl_if(dialect="postgresql") in store.tables; Alembic compares them anyway.
@@ -49,3 +52,30 @@ def test_journey_contacts_are_keyed_by_person_and_journey(cx: Candor) -> None:
     ]
     assert "id" not in {c["name"] for c in found.get_columns("journey_contacts")}
     assert found.get_unique_constraints("journey_contacts") == []
+
+
+def test_stored_builtin_messages_are_signed_by_the_controller_after_0025(cx: Candor) -> None:
+    """Built-in templates stored before keep the product's name no more; changed ones stay."""
+    config = alembic_config()
+    old = {
+        "email": {"subject": "S", "text": "Confirm: {{ verify_url }}\n\nYour Candor privacy team\n"}
+    }
+    mine = {"email": {"subject": "S", "text": "Confirm: {{ verify_url }}\n\nAnn, DPO\n"}}
+    try:
+        with cx.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0017")
+            conn.execute(
+                insert(templates),
+                [
+                    {"id": "dsr-verify", "parts": old, "updated_at": cx.clock.now()},
+                    {"id": "doi-confirm-de", "parts": mine, "updated_at": cx.clock.now()},
+                ],
+            )
+    finally:
+        upgrade(cx.engine)
+    with cx.engine.connect() as conn:
+        stored = dict(conn.execute(select(templates.c.id, templates.c.parts)).all())
+    signed = stored["dsr-verify"]["email"]["text"]
+    assert signed.endswith("{% else %}Your privacy team{% endif %}\n") and "Candor" not in signed
+    assert stored["doi-confirm-de"] == mine
