@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from candor.core.context import Candor
 from candor.web.pages.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
 from candor.web.pages.security import csrf_token, is_https, remember_csrf_seed
+from candor.web.pages.times import when
 
 HERE: Final = Path(__file__).parent
 TEMPLATES: Final = HERE / "templates"
@@ -23,6 +24,7 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+env.filters["when"] = when
 
 
 def cx_of(request: Request) -> Candor:
