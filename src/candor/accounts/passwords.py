@@ -15,9 +15,16 @@ MAX_LENGTH: Final = 256
 
 # argon2-cffi's defaults are RFC 9106's second recommendation (argon2id, t=3, 64 MiB, p=4).
 hasher = PasswordHasher()
-# A hash of nothing anyone knows: an unknown e-mail costs one verification too, so the time a
-# login takes does not tell whether an account exists.
-_DECOY: Final = hasher.hash("candor: no such member")
+_decoy: tuple[PasswordHasher, str] | None = None
+
+
+def decoy_hash() -> str:
+    """A hash of nothing anyone knows, made with the current parameters: an unknown e-mail
+    costs one verification too, so the time a login takes does not tell who has an account."""
+    global _decoy
+    if _decoy is None or _decoy[0] is not hasher:
+        _decoy = (hasher, hasher.hash("candor: no such member"))
+    return _decoy[1]
 
 
 def check_new_password(password: str, *, email: str) -> None:
@@ -39,7 +46,7 @@ def hash_password(password: str) -> str:
 def verify_password(stored: str | None, password: str) -> bool:
     """Whether `password` matches the stored hash; with no hash, a decoy is checked (and fails)."""
     try:
-        return hasher.verify(stored or _DECOY, password) and stored is not None
+        return hasher.verify(stored or decoy_hash(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 

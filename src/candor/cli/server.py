@@ -35,8 +35,10 @@ def demo(
 ) -> None:
     """Initialise a database here, seed a synthetic population and show the gate at work."""
     from candor.demo.population import run_demo
+    from candor.demo.team import create_demo_admin
 
     init(ctx)
     cx = open_candor(ctx)
     run_demo(cx, config, contacts, console, journey)
+    create_demo_admin(cx, console)
     cx.dispose()
