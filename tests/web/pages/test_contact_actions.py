@@ -40,7 +40,7 @@ def _actors(site: Site, action: str) -> list[str]:
 
 
 def test_a_consent_from_a_phone_call_names_the_member_and_the_call(site: Site) -> None:
-    client, done = _act(site, "dpo", "consent", {"purpose": "events", "status": "granted", **CALL})
+    _, done = _act(site, "dpo", "consent", {"purpose": "events", "status": "granted", **CALL})
     assert done.status_code == 200 and "Consent event recorded." in done.text
     with reading(site.cx.engine) as conn:
         event = consent_history(conn, site.cx.vault, site.contact_id)[-1]
