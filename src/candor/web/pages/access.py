@@ -14,24 +14,10 @@ from fastapi import Request, Response
 
 from candor.accounts.sessions import VALID_FOR, MemberSession, session_for
 from candor.web.pages.render import cx_of
+from candor.web.pages.roles import PAGE_ROLES, may
 from candor.web.pages.security import PageRefused, Session, is_https
 
 SESSION_COOKIE: Final = "candor_session"
-EVERYONE: Final = ("admin", "marketer", "dpo", "auditor")
-
-# Page -> roles that may see it; everyone else gets 403.
-PAGE_ROLES: Final[dict[str, tuple[str, ...]]] = {
-    "mission_control": EVERYONE,
-    "journeys": EVERYONE,
-    "journey_actions": ("admin", "marketer"),
-    "account": EVERYONE,
-    "contact_list": EVERYONE,  # pseudonymous for marketers
-    "contacts": ("admin", "dpo", "auditor"),
-    "contact_actions": ("admin", "dpo"),
-    "requests": ("admin", "dpo", "auditor"),
-    "request_actions": ("admin", "dpo"),
-    "members": ("admin",),
-}
 
 
 class LoginRequired(Exception):
@@ -98,6 +84,4 @@ def team(page: str) -> Callable[[Request], Session]:
     return member_with(*PAGE_ROLES[page])
 
 
-def may(session: Session | None, page: str) -> bool:
-    """Whether the session's role may see `page` (for navigation links and buttons)."""
-    return session is not None and session.principal.role in PAGE_ROLES[page]
+__all__ = ["PAGE_ROLES", "LoginRequired", "current_session", "may", "member_with", "team"]

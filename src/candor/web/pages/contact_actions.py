@@ -178,7 +178,7 @@ async def erase(request: Request, contact_id: PathId, session: Actor) -> Respons
     reason = form_text(form, "reason", 32)
     if form.get("confirm") != "yes" or reason not in ERASE_REASONS:
         problem = "confirm the erasure and choose a reason"
-        return record_page(request, session, contact_id, 422, problem=problem)
+        return record_page(request, session, contact_id, 422, problem=problem, failed="erase")
     try:
         erase_contact(cx, contact_id, actor=session.principal.actor, reason=f"team:{reason}")
     except CandorError as exc:
@@ -227,5 +227,5 @@ async def act(request: Request, contact_id: PathId, action: str, session: Actor)
         with cx.engine.begin() as conn:
             verb(conn, cx, contact_id, form, session, cx.clock.now())
     except CandorError as exc:
-        return record_page(request, session, contact_id, 422, problem=_problem(exc))
+        return record_page(request, session, contact_id, 422, problem=_problem(exc), failed=action)
     return RedirectResponse(f"/team/contacts/{contact_id}?done={action}", status_code=303)

@@ -11,6 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from candor.core.context import Candor
 from candor.web.pages.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
+from candor.web.pages.roles import may
 from candor.web.pages.security import csrf_token, is_https, remember_csrf_seed
 from candor.web.pages.times import when
 
@@ -25,6 +26,7 @@ env = Environment(
     lstrip_blocks=True,
 )
 env.filters["when"] = when
+env.globals["may"] = may  # every team page's navigation asks it
 
 
 def cx_of(request: Request) -> Candor:

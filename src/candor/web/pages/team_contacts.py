@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection, select
 
+from candor.accounts.members import member_by_id
 from candor.core.context import Candor
 from candor.core.errors import CandorError, InvalidInput, NotFound
 from candor.ledger import audit
@@ -217,4 +218,18 @@ def certificate_page(request: Request, contact_id: int) -> HTMLResponse:
             certificate = certificate_of(conn, contact_id)
         except NotFound:
             return render(request, "team_message.html", 404, title="Contact not found", text="")
-    return render(request, "certificate.html", 410, certificate=certificate, contact_id=contact_id)
+        by = actor_name(conn, certificate["actor"])
+    return render(
+        request, "certificate.html", 410, certificate=certificate, contact_id=contact_id, by=by
+    )
+
+
+def actor_name(conn: Connection, actor: str) -> str:
+    """A member's name for an audit actor `member:N` (with the actor), else the actor as is."""
+    kind, _, number = actor.partition(":")
+    if kind != "member" or not number.isdigit():
+        return actor
+    try:
+        return f"{member_by_id(conn, int(number)).name} ({actor})"
+    except NotFound:
+        return actor
