@@ -165,10 +165,6 @@ ACTIONS: Final = {
 }
 
 
-def _problem(exc: CandorError) -> str:
-    return f"{exc.field}: {exc.problem}" if isinstance(exc, InvalidInput) else str(exc)
-
-
 @router.post("/team/contacts/{contact_id}/erase", response_class=HTMLResponse)
 async def erase(request: Request, contact_id: PathId, session: Actor) -> Response:
     """Erase the person everywhere (confirmed on the form); then the certificate is shown."""
@@ -182,7 +178,7 @@ async def erase(request: Request, contact_id: PathId, session: Actor) -> Respons
     try:
         erase_contact(cx, contact_id, actor=session.principal.actor, reason=f"team:{reason}")
     except CandorError as exc:
-        return record_page(request, session, contact_id, 409, problem=_problem(exc))
+        return record_page(request, session, contact_id, 409, problem=str(exc))
     return RedirectResponse(f"/team/contacts/{contact_id}", status_code=303)
 
 
@@ -210,7 +206,7 @@ async def lift(request: Request, block_id: PathId, session: Actor) -> Response:
                 at=now,
             )
     except CandorError as exc:
-        return record_page(request, session, contact_id, 422, problem=_problem(exc))
+        return record_page(request, session, contact_id, 422, problem=str(exc))
     return RedirectResponse(f"/team/contacts/{lifted['contact']}?done=lift", status_code=303)
 
 
@@ -227,5 +223,5 @@ async def act(request: Request, contact_id: PathId, action: str, session: Actor)
         with cx.engine.begin() as conn:
             verb(conn, cx, contact_id, form, session, cx.clock.now())
     except CandorError as exc:
-        return record_page(request, session, contact_id, 422, problem=_problem(exc), failed=action)
+        return record_page(request, session, contact_id, 422, problem=str(exc), failed=action)
     return RedirectResponse(f"/team/contacts/{contact_id}?done={action}", status_code=303)

@@ -92,7 +92,7 @@ def contact_list(request: Request, session: Listing) -> HTMLResponse:
                     shown=len(page.rows),
                 )
     except CandorError as exc:
-        problem = exc.problem if isinstance(exc, InvalidInput) else str(exc)
+        problem = str(exc)
         with reading(cx.engine) as conn:
             purpose_list = list_purposes(conn)
     query = {k: v for k, v in request.query_params.items() if k != "after" and v}

@@ -159,6 +159,6 @@ async def account_change(request: Request, what: str, session: Account) -> Respo
             else:
                 return render(request, "team_message.html", 404, title="Unknown action", text="")
     except CandorError as exc:
-        problem = exc.problem if isinstance(exc, InvalidInput) else str(exc)
+        problem = str(exc)
         return render(request, "team_account.html", 422, zones=ZONES, problem=problem)
     return RedirectResponse(f"/team/account?done={what}", status_code=303)

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from candor.accounts import members
 from candor.accounts.principal import ROLES
 from candor.core.context import Candor
-from candor.core.errors import CandorError, InvalidInput
+from candor.core.errors import CandorError
 from candor.ledger.registry import setting
 from candor.store.engine import reading
 from candor.web.deps import PathId
@@ -46,10 +46,6 @@ def member_list(request: Request, session: Admin) -> HTMLResponse:
     return _page(request)
 
 
-def _problem(exc: CandorError) -> str:
-    return f"{exc.field}: {exc.problem}" if isinstance(exc, InvalidInput) else str(exc)
-
-
 @router.post("/team/members", response_class=HTMLResponse)
 async def member_add(request: Request, session: Admin) -> HTMLResponse:
     """Add a member; the page shows their one-time link (to hand over, not stored in clear)."""
@@ -67,7 +63,7 @@ async def member_add(request: Request, session: Admin) -> HTMLResponse:
                 at=cx.clock.now(),
             )
     except CandorError as exc:
-        return _page(request, 422, problem=_problem(exc))
+        return _page(request, 422, problem=str(exc))
     return _page(request, 201, link=link, link_url=link.url(link_base(cx, request)))
 
 
@@ -92,7 +88,7 @@ async def member_action(
             else:
                 return render(request, "team_message.html", 404, title="Unknown action", text="")
     except CandorError as exc:
-        return _page(request, 409, problem=_problem(exc))
+        return _page(request, 409, problem=str(exc))
     if action == "link":
         return _page(request, link=link, link_url=link.url(link_base(cx, request)))
     return RedirectResponse(f"/team/members?done={action}", status_code=303)

@@ -96,8 +96,7 @@ async def request_open(request: Request, session: Acting) -> Response:
                 at=cx.clock.now(),
             )
     except CandorError as exc:
-        problem = f"{exc.field}: {exc.problem}" if isinstance(exc, InvalidInput) else str(exc)
-        return _queue(request, 422, problem)
+        return _queue(request, 422, str(exc))
     return RedirectResponse("/team/requests?done=opened", status_code=303)
 
 
