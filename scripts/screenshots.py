@@ -21,7 +21,7 @@ os.environ.setdefault("CANDOR_MASTER_KEY", "")
 from sqlalchemy import update  # noqa: E402
 from tests.e2e.browser_support import chromium, missing_browser, serve  # noqa: E402
 
-from candor.accounts.api_keys import create_api_key
+from candor.accounts.members import add_member, set_password_with_link  # noqa: E402
 from candor.channels.links import preferences_token  # noqa: E402
 from candor.journeys.definition import build_journey  # noqa: E402
 from candor.journeys.runtime.enroll import launch, save_draft  # noqa: E402
@@ -39,6 +39,7 @@ from candor.store.tables import contacts  # noqa: E402
 from candor.web import create_app  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
+PASSWORD = "screenshots only, never used elsewhere"
 JOURNEY = {
     "id": "spring-events", "name": "Spring event invitations", "purpose": "events",
     "fields": ["country"], "target": {"field": "country", "op": "eq", "value": "DE"},
@@ -57,7 +58,10 @@ def seed(cx: Candor) -> tuple[str, int]:
     with cx.engine.begin() as conn:
         apply_config(conn, load_config_file(ROOT / "tests" / "fixtures" / "candor.yaml"),
                      actor="seed", at=now)
-        key = create_api_key(conn, "admin", "screenshots", actor="seed", at=now)
+        link = add_member(conn, "admin@candor.example", "admin", name="Ada Admin",
+                          actor="seed", at=now)
+        set_password_with_link(conn, link.token, PASSWORD, at=now)
+        key = "admin@candor.example"
         ids = []
         for n in range(40):
             ids.append(create_contact(
@@ -113,7 +117,8 @@ def main() -> int:
             team = browser.new_context(viewport={"width": 1280, "height": 900})
             page = team.new_page()
             page.goto(f"{base}/team/login")
-            page.get_by_label("API key").fill(key)
+            page.get_by_label("E-mail").fill(key)
+            page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Log in").click()
             page.wait_for_selector(".live.on")
             page.screenshot(path=str(OUT / "mission-control.png"), full_page=True)

@@ -102,3 +102,26 @@ def configured(cx: Candor) -> Candor:
     with cx.engine.begin() as conn:
         apply_config(conn, config, actor="test", at=cx.clock.now())
     return cx
+
+
+@pytest.fixture
+def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 with its cheapest parameters, so the many logins of page tests stay fast; the
+    production parameters are checked in tests/accounts/test_passwords.py."""
+    from argon2 import PasswordHasher, profiles
+
+    from candor.accounts import passwords
+
+    monkeypatch.setattr(passwords, "hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+
+
+def add_member_with_password(
+    cx: Candor, email: str, role: str, password: str, name: str = ""
+) -> int:
+    """A team member who has already set `password` through their one-time link."""
+    from candor.accounts.members import add_member, set_password_with_link
+
+    with cx.engine.begin() as conn:
+        link = add_member(conn, email, role, name=name, actor="test", at=cx.clock.now())
+        set_password_with_link(conn, link.token, password, at=cx.clock.now())
+    return link.member.id

@@ -74,3 +74,20 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+AXE = os.path.join(os.path.dirname(__file__), "vendor", "axe.min.js")
+
+
+def serious_violations(page: Any) -> list[str]:
+    """axe-core run in the page: the serious and critical violations, as readable lines.
+
+    The page's context needs bypass_csp=True: the strict CSP forbids the injected script.
+    """
+    page.add_script_tag(path=AXE)
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

@@ -21,8 +21,11 @@ from candor.store.engine import reading
 from candor.store.rights_tables import dsr_requests
 from candor.store.tables import consent_events
 from candor.web import create_app
+from tests.conftest import add_member_with_password
 
 from .browser_support import chromium, missing_browser, serve
+
+PASSWORD = "correct horse battery staple"
 
 if missing_browser() is None:
     from playwright.sync_api import expect
@@ -74,7 +77,8 @@ class World:
 
 
 @pytest.fixture
-def world(configured: Candor) -> Iterator[World]:
+def world(configured: Candor, cheap_passwords: None) -> Iterator[World]:
+    add_member_with_password(configured, "admin@team.example", "admin", PASSWORD)
     app = create_app(configured)
     with serve(app) as base, chromium() as browser:
         yield World(configured, base, browser)
@@ -174,7 +178,8 @@ def test_request_form_with_verification(world: World) -> None:
 def test_mission_control_updates_live_without_reload(world: World) -> None:
     page = world.page()
     page.goto(f"{world.base}/team/login")
-    page.get_by_label("API key").fill(world.key)
+    page.get_by_label("E-mail").fill("admin@team.example")
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/team/mission-control")
     cell = page.locator('[data-fig="purposes/events/not_asked"]')

@@ -54,7 +54,7 @@ def test_journey_contacts_are_keyed_by_person_and_journey(cx: Candor) -> None:
     assert found.get_unique_constraints("journey_contacts") == []
 
 
-def test_stored_builtin_messages_are_signed_by_the_controller_after_0025(cx: Candor) -> None:
+def test_stored_builtin_messages_are_signed_by_the_controller_after_0018(cx: Candor) -> None:
     """Built-in templates stored before keep the product's name no more; changed ones stay."""
     config = alembic_config()
     old = {

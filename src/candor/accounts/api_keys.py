@@ -8,36 +8,34 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
-from candor.core.errors import InvalidInput
+from candor.accounts.principal import ROLES, Principal
+from candor.core.errors import Conflict, InvalidInput, NotFound
 from candor.ledger import audit
 from candor.store.tables import api_keys
 
-ROLES: Final = ("admin", "marketer", "dpo", "auditor")
 KEY_PREFIX: Final = "cnd_"
+__all__ = [
+    "ROLES",
+    "ApiKey",
+    "Principal",
+    "authenticate",
+    "create_api_key",
+    "list_api_keys",
+    "revoke_api_key",
+]
 
 
 @dataclass(frozen=True)
-class Principal:
-    """Who is calling: the key's id (as the audit actor) and its role."""
+class ApiKey:
+    """A key as listed: never the key itself (only its hash is kept)."""
 
-    key_id: int
-    role: str
+    id: int
     name: str
-
-    @property
-    def actor(self) -> str:
-        return f"key:{self.key_id}"
-
-    @property
-    def sees_identity(self) -> bool:
-        """Marketers never see identifying data in clear."""
-        return self.role in ("admin", "dpo", "auditor")
-
-    @property
-    def may_write(self) -> bool:
-        return self.role != "auditor"
+    role: str
+    created_at: datetime
+    revoked_at: datetime | None
 
 
 def _digest(key: str) -> str:
@@ -75,4 +73,29 @@ def authenticate(conn: Connection, key: str) -> Principal | None:
             api_keys.c.key_hash == _digest(key), api_keys.c.revoked_at.is_(None)
         )
     ).first()
-    return None if row is None else Principal(int(row.id), row.role, row.name)
+    return None if row is None else Principal.of_key(int(row.id), row.role, row.name)
+
+
+_LISTED = select(
+    api_keys.c.id, api_keys.c.name, api_keys.c.role, api_keys.c.created_at, api_keys.c.revoked_at
+)
+
+
+def list_api_keys(conn: Connection) -> list[ApiKey]:
+    """Every key, oldest first, revoked ones included (they stay for the audit trail)."""
+    rows = conn.execute(_LISTED.order_by(api_keys.c.id))
+    return [ApiKey(int(r.id), r.name, r.role, r.created_at, r.revoked_at) for r in rows]
+
+
+def revoke_api_key(conn: Connection, key_id: int, *, actor: str, at: datetime) -> ApiKey:
+    """Revoke a key: it stops working at once; revoking twice is a conflict."""
+    row = conn.execute(_LISTED.where(api_keys.c.id == key_id)).first()
+    if row is None:
+        raise NotFound("api key", key_id)
+    if row.revoked_at is not None:
+        raise Conflict(f"api key {key_id}: already revoked")
+    conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=at))
+    audit.record(
+        conn, actor=actor, action="api_key.revoke", object_type="api_key", object_id=key_id, at=at
+    )
+    return ApiKey(int(row.id), row.name, row.role, row.created_at, at)

@@ -15,6 +15,7 @@ from candor.cli import (
     rights_cmd,
     server,
     sync_cmd,
+    users_cmd,
 )
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app.command("decide")(ledger_cmd.decide_cmd)
 app.command("demo")(server.demo)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(apikeys.app, name="api-key")
+app.add_typer(users_cmd.app, name="user")
 app.add_typer(ledger_cmd.app, name="ledger")
 app.add_typer(contacts_cmd.app, name="contacts")
 rights_cmd.register(app)  # dsr, retention, ropa, contacts forget

@@ -207,7 +207,9 @@ def publish_rectified(
 
 
 def _new_emails(changes: dict[str, Any]) -> list[str]:
-    return [a["value"] for a in changes.get("addresses") or [] if a.get("channel") == "email"]
+    added = [a["value"] for a in changes.get("addresses") or [] if a.get("channel") == "email"]
+    fixed = [c["value"] for c in changes.get("corrections") or [] if c.get("channel") == "email"]
+    return added + fixed
 
 
 def erasure_subjects(

@@ -1,4 +1,5 @@
-"""Rectification (Art. 16): change names, attributes, language, time zone or add addresses.
+"""Rectification (Art. 16): change names, attributes, language, time zone, add addresses or
+correct one (`corrections`: the address row keeps its id, so consents scoped to it follow).
 
 Every changed value keeps its old and new value sealed under the contact's key in the
 rectifications table, and the change is published to connectors (contact.rectified).
@@ -13,8 +14,9 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from candor.core.errors import InvalidInput
+from candor.core.errors import Conflict, InvalidInput
 from candor.ledger import audit
+from candor.ledger.addresses import AddressError, normalize
 from candor.ledger.contacts import (
     IDENTITY_FIELDS,
     NewAddress,
@@ -28,7 +30,9 @@ from candor.ledger.suppression import refuse_suppressed
 from candor.store.tables import addresses, contacts, rectifications
 from candor.store.vault import Vault
 
-CHANGEABLE = frozenset({*IDENTITY_FIELDS, "attributes", "addresses", "language", "timezone"})
+CHANGEABLE = frozenset(
+    {*IDENTITY_FIELDS, "attributes", "addresses", "corrections", "language", "timezone"}
+)
 
 
 def rectify_contact(
@@ -54,6 +58,8 @@ def rectify_contact(
             change.values[name] = changes[name]
             change.changed.append(name)
     change.addresses(changes.get("addresses") or [])
+    for n, item in enumerate(changes.get("corrections") or []):
+        change.correct(f"corrections[{n}]", item)
     if change.values:
         conn.execute(
             update(contacts)
@@ -116,6 +122,47 @@ class _Rectifying:
                 self.conn, self.vault, self.contact_id, self.key_id, channel, value, at=self.at
             )
             self.history(f"addresses.{channel}", None, value)
+
+    def correct(self, path: str, item: dict[str, Any]) -> None:
+        """Replace a wrong address ({"address": id, "value": new}) in its row."""
+        row = self.conn.execute(
+            select(addresses).where(
+                addresses.c.id == item.get("address"), addresses.c.contact_id == self.contact_id
+            )
+        ).first()
+        if row is None:
+            raise InvalidInput(f"{path}.address", "not an address of this contact")
+        try:
+            value = normalize(row.channel, str(item.get("value") or ""))
+        except AddressError as exc:
+            raise InvalidInput(f"{path}.value", str(exc)) from None
+        refuse_suppressed(self.conn, [(row.channel, value)], self.vault.blind_index, "corrections")
+        index = self.vault.blind_index(row.channel, value)
+        if index == row.blind_index:
+            return
+        if self._owned_elsewhere(row.channel, index):
+            raise Conflict(f"{path}.value: this {row.channel} address is held already")
+        field_name = f"address:{row.channel}"
+        old = self.vault.decrypt(self.key_id, field_name, row.value)
+        self.conn.execute(
+            update(addresses)
+            .where(addresses.c.id == row.id)
+            .values(
+                blind_index=index,
+                value=self.vault.encrypt(self.key_id, field_name, value.encode()),
+                deliverable=True,
+            )
+        )
+        self.history(f"addresses.{row.channel}", old.decode() if old else None, value)
+
+    def _owned_elsewhere(self, channel: str, index: str) -> bool:
+        """Whether any address row (this contact's or another's) holds the value already."""
+        owner = self.conn.execute(
+            select(addresses.c.contact_id).where(
+                addresses.c.channel == channel, addresses.c.blind_index == index
+            )
+        ).scalar()
+        return owner is not None
 
     def _holds(self, channel: str, value: str) -> bool:
         index = self.vault.blind_index(channel, value)

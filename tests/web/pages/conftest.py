@@ -19,6 +19,7 @@ from candor.ledger.contacts import NewAddress, NewContact, create_contact
 from candor.store.engine import reading
 from candor.store.tables import consent_events
 from candor.web import create_app
+from tests.conftest import add_member_with_password
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -38,14 +39,23 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
+PASSWORD = "correct horse battery staple"
+
+
+def email_of(role: str) -> str:
+    return f"{role}@team.example"
+
+
 @dataclass
 class Site:
-    """The app in a TestClient, the product behind it, API keys per role and one person."""
+    """The app in a TestClient, the product behind it, API keys and a member per role, and
+    one person."""
 
     client: TestClient
     cx: Candor
     keys: dict[str, str]
     contact_id: int
+    members: dict[str, int]
 
     def pref_token(self, contact_id: int | None = None) -> str:
         return preferences_token(
@@ -54,17 +64,20 @@ class Site:
             issued_at=self.cx.clock.now(),
         )
 
-    def login(self, role: str) -> TestClient:
-        """A fresh client logged in as `role` through the login form."""
+    def login(self, role: str, password: str = PASSWORD) -> TestClient:
+        """A fresh client logged in as the member with `role` through the login form."""
         client = TestClient(self.client.app, base_url="http://testserver")
-        page = client.get("/team/login")
-        answer = client.post(
-            "/team/login",
-            data={"csrf": csrf_of(page.text), "api_key": self.keys[role]},
-            follow_redirects=False,
-        )
+        answer = self.try_login(client, email_of(role), password)
         assert answer.status_code == 303, answer.text
         return client
+
+    def try_login(self, client: TestClient, email: str, password: str) -> httpx.Response:
+        page = client.get("/team/login")
+        return client.post(
+            "/team/login",
+            data={"csrf": csrf_of(page.text), "email": email, "password": password},
+            follow_redirects=False,
+        )
 
     def events(self, contact_id: int | None = None) -> list[Any]:
         with reading(self.cx.engine) as conn:
@@ -97,14 +110,19 @@ def make_person(cx: Candor, email: str = "person@example.org", phone: str | None
 
 
 @pytest.fixture
-def site(configured: Candor) -> Iterator[Site]:
-    keys = {}
+def site(configured: Candor, cheap_passwords: None) -> Iterator[Site]:
+    keys, members = {}, {}
     with configured.engine.begin() as conn:
         for role in ROLES:
             keys[role] = create_api_key(
                 conn, role, f"{role} key", actor="test", at=configured.clock.now()
             )
+    for role in ROLES:
+        name = f"{role.title()} Member"
+        members[role] = add_member_with_password(
+            configured, email_of(role), role, PASSWORD, name=name
+        )
     contact_id = make_person(configured, phone="+49 151 23456789")
     app = create_app(configured)
     with TestClient(app) as client:
-        yield Site(client, configured, keys, contact_id)
+        yield Site(client, configured, keys, contact_id, members)

@@ -16,12 +16,12 @@ from candor.rights.requests import NewRequest, open_subject_request
 from candor.store.engine import reading
 from candor.store.rights_tables import dsr_requests
 from candor.store.sync_tables import sync_events
-from candor.store.tables import api_keys, audit_log, contacts
+from candor.store.tables import audit_log, contacts
 from candor.sync.delivery import deliver_due
 from candor.web.deps import figures_cache
 from tests.sync.conftest import SECRET, Receiver, connect, hook
 
-from .conftest import Site, csrf_of
+from .conftest import PASSWORD, Site, csrf_of, email_of
 
 JOURNEY = {
     "id": "welcome",
@@ -47,21 +47,17 @@ def test_login_sets_a_strict_session_cookie_and_logout_ends_it(site: Site) -> No
     assert client.get("/team/mission-control", follow_redirects=False).headers["location"] == (
         "/team/login"
     )
-    page = client.get("/team/login")
-    bad = client.post("/team/login", data={"csrf": csrf_of(page.text), "api_key": "cnd_nope"})
-    assert bad.status_code == 401
-    good = client.post(
-        "/team/login",
-        data={"csrf": csrf_of(page.text), "api_key": site.keys["marketer"]},
-        follow_redirects=False,
-    )
+    bad = site.try_login(client, email_of("marketer"), "not the password at all")
+    assert bad.status_code == 401 and "Wrong e-mail or password." in bad.text
+    good = site.try_login(client, email_of("marketer"), PASSWORD)
     assert good.status_code == 303
     cookie = next(c for c in good.headers.get_list("set-cookie") if "candor_session" in c)
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
-    assert site.keys["marketer"] not in cookie
+    assert PASSWORD not in cookie
     home = client.get("/team/mission-control")
     assert home.status_code == 200 and "Mission Control" in home.text
-    assert "Contacts" not in home.text.split("</nav>")[0]  # a marketer sees no contacts link
+    nav = home.text.split("</nav>")[0]
+    assert "/team/requests" not in nav and "/team/members" not in nav  # a marketer sees neither
     out = client.post("/team/logout", data={"csrf": csrf_of(home.text)}, follow_redirects=False)
     assert out.status_code == 303
     assert client.get("/team/mission-control", follow_redirects=False).status_code == 303
@@ -69,30 +65,26 @@ def test_login_sets_a_strict_session_cookie_and_logout_ends_it(site: Site) -> No
 
 def test_login_and_logout_need_csrf(site: Site) -> None:
     client = TestClient(site.client.app)
-    refused = client.post("/team/login", data={"api_key": site.keys["admin"]})
+    refused = client.post("/team/login", data={"email": email_of("admin"), "password": PASSWORD})
     assert refused.status_code == 403
     logged = site.login("admin")
     assert logged.post("/team/logout", data={}).status_code == 403
 
 
-def test_revoked_key_ends_the_session(site: Site) -> None:
-    client = site.login("dpo")
-    with site.cx.engine.begin() as conn:
-        conn.execute(update(api_keys).values(revoked_at=site.cx.clock.now()))
-    assert client.get("/team/mission-control", follow_redirects=False).status_code == 303
-
-
 def test_roles_that_may_not_see_a_page_get_403(site: Site) -> None:
     marketer, auditor, dpo = site.login("marketer"), site.login("auditor"), site.login("dpo")
-    assert marketer.get("/team/contacts").status_code == 403
-    assert auditor.get("/team/contacts").status_code == 403
+    assert marketer.get(f"/team/contacts/{site.contact_id}").status_code == 403
     assert marketer.get("/team/requests").status_code == 403
-    assert auditor.get("/team/requests").status_code == 403
+    assert marketer.get("/team/members").status_code == 403
+    assert dpo.get("/team/members").status_code == 403
     assert dpo.get("/team/contacts").status_code == 200
     assert dpo.get("/team/requests").status_code == 200
     assert auditor.get("/team/journeys").status_code == 200
+    assert auditor.get("/team/requests").status_code == 200  # reads, but may not act
     refused = auditor.post("/team/journeys/welcome/launch", data={})
     assert refused.status_code == 403
+    for path in (f"/team/contacts/{site.contact_id}/restrict", "/team/requests/1/deny"):
+        assert auditor.post(path, data={}).status_code == 403
 
 
 def test_contact_search_by_post_and_the_record(site: Site) -> None:

@@ -9,7 +9,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from candor.web import api_mission_control
-from candor.web.pages import subject, team, team_people
+from candor.web.pages import (
+    contact_actions,
+    subject,
+    team,
+    team_contacts,
+    team_login,
+    team_members,
+    team_requests,
+)
 from candor.web.pages.access import LoginRequired
 from candor.web.pages.render import STATIC, render
 from candor.web.pages.security import PageRefused, RateLimit, RateLimiter, SecurityHeaders
@@ -41,8 +49,12 @@ def install_pages(app: FastAPI) -> None:
     limiter = _rate_limiter()
     app.state.pages_limiter = limiter
     app.include_router(subject.router)
+    app.include_router(team_login.router)
     app.include_router(team.router)
-    app.include_router(team_people.router)
+    app.include_router(team_members.router)
+    app.include_router(team_contacts.router)
+    app.include_router(contact_actions.router)
+    app.include_router(team_requests.router)
     app.include_router(api_mission_control.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(LoginRequired, _login_required)

@@ -11,7 +11,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from candor.core.context import Candor
 from candor.web.pages.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
+from candor.web.pages.roles import may
 from candor.web.pages.security import csrf_token, is_https, remember_csrf_seed
+from candor.web.pages.times import when
 
 HERE: Final = Path(__file__).parent
 TEMPLATES: Final = HERE / "templates"
@@ -23,6 +25,8 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+env.filters["when"] = when
+env.globals["may"] = may  # every team page's navigation asks it
 
 
 def cx_of(request: Request) -> Candor:

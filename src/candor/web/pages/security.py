@@ -1,4 +1,4 @@
-"""Page security: strict headers, CSRF tokens, signed team sessions and public rate limits."""
+"""Page security: strict headers, CSRF tokens bound to the team session, public rate limits."""
 
 from __future__ import annotations
 
@@ -8,19 +8,15 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 from fastapi import Request
-from sqlalchemy import select
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from candor.accounts.api_keys import Principal
-from candor.core import tokens
+from candor.accounts.principal import Principal
 from candor.core.context import Candor
-from candor.store.engine import reading
-from candor.store.tables import api_keys
 
 CSP: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -34,10 +30,7 @@ HEADERS: Final = (
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
 )
-SESSION_COOKIE: Final = "candor_session"
 CSRF_COOKIE: Final = "candor_csrf"
-SESSION_PURPOSE: Final = "team-session"
-SESSION_VALID_FOR: Final = timedelta(hours=8)
 # Path prefixes anyone may call without a key: rate limited per client address.
 PUBLIC_PREFIXES: Final = (
     "/preferences/",
@@ -47,6 +40,7 @@ PUBLIC_PREFIXES: Final = (
     "/download/",
     "/.well-known/",
     "/team/login",
+    "/team/set-password/",
 )
 
 
@@ -156,57 +150,16 @@ def is_https(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def issue_session(cx: Candor, response: Response, request: Request, principal: Principal) -> None:
-    """Set the signed session cookie (HttpOnly, SameSite=Strict, Secure over https)."""
-    now = cx.clock.now()
-    claims = {"k": principal.key_id, "n": secrets.token_urlsafe(16)}
-    value = tokens.sign(page_key(cx, "session"), SESSION_PURPOSE, claims, now + SESSION_VALID_FOR)
-    response.set_cookie(
-        SESSION_COOKIE,
-        value,
-        max_age=int(SESSION_VALID_FOR.total_seconds()),
-        httponly=True,
-        samesite="strict",
-        secure=is_https(request),
-        path="/",
-    )
-
-
-def end_session(response: Response, request: Request) -> None:
-    response.delete_cookie(
-        SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=is_https(request)
-    )
-
-
 @dataclass(frozen=True)
 class Session:
-    """A logged-in team member: the key's principal and the session nonce CSRF is bound to."""
+    """A logged-in team member: who acts (principal), the member's id, e-mail and time zone,
+    and `nonce` (the session token's digest) that CSRF tokens are bound to."""
 
     principal: Principal
     nonce: str
-
-
-def read_session(cx: Candor, request: Request) -> Session | None:
-    """The session behind the cookie, if it is genuine, current and its key not revoked."""
-    value = request.cookies.get(SESSION_COOKIE)
-    if not value:
-        return None
-    try:
-        claims = tokens.verify(page_key(cx, "session"), value, SESSION_PURPOSE, cx.clock.now())
-    except tokens.TokenError:
-        return None
-    key_id, nonce = claims.get("k"), claims.get("n")
-    if not isinstance(key_id, int) or not isinstance(nonce, str):
-        return None
-    with reading(cx.engine) as conn:
-        row = conn.execute(
-            select(api_keys.c.id, api_keys.c.role, api_keys.c.name).where(
-                api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)
-            )
-        ).first()
-    if row is None:
-        return None
-    return Session(Principal(int(row.id), row.role, row.name), nonce)
+    member_id: int = 0
+    email: str = ""
+    time_zone: str = "UTC"
 
 
 # ---------------------------------------------------------------- CSRF

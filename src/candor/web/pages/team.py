@@ -1,4 +1,4 @@
-"""Team pages: login with an API key (a signed session cookie), Mission Control and journeys."""
+"""Team pages: the way in (to Mission Control or the login), Mission Control and journeys."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from candor.accounts.api_keys import authenticate
 from candor.core.errors import CandorError
 from candor.journeys.definition import JourneyError, build_journey
-from candor.ledger import audit
 from candor.store.engine import reading
 from candor.store.journey_tables import journeys
 from candor.web.api_journeys import JourneyId
@@ -20,13 +18,7 @@ from candor.web.pages import journey_actions
 from candor.web.pages.access import current_session, may, team
 from candor.web.pages.journey_svg import draw
 from candor.web.pages.render import cx_of, render
-from candor.web.pages.security import (
-    Session,
-    check_csrf,
-    end_session,
-    form_text,
-    issue_session,
-)
+from candor.web.pages.security import Session, check_csrf
 
 router = APIRouter(tags=["team pages"], include_in_schema=False)
 
@@ -35,58 +27,6 @@ router = APIRouter(tags=["team pages"], include_in_schema=False)
 def team_home(request: Request) -> Response:
     target = "/team/mission-control" if current_session(request) else "/team/login"
     return RedirectResponse(target, status_code=303)
-
-
-@router.get("/team/login", response_class=HTMLResponse)
-def login_form(request: Request) -> HTMLResponse:
-    return render(request, "team_login.html")
-
-
-@router.post("/team/login", response_class=HTMLResponse)
-async def login(request: Request) -> Response:
-    """Exchange an API key for a session cookie; the key itself is never stored in the cookie."""
-    cx = cx_of(request)
-    form = await request.form()
-    request.state.session = None
-    check_csrf(cx, request, form)
-    key = form_text(form, "api_key", 200).strip()
-    with cx.engine.begin() as conn:
-        principal = authenticate(conn, key)
-        if principal is not None:
-            audit.record(
-                conn,
-                actor=principal.actor,
-                action="session.login",
-                object_type="api_key",
-                object_id=principal.key_id,
-                at=cx.clock.now(),
-            )
-    if principal is None:
-        return render(request, "team_login.html", 401, problem="Unknown or revoked API key.")
-    response = RedirectResponse("/team/mission-control", status_code=303)
-    issue_session(cx, response, request, principal)
-    return response
-
-
-@router.post("/team/logout", response_class=HTMLResponse)
-async def logout(request: Request) -> Response:
-    cx = cx_of(request)
-    session = current_session(request)
-    form = await request.form()
-    check_csrf(cx, request, form)
-    if session is not None:
-        with cx.engine.begin() as conn:
-            audit.record(
-                conn,
-                actor=session.principal.actor,
-                action="session.logout",
-                object_type="api_key",
-                object_id=session.principal.key_id,
-                at=cx.clock.now(),
-            )
-    response = RedirectResponse("/team/login", status_code=303)
-    end_session(response, request)
-    return response
 
 
 @router.get("/team/mission-control", response_class=HTMLResponse)

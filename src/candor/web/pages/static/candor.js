@@ -65,10 +65,30 @@
     return missing;
   }
 
+  // A <time> shows its moment in the member's time zone (body data-zone), as the server does.
+  function readable(iso) {
+    var zone = document.body.getAttribute("data-zone") || "UTC";
+    var parts = new Intl.DateTimeFormat("en-GB", {
+      day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
+      hour12: false, timeZone: zone, timeZoneName: "short"
+    }).formatToParts(new Date(iso));
+    var get = function (type) {
+      var part = parts.find(function (p) { return p.type === type; });
+      return part ? part.value : "";
+    };
+    return get("day") + " " + get("month") + " " + get("year") + ", " + get("hour") + ":" +
+      get("minute") + " " + get("timeZoneName");
+  }
+
   function apply(figures) {
     document.querySelectorAll("[data-fig]").forEach(function (el) {
       var value = resolve(figures, el.getAttribute("data-fig"));
       var text = value === undefined || value === null ? "0" : String(value);
+      if (el.tagName === "TIME" && value) {
+        if (el.getAttribute("datetime") === text) { return; }
+        el.setAttribute("datetime", text);
+        text = readable(text);
+      }
       if (el.textContent !== text) {
         el.textContent = text;
         el.classList.remove("changed");

@@ -1,6 +1,6 @@
 """built-in rights messages already stored are signed with the controller's name
 
-Revision ID: 0025
+Revision ID: 0018
 Revises: 0017
 Create Date: 2026-12-08 02:00:00.000000
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0025"
+revision = "0018"
 down_revision = "0017"
 branch_labels = None
 depends_on = None
