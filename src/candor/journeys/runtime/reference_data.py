@@ -24,7 +24,7 @@ from candor.channels.templates import (
 )
 from candor.journeys.reference import PurposeInfo
 from candor.ledger.contacts import IDENTITY_FIELDS
-from candor.store.journey_tables import templates
+from candor.store.journey_tables import audiences, templates
 from candor.store.tables import attributes, purposes, themes
 
 IDENTITY_TYPE = "identity"
@@ -51,6 +51,9 @@ class DbRegistry:
         }
         self.templates: Mapping[str, AbstractSet[str]] = {
             tid: {ch for ch, p in parts.items() if p} for tid, parts in self._parts.items()
+        }
+        self.audiences: Mapping[str, Any] = {
+            r.id: r.filter for r in conn.execute(select(audiences.c.id, audiences.c.filter))
         }
 
     def profile_types(self) -> dict[str, str]:
