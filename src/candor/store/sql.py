@@ -305,6 +305,10 @@ class DayOf(ColumnElement[str]):
     def __init__(self, column: ColumnElement[Any]) -> None:
         self.column = column
 
+    @property
+    def _from_objects(self) -> list[Any]:
+        return list(self.column._from_objects)
+
 
 def day_of(column: ColumnElement[Any]) -> DayOf:
     """Group or label rows by the UTC day of `column`, the same on SQLite and PostgreSQL."""
