@@ -9,7 +9,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from candor.web import api_mission_control
-from candor.web.pages import subject, team, team_people
+from candor.web.pages import (
+    studio_audiences,
+    studio_content,
+    studio_journeys,
+    studio_reports,
+    subject,
+    team,
+    team_people,
+)
 from candor.web.pages.access import LoginRequired
 from candor.web.pages.render import STATIC, render
 from candor.web.pages.security import PageRefused, RateLimit, RateLimiter, SecurityHeaders
@@ -41,6 +49,9 @@ def install_pages(app: FastAPI) -> None:
     limiter = _rate_limiter()
     app.state.pages_limiter = limiter
     app.include_router(subject.router)
+    # The studio first: /team/journeys/new must not be read as a journey called "new".
+    for studio in (studio_journeys, studio_content, studio_audiences, studio_reports):
+        app.include_router(studio.router)
     app.include_router(team.router)
     app.include_router(team_people.router)
     app.include_router(api_mission_control.router)

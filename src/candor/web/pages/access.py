@@ -15,6 +15,8 @@ PAGE_ROLES: Final[dict[str, tuple[str, ...]]] = {
     "mission_control": ("admin", "marketer", "dpo", "auditor"),
     "journeys": ("admin", "marketer", "dpo", "auditor"),
     "journey_actions": ("admin", "marketer"),
+    "studio": ("admin", "marketer"),
+    "reports": ("admin", "marketer", "dpo", "auditor"),
     "contacts": ("admin", "dpo"),
     "requests": ("admin", "dpo"),
 }
