@@ -57,6 +57,16 @@ function headKeyOf(problem) {
   return (/^[A-Za-z_]+/.exec(problem.field || "") || [null])[0];
 }
 
+function clearProblems(container) {
+  container.querySelectorAll(".field-problem").forEach((n) => n.remove());
+  container.querySelectorAll("[aria-invalid]").forEach((n) => {
+    n.removeAttribute("aria-invalid");
+    const kept = (n.getAttribute("aria-describedby") || "").split(" ").filter((id) => id && !id.endsWith("-problem"));
+    if (kept.length) n.setAttribute("aria-describedby", kept.join(" "));
+    else n.removeAttribute("aria-describedby");
+  });
+}
+
 function showAtField(container, key, list) {
   const control = container.querySelector(`[data-key="${key}"]`);
   if (!control) return false;
@@ -86,6 +96,20 @@ function render() {
   renderEditor();
   renderProblemList();
   renderToolbar();
+}
+
+// After a check: problems shown at their fields, in the graph, list and summary; the forms
+// are not rebuilt, so typing goes on undisturbed.
+function refreshProblems() {
+  renderSteps();
+  renderProblemList();
+  const head = $("head-form");
+  clearProblems(head);
+  placeProblems(head, problems, headKeyOf);
+  const editor = $("step-editor");
+  clearProblems(editor);
+  const index = journey.steps.findIndex((s) => s.id === selected);
+  if (index >= 0) placeProblems(editor, problemsOfStep(index), stepKeyOf);
 }
 
 function renderToolbar() {
@@ -180,6 +204,7 @@ function stepSummaries() {
 }
 
 function renderSteps() {
+  const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.focus : null;
   const summaries = stepSummaries();
   drawGraph($("graph"), summaries, selected, (id) => { selected = id; render(); focusEditor(); });
   const list = $("step-list");
@@ -191,18 +216,20 @@ function renderSteps() {
       journey.steps.splice(index + delta, 0, step);
       changed();
       render();
-      $("step-list").querySelectorAll("li")[index + delta].querySelector(`[data-move="${delta}"]`)?.focus();
+      const again = $("step-list").querySelector(`[data-focus="${delta < 0 ? "up" : "down"}:${s.id}"]`);
+      (again && !again.disabled ? again : $("step-list").querySelector(`[data-focus="edit:${s.id}"]`))?.focus();
     };
     return el("li", { class: s.id === selected ? "selected" : "" },
-      el("button", { type: "button", class: "link", "aria-current": s.id === selected ? "true" : undefined,
+      el("button", { type: "button", class: "link", "data-focus": `edit:${s.id}`, "aria-current": s.id === selected ? "true" : undefined,
         onclick: () => { selected = s.id; render(); focusEditor(); } }, `${s.id}`),
       el("span", { class: "meta" }, ` ${s.type}; ${leads}; ${status}`),
       editable() ? el("span", { class: "row" },
-        el("button", { type: "button", class: "small", "data-move": "-1", "aria-label": `Move ${s.id} up`, disabled: index === 0, onclick: move(-1), text: "Up" }),
-        el("button", { type: "button", class: "small", "data-move": "1", "aria-label": `Move ${s.id} down`, disabled: index === summaries.length - 1, onclick: move(1), text: "Down" }),
+        el("button", { type: "button", class: "small", "data-move": "-1", "data-focus": `up:${s.id}`, "aria-label": `Move ${s.id} up`, disabled: index === 0, onclick: move(-1), text: "Up" }),
+        el("button", { type: "button", class: "small", "data-move": "1", "data-focus": `down:${s.id}`, "aria-label": `Move ${s.id} down`, disabled: index === summaries.length - 1, onclick: move(1), text: "Down" }),
         el("button", { type: "button", class: "small danger", "aria-label": `Remove ${s.id}`, text: "Remove", onclick: () => removeStep(index) })) : null);
   }));
   if (!summaries.length) list.append(el("li", { class: "meta", text: "No steps yet: use Add step." }));
+  if (focused) list.querySelector(`[data-focus="${focused}"]`)?.focus();
 }
 
 function removeStep(index) {
@@ -264,7 +291,7 @@ function renderProblemList() {
 async function runCheck() {
   const { data: answer } = await api("/team/studio/journeys/check", { definition: journey });
   problems = answer.errors || [];
-  render();
+  refreshProblems();
   return problems;
 }
 
