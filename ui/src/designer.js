@@ -386,7 +386,7 @@ async function stopJourney() {
     announce(`Not stopped: ${errorsText(answer)}`, "error");
     return;
   }
-  state = "stopped";
+  state = answer.state || "stopped";
   people = 0;
   render();
   announce("Stopped: queued messages cancelled, the journey's working data removed.", "ok");
