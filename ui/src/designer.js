@@ -216,8 +216,10 @@ function renderSteps() {
       journey.steps.splice(index + delta, 0, step);
       changed();
       render();
-      const again = $("step-list").querySelector(`[data-focus="${delta < 0 ? "up" : "down"}:${s.id}"]`);
-      (again && !again.disabled ? again : $("step-list").querySelector(`[data-focus="edit:${s.id}"]`))?.focus();
+      // Keep the keyboard on the moved step: the same button, or the other way at an end.
+      const pick = (way) => $("step-list").querySelector(`[data-focus="${way}:${s.id}"]`);
+      const same = pick(delta < 0 ? "up" : "down");
+      (same && !same.disabled ? same : pick(delta < 0 ? "down" : "up"))?.focus();
     };
     return el("li", { class: s.id === selected ? "selected" : "" },
       el("button", { type: "button", class: "link", "data-focus": `edit:${s.id}`, "aria-current": s.id === selected ? "true" : undefined,
@@ -413,6 +415,7 @@ async function uploadYaml(file) {
   journey = answer.definition;
   if (keepId && journey.id !== keepId) announce(`The file's id ${journey.id} differs; saving stores it under that id.`);
   selected = journey.steps[0]?.id ?? null;
+  render();
   await runCheck();
   announce(`Loaded ${file.name}: ${journey.steps.length} steps.`, "ok");
 }
@@ -425,7 +428,6 @@ function addStep(type, id) {
   selected = id;
   changed();
   render();
-  focusEditor();
 }
 
 function setUpAddDialog() {
@@ -448,6 +450,8 @@ function setUpAddDialog() {
       return;
     }
     addStep(type.value, id);
+    // The dialog gives focus back to Add step as it closes; the new step's form takes it.
+    dialog.addEventListener("close", focusEditor, { once: true });
   });
 }
 
