@@ -15,7 +15,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from candor.core.errors import NotFound
 from candor.journeys.definition import Filter, Problem
 from candor.journeys.runtime.enroll import JourneyRefused
-from candor.journeys.runtime.filters import target_select
+from candor.journeys.runtime.filters import compile_filter
 from candor.journeys.runtime.reference_data import DbRegistry
 from candor.journeys.runtime.target_lookups import target_lookups
 from candor.journeys.step_types import Channel, StepId, Strict
@@ -25,6 +25,7 @@ from candor.ledger.registry import purpose_facts, theme_ref
 from candor.policy.decide import ALLOWED
 from candor.policy.twin import count_by_reason, decisions
 from candor.store.journey_tables import audiences
+from candor.store.tables import contacts
 
 
 class Audience(Strict):
@@ -74,11 +75,14 @@ def count_audience(conn: Connection, audience: Audience, at: datetime) -> Audien
     if problems:
         raise JourneyRefused(problems)
     types = DbRegistry(conn).profile_types()
-    target = target_select(audience.filter, types, target_lookups(conn, at))
+    members = None
+    if audience.filter is not None:
+        lookups = target_lookups(conn, at)
+        members = compile_filter(audience.filter, contacts.c.attributes, types, lookups=lookups)
     facts = purpose_facts(conn, audience.purpose)
     theme = theme_ref(conn, audience.theme)
     decided = decisions(
-        facts, audience.channel, theme, at, target=target, dialect=conn.dialect.name
+        facts, audience.channel, theme, at, among=members, dialect=conn.dialect.name
     )
     by_reason = count_by_reason(conn, decided)
     reachable = by_reason.pop(ALLOWED, 0)
