@@ -254,7 +254,7 @@ def test_a_marketer_runs_a_campaign_end_to_end_in_the_browser(studio: Studio) ->
     log_in(page, s.base, s.marketer)  # a day later: the session has expired
     page.goto(f"{s.base}/team/journeys/spring_invite/report")
     steps = [r.get_attribute("data-step") for r in page.locator("#step-table tbody tr").all()]
-    assert steps == ["gate", "mail", "done", "pause", "vip_check", "sms"]
+    assert steps == ["gate", "mail", "pause", "vip_check", "sms", "done"]
     mail_row = page.locator('tr[data-step="mail"]')
     expect(mail_row.locator('[data-figure="sent"]')).to_have_text("6")
     expect(mail_row.locator('[data-figure="delivered"]')).to_have_text("6")

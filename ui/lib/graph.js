@@ -36,7 +36,7 @@ export function drawGraph(container, steps, selected, onSelect) {
   dagre.layout(g);
   const { width = 200, height = 100 } = g.graph();
   const root = svg("svg", {
-    viewBox: `0 0 ${Math.ceil(width)} ${Math.ceil(height)}`, width: Math.ceil(width), height: Math.ceil(height),
+    viewBox: `0 0 ${Math.ceil(width)} ${Math.ceil(height)}`, width: "100%", "data-width": Math.ceil(width),
     role: "img", "aria-label": `Step graph: ${steps.length} steps; the step list describes each step and where it leads`,
     class: "graph",
   });

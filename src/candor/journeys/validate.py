@@ -70,18 +70,19 @@ def reachable(defn: JourneyDefinition, stop: Callable[[Step], bool] | None = Non
 
 
 def flow_order(defn: JourneyDefinition) -> list[str]:
-    """Step ids as the journey flows: breadth-first from the first step along each step's
-    exits in order (next, named exits, branch cases, default), then unreachable ones in file
-    order. Reports, Mission Control and `journey status` list steps this way."""
+    """Step ids as the journey flows: depth first from the first step, each step's exits in
+    order (next, named exits, branch cases, default), so the main path reads first and side
+    exits after it; unreachable steps last, in file order. Reports, Mission Control and
+    `journey status` list steps this way."""
     steps = steps_by_id(defn)
     order: list[str] = []
-    queue = [defn.steps[0].id]
-    while queue:
-        sid = queue.pop(0)
+    stack = [defn.steps[0].id]
+    while stack:
+        sid = stack.pop()
         if sid in order or sid not in steps:
             continue
         order.append(sid)
-        queue.extend(next_steps(steps[sid]).values())
+        stack.extend(reversed(list(next_steps(steps[sid]).values())))
     return order + [sid for sid in steps if sid not in order]
 
 

@@ -73,7 +73,7 @@ def test_report_counts_what_the_journey_did_step_by_step(
         report = journey_report(conn, "promo")
         assert people_in(conn, "promo") == 6
         status = journey_status(conn, "promo")
-    assert [s.step for s in report.steps] == ["invite", "pause", "skipped", "done"]
+    assert [s.step for s in report.steps] == ["invite", "pause", "done", "skipped"]
     assert list(status["outcomes"]) == ["(enter)", "invite", "skipped"]
     invite = report.steps[0]
     assert invite.figures == {
