@@ -7,11 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import ValidationError
 
 from candor.core.context import Candor
 from candor.core.errors import CandorError
-from candor.journeys.runtime import JourneyRefused
 from candor.journeys.runtime.audiences import (
     Audience,
     count_audience,
@@ -26,11 +24,11 @@ from candor.web.pages.access import may, team
 from candor.web.pages.render import cx_of, render
 from candor.web.pages.security import Session
 from candor.web.pages.studio_support import (
+    REFUSALS,
     actor,
     data_block,
-    error_json,
     json_body,
-    problems_json,
+    refusal,
     registry_data,
 )
 
@@ -90,12 +88,8 @@ async def count(request: Request, session: Studio) -> Response:
     try:
         audience = Audience.model_validate(body)
         return JSONResponse(await run_in_threadpool(_count, cx_of(request), audience))
-    except ValidationError as exc:
-        return error_json(exc)
-    except JourneyRefused as exc:
-        return problems_json(exc.problems)
-    except CandorError as exc:
-        return error_json(exc)
+    except REFUSALS as exc:
+        return refusal(exc)
 
 
 @router.post("/team/studio/audiences/save")
@@ -107,10 +101,8 @@ async def save(request: Request, session: Studio) -> Response:
         audience = Audience.model_validate(body)
         with cx.engine.begin() as conn:
             created = save_audience(conn, audience, actor=actor(session), at=cx.clock.now())
-    except ValidationError as exc:
-        return error_json(exc)
-    except JourneyRefused as exc:
-        return problems_json(exc.problems)
+    except REFUSALS as exc:
+        return refusal(exc)
     return JSONResponse({"id": audience.id, "created": created})
 
 
@@ -122,6 +114,6 @@ async def delete(request: Request, audience_id: JourneyId, session: Studio) -> R
     try:
         with cx.engine.begin() as conn:
             delete_audience(conn, audience_id, actor=actor(session), at=cx.clock.now())
-    except CandorError as exc:
-        return error_json(exc)
+    except REFUSALS as exc:
+        return refusal(exc)
     return JSONResponse({"id": audience_id, "deleted": True})

@@ -23,7 +23,14 @@ from candor.store.journey_tables import templates
 from candor.web.pages.access import may, team
 from candor.web.pages.render import cx_of, render
 from candor.web.pages.security import Session, check_csrf, form_text
-from candor.web.pages.studio_support import actor, data_block, error_json, json_body
+from candor.web.pages.studio_support import (
+    REFUSALS,
+    actor,
+    data_block,
+    error_json,
+    json_body,
+    refusal,
+)
 
 router = APIRouter(tags=["studio pages"], include_in_schema=False)
 Studio = Annotated[Session, Depends(team("studio"))]
@@ -122,8 +129,8 @@ async def preview_json(request: Request, session: Studio) -> Response:
         with reading(cx_of(request).engine) as conn:
             sample = sample_attributes(conn)
         shown = preview(source, str(body.get("language")), str(body.get("channel")), sample)
-    except (ValidationError, CandorError) as exc:
-        return error_json(exc)
+    except REFUSALS as exc:
+        return refusal(exc)
     result = asdict(shown)
     result.pop("html")
     return JSONResponse(result)
@@ -162,8 +169,8 @@ async def send_test_json(request: Request, session: Studio) -> Response:
         await run_in_threadpool(
             send_test, cx_of(request), source, language, channel, address, actor=actor(session)
         )
-    except (ValidationError, CandorError) as exc:
-        return error_json(exc)
+    except REFUSALS as exc:
+        return refusal(exc)
     return JSONResponse({"sent": True, "channel": channel})
 
 
@@ -176,6 +183,6 @@ async def save(request: Request, session: Studio) -> Response:
         source = _source(body)
         with cx.engine.begin() as conn:
             stored = save_content(conn, source, actor=actor(session), at=cx.clock.now())
-    except (ValidationError, CandorError) as exc:
-        return error_json(exc)
+    except REFUSALS as exc:
+        return refusal(exc)
     return JSONResponse({"id": stored["id"], "channels": stored["channels"]})

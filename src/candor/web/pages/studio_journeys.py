@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from candor.core.errors import CandorError
 from candor.journeys import JourneyError, build_journey, check, journey_json_schema, load_journey
 from candor.journeys.definition import Problem
-from candor.journeys.runtime import JourneyRefused, launch, save_draft, simulate, stop_journey
+from candor.journeys.runtime import launch, save_draft, simulate, stop_journey
 from candor.journeys.runtime.model import journey_row
 from candor.journeys.runtime.reference_data import DbRegistry
 from candor.journeys.runtime.report import people_in
@@ -28,12 +28,13 @@ from candor.web.pages.access import may, team
 from candor.web.pages.render import cx_of, render
 from candor.web.pages.security import Session
 from candor.web.pages.studio_support import (
+    REFUSALS,
     actor,
     data_block,
-    error_json,
     json_body,
     problem_items,
     problems_json,
+    refusal,
     registry_data,
 )
 
@@ -121,10 +122,8 @@ async def save_journey(request: Request, session: Studio) -> Response:
         with cx.engine.begin() as conn:
             warnings = save_draft(conn, defn, actor=actor(session), at=cx.clock.now())
             version = journey_row(conn, defn.id)["version"]
-    except (JourneyError, JourneyRefused) as exc:
-        return problems_json(exc.problems)
-    except CandorError as exc:
-        return error_json(exc)
+    except REFUSALS as exc:
+        return refusal(exc)
     return JSONResponse({"id": defn.id, "version": version, "warnings": problem_items(warnings)})
 
 
@@ -137,10 +136,8 @@ async def simulate_journey(request: Request, session: Studio) -> Response:
         defn = _definition(body)
         with reading(cx.engine) as conn:
             return JSONResponse(simulate(conn, defn, cx.clock.now()))
-    except (JourneyError, JourneyRefused) as exc:
-        return problems_json(exc.problems)
-    except CandorError as exc:
-        return error_json(exc)
+    except REFUSALS as exc:
+        return refusal(exc)
 
 
 @router.post("/team/studio/journeys/launch")
@@ -151,10 +148,8 @@ async def launch_journey(request: Request, session: Studio) -> Response:
     try:
         defn = _definition(body)
         report = await run_in_threadpool(launch, cx, defn, actor=actor(session))
-    except (JourneyError, JourneyRefused) as exc:
-        return problems_json(exc.problems)
-    except CandorError as exc:
-        return error_json(exc)
+    except REFUSALS as exc:
+        return refusal(exc)
     return JSONResponse(
         {"id": report.journey_id, "entered": report.entered, "by_reason": report.by_reason}
     )
@@ -166,8 +161,8 @@ async def stop(request: Request, journey_id: JourneyId, session: Studio) -> Resp
     await json_body(request)
     try:
         return JSONResponse(stop_journey(cx_of(request), journey_id, actor=actor(session)))
-    except CandorError as exc:
-        return error_json(exc)
+    except REFUSALS as exc:
+        return refusal(exc)
 
 
 @router.post("/team/studio/journeys/yaml")
@@ -203,8 +198,8 @@ def version_yaml(
     try:
         with reading(cx_of(request).engine) as conn:
             definition = version_definition(conn, journey_id, version)
-    except CandorError as exc:
-        return error_json(exc)
+    except REFUSALS as exc:
+        return refusal(exc)
     return _yaml_file(f"{journey_id}-v{version}", to_yaml(definition))
 
 

@@ -10,11 +10,12 @@ from typing import Any, Final
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from markupsafe import Markup
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from candor.core.errors import CandorError, InvalidInput, NotFound
-from candor.journeys.definition import DECISION_REASONS, Problem, format_loc
+from candor.journeys.definition import DECISION_REASONS, JourneyError, Problem, format_loc
+from candor.journeys.runtime.enroll import JourneyRefused
 from candor.journeys.runtime.reference_data import DbRegistry
 from candor.store.engine import reading
 from candor.store.journey_tables import templates
@@ -78,9 +79,16 @@ def error_json(exc: CandorError | ValidationError) -> JSONResponse:
     return JSONResponse({"errors": [{"field": "body", "problem": str(exc)}]}, status_code=status)
 
 
-def parse_model(model: type[BaseModel], data: Any) -> Any:
-    """`model` validated from `data` (ValidationError for the caller to answer)."""
-    return model.model_validate(data)
+REFUSALS: Final = (JourneyError, JourneyRefused, ValidationError, CandorError)
+
+
+def refusal(exc: Exception) -> JSONResponse:
+    """Any refusal of a studio call as JSON: journey problems with their step and field,
+    anything else as {"errors": [{field, problem}]}."""
+    if isinstance(exc, JourneyError | JourneyRefused):
+        return problems_json(exc.problems)
+    assert isinstance(exc, CandorError | ValidationError)
+    return error_json(exc)
 
 
 def registry_data(request: Request) -> dict[str, Any]:
