@@ -135,7 +135,7 @@ function renderHead() {
   const text = (label, key, hint, attrs = {}) => labelled(label, el("input", { type: "text", value: journey[key] ?? "", "data-key": key, disabled, oninput: (e) => setHead(key, e.target.value), ...attrs }), hint);
   const purposes = Object.keys(registry.purposes).map((p) => [p, `${p} (${registry.purposes[p].kind})`]);
   const fields = el("fieldset", { class: "checks", "data-key": "fields" }, el("legend", { text: "Fields it may read" }),
-    ...Object.keys(registry.attributes).map((name) => {
+    ...registry.fields.map((name) => {
       const box = el("input", { type: "checkbox", checked: (journey.fields || []).includes(name), disabled,
         onchange: (e) => setHead("fields", e.target.checked ? [...(journey.fields || []), name] : (journey.fields || []).filter((f) => f !== name)) });
       return el("span", { class: "check" }, box, " ", el("label", { text: name }));

@@ -168,5 +168,16 @@ def test_unknown_audiences_and_misplaced_conditions_are_named(configured: Candor
     with cx.engine.begin() as conn, pytest.raises(JourneyRefused) as refused:
         save_audience(conn, bad, actor="test", at=cx.clock.now())
     assert {p.path for p in refused.value.problems} == {"filter.all[0].field", "purpose"}
+    by_name = bad.model_copy(
+        update={
+            "filter": FILTER_ADAPTER.validate_python(
+                {"field": "first_name", "op": "eq", "value": "Ada"}
+            ),
+            "purpose": "events",
+        }
+    )
+    with cx.engine.begin() as conn, pytest.raises(JourneyRefused) as refused:
+        save_audience(conn, by_name, actor="test", at=cx.clock.now())
+    assert [p.code for p in refused.value.problems] == ["identity-field"]
     with cx.engine.begin() as conn, pytest.raises(Exception, match="not found"):
         delete_audience(conn, "bad", actor="test", at=cx.clock.now())

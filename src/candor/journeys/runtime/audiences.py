@@ -14,6 +14,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from candor.core.errors import NotFound
 from candor.journeys.definition import Filter, Problem
+from candor.journeys.reference import StaticRegistry
 from candor.journeys.runtime.enroll import JourneyRefused
 from candor.journeys.runtime.filters import compile_filter
 from candor.journeys.runtime.reference_data import DbRegistry
@@ -61,12 +62,27 @@ def audience_problems(conn: Connection, audience: Audience) -> list[Problem]:
     """What is wrong with the audience against the registry (empty: it is sound)."""
     reg = DbRegistry(conn)
     problems = target_problems(audience.filter, "filter", reg)
+    for problem in target_problems(audience.filter, "filter", _profile_only(reg)):
+        if problem.code == "unknown-field" and problem not in problems:
+            msg = "names are identifying data: audiences filter on profile attributes only"
+            problems.append(Problem(problem.path, None, msg, code="identity-field"))
     if audience.purpose not in reg.purposes:
         msg = f"unknown purpose {audience.purpose!r}"
         problems.append(Problem("purpose", None, msg, code="unknown-purpose"))
     if audience.theme and audience.theme not in reg.themes:
         problems.append(Problem("theme", None, f"unknown theme {audience.theme!r}"))
     return problems
+
+
+def _profile_only(reg: DbRegistry) -> StaticRegistry:
+    """The registry with only the profile attributes (names left out)."""
+    return StaticRegistry(
+        attributes=reg.profile_types(),
+        themes=dict(reg.themes),
+        theme_groups=set(reg.theme_groups),
+        purposes=dict(reg.purposes),
+        audiences=dict(reg.audiences),
+    )
 
 
 def count_audience(conn: Connection, audience: Audience, at: datetime) -> AudienceCount:

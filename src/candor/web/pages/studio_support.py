@@ -100,7 +100,9 @@ def registry_data(request: Request) -> dict[str, Any]:
             for r in conn.execute(select(templates.c.id, templates.c.parts))
         }
         return {
-            "attributes": dict(sorted(reg.attributes.items())),
+            # Conditions filter on the pseudonymous profile; a journey may also read names.
+            "attributes": dict(sorted(reg.profile_types().items())),
+            "fields": sorted(reg.attributes),
             "purposes": {k: {"kind": v.kind} for k, v in sorted(reg.purposes.items())},
             "themes": sorted(reg.themes),
             "channels": list(CHANNELS),
