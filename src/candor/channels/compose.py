@@ -106,8 +106,10 @@ class Composer:
     contacts: dict[int, RowMapping] = field(default_factory=dict)
     addresses: dict[int, RowMapping] = field(default_factory=dict)
     targets: Mapping[tuple[int, str], int] = field(default_factory=dict)
-    parts: dict[tuple[str | None, str], dict[str, Any] | None] = field(default_factory=dict)
-    compiled: dict[tuple[str | None, str, str], MessageTemplate | None] = field(
+    # (journey, template, language) -> parts; a template's language variant is chosen by
+    # the contact's language (journey-inline templates have one language).
+    parts: dict[tuple[str | None, str, str], dict[str, Any] | None] = field(default_factory=dict)
+    compiled: dict[tuple[str | None, str, str, str], MessageTemplate | None] = field(
         default_factory=dict
     )
     way_out: dict[int, bool] = field(default_factory=dict)
@@ -130,9 +132,9 @@ class Composer:
         contact_ids = sorted({r["contact_id"] for r in live_rows})
         if not contact_ids:
             return self
-        query = select(contacts.c.id, contacts.c.key_id, contacts.c.identity).where(
-            contacts.c.id.in_(contact_ids)
-        )
+        query = select(
+            contacts.c.id, contacts.c.key_id, contacts.c.identity, contacts.c.language
+        ).where(contacts.c.id.in_(contact_ids))
         self.contacts = {r["id"]: r for r in conn.execute(query).mappings()}
         wanted = sorted({a for a in (self.address_of(r) for r in live_rows) if a is not None})
         query = select(addresses.c.id, addresses.c.channel, addresses.c.value).where(
@@ -150,15 +152,20 @@ class Composer:
                 r.id: (r.definition or {}).get("templates") or {} for r in conn.execute(query)
             }
         for row in live_rows:
-            key = (row["journey_id"], row["template_id"])
+            key = (row["journey_id"], row["template_id"], self.language_of(row))
             if key not in self.parts:
                 try:
                     self.parts[key] = resolve_template(
-                        conn, row["template_id"], inline.get(row["journey_id"] or "")
+                        conn, row["template_id"], inline.get(row["journey_id"] or ""), key[2]
                     )
                 except CandorError:
                     self.parts[key] = None
         return self
+
+    def language_of(self, row: Mapping[Any, Any]) -> str:
+        """The language of the row's contact (its template variant is chosen by it)."""
+        contact = self.contacts.get(row["contact_id"])
+        return str(contact["language"]) if contact is not None else ""
 
     def address_of(self, row: Mapping[Any, Any]) -> int | None:
         """The address the row goes to: its own, else the one the gate resolved."""
@@ -170,9 +177,10 @@ class Composer:
         )
 
     def template(self, row: Mapping[Any, Any]) -> MessageTemplate | None:
-        key = (row["journey_id"], row["template_id"], row["channel"])
+        language = self.language_of(row)
+        key = (row["journey_id"], row["template_id"], language, row["channel"])
         if key not in self.compiled:
-            parts = self.parts.get((row["journey_id"], row["template_id"]))
+            parts = self.parts.get((row["journey_id"], row["template_id"], language))
             channel_parts = (parts or {}).get(row["channel"])
             try:
                 self.compiled[key] = (

@@ -77,19 +77,33 @@ def put_template(
     *,
     actor: str,
     at: datetime,
+    variants: Mapping[str, Mapping[str, Any]] | None = None,
+    authoring: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Create or replace a template after compiling every part; returns its summary."""
+    """Create or replace a template after compiling every part; returns its summary.
+
+    `variants` (language -> channel -> parts) are further languages, each with the same
+    channels; `authoring` is what the studio's author wrote, kept beside the parts.
+    """
     compiled = compile_parts(template_id, parts_by_channel)
     parts = {channel: dict(t.parts) for channel, t in compiled.items()}
+    languages = {}
+    for lang, lang_parts in (variants or {}).items():
+        found = compile_parts(template_id, lang_parts)
+        if set(found) != set(parts):
+            raise InvalidInput(f"variants.{lang}", "needs the same channels as the template")
+        languages[lang] = {channel: dict(t.parts) for channel, t in found.items()}
+    values = {
+        "parts": parts,
+        "updated_at": at,
+        "variants": languages or None,
+        "authoring": dict(authoring) if authoring else None,
+    }
     exists = conn.execute(select(templates.c.id).where(templates.c.id == template_id)).first()
     if exists is None:
-        conn.execute(insert(templates).values(id=template_id, parts=parts, updated_at=at))
+        conn.execute(insert(templates).values(id=template_id, **values))
     else:
-        conn.execute(
-            update(templates)
-            .where(templates.c.id == template_id)
-            .values(parts=parts, updated_at=at)
-        )
+        conn.execute(update(templates).where(templates.c.id == template_id).values(**values))
     audit.record(
         conn,
         actor=actor,
@@ -98,6 +112,7 @@ def put_template(
         object_id=template_id,
         at=at,
         channels=sorted(parts),
+        languages=sorted(languages),
         created=exists is None,
     )
     return summary(template_id, parts, at)
@@ -121,11 +136,18 @@ def summary(
 
 
 def get_template(conn: Connection, template_id: str) -> dict[str, Any]:
-    """The stored template: id, parts per channel and updated_at; NotFound otherwise."""
+    """The stored template: id, parts per channel, further languages (`variants`), the
+    author's sources (`authoring`) and updated_at; NotFound otherwise."""
     row = conn.execute(select(templates).where(templates.c.id == template_id)).mappings().first()
     if row is None:
         raise NotFound("template", template_id)
-    return {"id": row["id"], "parts": row["parts"], "updated_at": row["updated_at"].isoformat()}
+    return {
+        "id": row["id"],
+        "parts": row["parts"],
+        "variants": row["variants"] or {},
+        "authoring": row["authoring"],
+        "updated_at": row["updated_at"].isoformat(),
+    }
 
 
 def list_templates(conn: Connection) -> list[dict[str, Any]]:
@@ -135,9 +157,13 @@ def list_templates(conn: Connection) -> list[dict[str, Any]]:
 
 
 def resolve_template(
-    conn: Connection, template_id: str, inline: Mapping[str, Any] | None = None
+    conn: Connection,
+    template_id: str,
+    inline: Mapping[str, Any] | None = None,
+    language: str | None = None,
 ) -> dict[str, dict[str, str]]:
-    """Parts per channel: a journey's inline `templates:` first, then the store; else NotFound.
+    """Parts per channel: a journey's inline `templates:` first, then the store (in the
+    contact's `language` where the template has it); else NotFound.
 
     `inline` is the journey file's templates section (id -> per-channel parts, as dicts or
     pydantic models).
@@ -151,10 +177,14 @@ def resolve_template(
             for ch, p in dict(found).items()
             if p is not None
         }
-    parts = conn.execute(select(templates.c.parts).where(templates.c.id == template_id)).scalar()
-    if parts is None:
+    row = conn.execute(
+        select(templates.c.parts, templates.c.variants).where(templates.c.id == template_id)
+    ).first()
+    if row is None:
         raise NotFound("template", template_id)
-    return dict(parts)
+    if language and row.variants and language in row.variants:
+        return dict(row.variants[language])
+    return dict(row.parts)
 
 
 def load_templates_file(path: Path) -> dict[str, dict[str, Any]]:

@@ -49,8 +49,13 @@ BACKFILL_ROWS: Final = 20_000
 FOLD_ROWS: Final = 5_000  # tally rows (deltas included) before a refresh folds them
 
 
-def journey_figures(conn: Connection) -> list[dict[str, Any]]:
-    """Per running journey and step: contacts there now, passed, stopped by reason, deferred."""
+# A journey's definition -> its step ids in flow order (the journeys package, passed in).
+StepOrder = Callable[[Any], list[str]]
+
+
+def journey_figures(conn: Connection, order: StepOrder | None = None) -> list[dict[str, Any]]:
+    """Per running journey and step: contacts there now, passed, stopped by reason, deferred;
+    the steps in flow order when `order` is given, else by id."""
     running = running_journeys(conn)
     if not running:
         return []
@@ -62,14 +67,15 @@ def journey_figures(conn: Connection) -> list[dict[str, Any]]:
             )
         ).all()
     )
-    return journey_entries(running, here, stats)
+    return journey_entries(running, here, stats, order)
 
 
 def running_journeys(conn: Connection) -> list[Any]:
-    """The running journeys (id, name, purpose_id, entered), by id."""
+    """The running journeys (id, name, purpose_id, entered, definition), by id."""
+    j = journeys
     return list(
         conn.execute(
-            select(journeys.c.id, journeys.c.name, journeys.c.purpose_id, journeys.c.entered)
+            select(j.c.id, j.c.name, j.c.purpose_id, j.c.entered, j.c.definition)
             .where(journeys.c.state == "running")
             .order_by(journeys.c.id)
         ).all()
@@ -80,14 +86,16 @@ def journey_entries(
     running: list[Any],
     here: dict[tuple[str, str], int],
     stats: dict[tuple[str, str], dict[str, int]],
+    order: StepOrder | None = None,
 ) -> list[dict[str, Any]]:
     """Mission Control's entry per running journey from its counts per (journey, step)."""
     out = []
     for j in running:
         keys = {k[1] for k in here if k[0] == j.id} | {k[1] for k in stats if k[0] == j.id}
+        rank = {s: i for i, s in enumerate(order(j.definition))} if order else {}
         steps = {
             step: step_figures(here.get((j.id, step), 0), stats.get((j.id, step), {}))
-            for step in sorted(keys)
+            for step in sorted(keys, key=lambda s: (rank.get(s, len(rank)), s))
         }
         out.append(
             {
@@ -239,13 +247,17 @@ SyncReader = Callable[[Connection], dict[str, Any]]
 
 
 def compute(
-    conn: Connection, at: datetime, tally: SendTally, sync_figures: SyncReader
+    conn: Connection,
+    at: datetime,
+    tally: SendTally,
+    sync_figures: SyncReader,
+    order: StepOrder | None = None,
 ) -> dict[str, Any]:
-    """Every Mission Control figure at `at`; `sync_figures` is the sync package's reader,
-    passed in because connectors sit above this package."""
+    """Every Mission Control figure at `at`; `sync_figures` (the sync package's reader) and
+    `order` (the journeys package's flow order) are passed in: both sit above this package."""
     return {
         "generated_at": at.isoformat(),
-        "journeys": journey_figures(conn),
+        "journeys": journey_figures(conn, order),
         "purposes": purpose_figures(conn, at),
         "blocks": block_figures(conn),
         "sends": tally.figures(conn, at),
@@ -257,9 +269,12 @@ def compute(
 class FiguresCache:
     """One snapshot shared by every viewer; recomputed after `min_interval` (or 10x slower)."""
 
-    def __init__(self, sync_figures: SyncReader, min_interval: float = 1.0) -> None:
+    def __init__(
+        self, sync_figures: SyncReader, min_interval: float = 1.0, order: StepOrder | None = None
+    ) -> None:
         self.min_interval = min_interval
         self.sync_figures = sync_figures
+        self.order = order
         self.tally = SendTally()
         self.snapshot: dict[str, Any] | None = None
         self.stamp = 0.0
@@ -276,7 +291,9 @@ class FiguresCache:
             if self.snapshot is None or fresh or age >= max(self.min_interval, 10 * self.cost):
                 started = time.monotonic()
                 with reading(cx.engine) as conn:
-                    figures = compute(conn, cx.clock.now(), self.tally, self.sync_figures)
+                    figures = compute(
+                        conn, cx.clock.now(), self.tally, self.sync_figures, self.order
+                    )
                     stored = tallies.stored_rows(conn)
                     counted = counts.stored_rows(conn)
                 if stored > max(FOLD_ROWS, 2 * self.folded_rows):  # writers' deltas piled up

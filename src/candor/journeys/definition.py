@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from candor.journeys.step_types import (
+    Channel,
     Duration,
     NoSettings,
     StepId,
@@ -40,8 +41,10 @@ from candor.journeys.step_types import (
     get_step_type,
     step_types,
 )
+from candor.policy.decide import ALLOWED, DENIAL_REASONS
 
 Severity = Literal["error", "warning"]
+DECISION_REASONS: tuple[str, ...] = (ALLOWED, *DENIAL_REASONS)
 Op = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "between", "exists"]
 Scalar = str | int | float | bool | datetime | date | None
 
@@ -77,6 +80,35 @@ class EventCondition(Strict):
     step: StepId
 
 
+class DecisionTest(Strict):
+    """What the gate decides now for a purpose (optionally a channel and theme)."""
+
+    purpose: str
+    reason: str = Field(description="one of decide()'s reason codes, or allowed")
+    channel: Channel | None = None
+    theme: str | None = None
+
+    @model_validator(mode="after")
+    def _known_reason(self) -> DecisionTest:
+        if self.reason not in DECISION_REASONS:
+            raise ValueError(
+                f"unknown reason {self.reason!r}; one of {', '.join(DECISION_REASONS)}"
+            )
+        return self
+
+
+class DecisionCondition(Strict):
+    """`{decision: {purpose, reason, channel?, theme?}}`: the gate's decision right now holds."""
+
+    decision: DecisionTest
+
+
+class AudienceRef(Strict):
+    """`{audience: id}`: the filter of a saved audience (targets only)."""
+
+    audience: StepId
+
+
 class AllOf(Strict):
     """Every sub-filter holds (an empty list holds for everyone)."""
 
@@ -101,6 +133,8 @@ _FILTER_TAGS = {
     "not": "NotOf",
     "not_": "NotOf",
     "event": "EventCondition",
+    "decision": "DecisionCondition",
+    "audience": "AudienceRef",
 }
 
 
@@ -117,17 +151,33 @@ Filter = Annotated[
     | Annotated[AnyOf, Tag("AnyOf")]
     | Annotated[NotOf, Tag("NotOf")]
     | Annotated[EventCondition, Tag("EventCondition")]
+    | Annotated[DecisionCondition, Tag("DecisionCondition")]
+    | Annotated[AudienceRef, Tag("AudienceRef")]
     | Annotated[Condition, Tag("Condition")],
     Discriminator(
         _filter_tag,
         custom_error_type="invalid_filter",
-        custom_error_message="a filter is a mapping with all, any, not, event, or field/op/value",
+        custom_error_message=(
+            "a filter is a mapping with all, any, not, event, decision, audience, or field/op/value"
+        ),
     ),
 ]
 for _model in (AllOf, AnyOf, NotOf):
     _model.model_rebuild()
+FILTER_ADAPTER: TypeAdapter[Filter] = TypeAdapter(Filter)
+# How deeply saved audiences may refer to further audiences.
+MAX_NESTING = 4
 
-_UNION_TAGS = {"AllOf", "AnyOf", "NotOf", "EventCondition", "Condition", "DataRef"}
+_UNION_TAGS = {
+    "AllOf",
+    "AnyOf",
+    "NotOf",
+    "EventCondition",
+    "DecisionCondition",
+    "AudienceRef",
+    "Condition",
+    "DataRef",
+}
 
 
 # --- problems ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from candor.channels.templates import (
     LINK_VARIABLES,
@@ -39,7 +39,7 @@ class Registry(Protocol):
 
     `attributes`: profile attribute name -> type; `themes`: theme id -> group id or None;
     `theme_groups`: group ids; `purposes`: purpose id -> PurposeInfo; `templates`: template id
-    -> channels it has parts for.
+    -> channels it has parts for; `audiences`: saved audience id -> its filter as stored.
     """
 
     @property
@@ -52,6 +52,8 @@ class Registry(Protocol):
     def purposes(self) -> Mapping[str, PurposeInfo]: ...
     @property
     def templates(self) -> Mapping[str, AbstractSet[str]]: ...
+    @property
+    def audiences(self) -> Mapping[str, Any]: ...
 
     def template_fields(self, template_id: str) -> set[str]:
         """Profile fields the template reads (any channel)."""
@@ -74,6 +76,7 @@ class StaticRegistry:
     templates: dict[str, set[str]] = field(default_factory=dict)
     fields_of: dict[str, set[str]] = field(default_factory=dict)
     unsubscribe: dict[str, bool | set[str]] = field(default_factory=dict)
+    audiences: dict[str, Any] = field(default_factory=dict)
 
     def template_fields(self, template_id: str) -> set[str]:
         """Profile fields the template reads, as given."""
@@ -95,6 +98,7 @@ class InlineTemplates:
         self.themes = base.themes
         self.theme_groups = base.theme_groups
         self.purposes = base.purposes
+        self.audiences = base.audiences
         merged = {k: set(v) for k, v in base.templates.items()}
         self.templates: Mapping[str, AbstractSet[str]] = merged | {
             k: t.channels() for k, t in self.inline.items()

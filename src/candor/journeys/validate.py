@@ -9,15 +9,22 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from candor.journeys.definition import (
+    FILTER_ADAPTER,
+    MAX_NESTING,
+    AudienceRef,
     Condition,
+    DecisionCondition,
     EventCondition,
+    Filter,
     JourneyDefinition,
+    JourneyError,
     PartialJourney,
     Problem,
     Step,
+    build_journey,
 )
 from candor.journeys.reference import InlineTemplates, Registry
 from candor.journeys.step_types import get_step_type, template_errors
@@ -62,6 +69,31 @@ def reachable(defn: JourneyDefinition, stop: Callable[[Step], bool] | None = Non
         if stop is None or not stop(steps[sid]):
             todo.extend(next_steps(steps[sid]).values())
     return seen
+
+
+def flow_order(defn: JourneyDefinition) -> list[str]:
+    """Step ids as the journey flows: depth first from the first step, each step's exits in
+    order (next, named exits, branch cases, default), so the main path reads first and side
+    exits after it; unreachable steps last, in file order. Reports, Mission Control and
+    `journey status` list steps this way."""
+    steps = steps_by_id(defn)
+    order: list[str] = []
+    stack = [defn.steps[0].id]
+    while stack:
+        sid = stack.pop()
+        if sid in order or sid not in steps:
+            continue
+        order.append(sid)
+        stack.extend(reversed(list(next_steps(steps[sid]).values())))
+    return order + [sid for sid in steps if sid not in order]
+
+
+def stored_flow_order(definition: Any) -> list[str]:
+    """flow_order of a stored definition (file layout); empty when it no longer loads."""
+    try:
+        return flow_order(build_journey(definition))
+    except JourneyError:
+        return []
 
 
 def waits(step: Step) -> bool:
@@ -175,12 +207,7 @@ def _check_head(defn: JourneyDefinition, reg: Registry) -> list[Problem]:
         seen.add(name)
     if defn.starts_at and defn.ends_at and defn.ends_at <= defn.starts_at:
         problems.append(Problem("ends_at", None, "ends_at is not after starts_at", code="dates"))
-    for path, cond in _conditions(defn.target, "target"):
-        if isinstance(cond, EventCondition):
-            msg = "event conditions only work in branch steps"
-            problems.append(Problem(path, None, msg, code="event-in-target"))
-        else:
-            problems += field_use(f"{path}.field", None, cond.field, defn, reg)
+    problems += target_problems(defn.target, "target", reg, defn)
     for tid, parts in defn.templates.items():
         for part, msg in template_errors(tid, parts):
             problems.append(Problem(f"templates.{tid}.{part}", None, msg, code="template-syntax"))
@@ -197,6 +224,9 @@ def _check_step(index: int, step: Step, defn: JourneyDefinition, reg: Registry) 
     for rel, cond in _conditions(settings, ""):
         if isinstance(cond, Condition):
             problems += field_use(f"{path}.{rel}.field", sid, cond.field, defn, reg)
+        elif isinstance(cond, DecisionCondition | AudienceRef):
+            msg = "decision and audience conditions only work in targets"
+            problems.append(Problem(f"{path}.{rel}", sid, msg, code="target-only"))
         elif not _sends(defn.step(cond.step)):
             msg = f"event step {cond.step!r} is not a step that sends a message"
             problems.append(Problem(f"{path}.{rel}.step", sid, msg, code="unknown-event-step"))
@@ -231,9 +261,77 @@ def _sends(step: Step | None) -> bool:
     return step is not None and isinstance(getattr(step.settings, "template", None), str)
 
 
-def _conditions(obj: Any, path: str) -> Iterator[tuple[str, Condition | EventCondition]]:
+Atom = Condition | EventCondition | DecisionCondition | AudienceRef
+
+
+def target_problems(
+    target: Filter | None,
+    path: str,
+    reg: Registry,
+    defn: JourneyDefinition | None = None,
+    depth: int = 0,
+) -> list[Problem]:
+    """Problems of a target filter (a journey's, when `defn` is given, or an audience's):
+    fields that do not exist or are undeclared, unknown purposes, themes and audiences."""
+    problems: list[Problem] = []
+    for where, cond in _conditions(target, path):
+        if isinstance(cond, EventCondition):
+            msg = "event conditions only work in branch steps"
+            problems.append(Problem(where, None, msg, code="event-in-target"))
+        elif isinstance(cond, Condition):
+            problems += _target_field(f"{where}.field", cond.field, reg, defn)
+        elif isinstance(cond, DecisionCondition):
+            problems += _decision_problems(f"{where}.decision", cond, reg)
+        else:
+            problems += _audience_problems(f"{where}.audience", cond.audience, reg, defn, depth)
+    return problems
+
+
+def _target_field(
+    path: str, name: str, reg: Registry, defn: JourneyDefinition | None
+) -> list[Problem]:
+    if defn is not None:
+        return field_use(path, None, name, defn, reg)
+    if name not in reg.attributes:
+        return [Problem(path, None, f"field {name!r} does not exist", code="unknown-field")]
+    return []
+
+
+def _decision_problems(path: str, cond: DecisionCondition, reg: Registry) -> list[Problem]:
+    test, problems = cond.decision, []
+    if test.purpose not in reg.purposes:
+        msg = f"unknown purpose {test.purpose!r}"
+        problems.append(Problem(f"{path}.purpose", None, msg, code="unknown-purpose"))
+    if test.theme and test.theme not in reg.themes:
+        msg = f"unknown theme {test.theme!r}"
+        problems.append(Problem(f"{path}.theme", None, msg, code="unknown-theme"))
+    return problems
+
+
+def _audience_problems(
+    path: str, audience: str, reg: Registry, defn: JourneyDefinition | None, depth: int
+) -> list[Problem]:
+    if audience not in reg.audiences:
+        return [Problem(path, None, f"unknown audience {audience!r}", code="unknown-audience")]
+    if depth >= MAX_NESTING:
+        msg = f"audience {audience!r} nests audiences too deeply"
+        return [Problem(path, None, msg, code="audience-depth")]
+    try:
+        stored = FILTER_ADAPTER.validate_python(reg.audiences[audience])
+    except ValidationError:
+        msg = f"audience {audience!r} is stored with an invalid filter"
+        return [Problem(path, None, msg, code="unknown-audience")]
+    found = target_problems(stored, path, reg, defn, depth + 1)
+    # Its own problems are the audience's to fix; here each names the audience it came from.
+    return [
+        Problem(p.path, p.step, f"in audience {audience!r}: {p.message}", p.severity, p.code)
+        for p in found
+    ]
+
+
+def _conditions(obj: Any, path: str) -> Iterator[tuple[str, Atom]]:
     """Every condition inside `obj` (a model, list or dict), with its key path."""
-    if isinstance(obj, Condition | EventCondition):
+    if isinstance(obj, Atom):
         yield path, obj
     elif isinstance(obj, BaseModel):
         for name, info in type(obj).model_fields.items():

@@ -54,6 +54,7 @@ def decisions(
     dialect: str,
     ids: Sequence[int] | None = None,
     carry: ColumnElement[Any] | None = None,
+    among: ColumnElement[bool] | None = None,
 ) -> Select[Any]:
     """One row per contact in the group (default: every contact) with its decision.
 
@@ -61,6 +62,9 @@ def decisions(
     Columns: contact_id, reason, basis, event_id, address_id (the resolved address), and
     `carried`: the value of `carry` (an expression over contacts) for the contact, if given,
     so a launch takes the entrants' data along instead of reading contacts a second time.
+    `among` (a condition over contacts) keeps only the contacts it holds for, checked on the
+    contacts row itself: the other parts are read for everyone, as without a group, which at
+    a million contacts beats narrowing each part to a broad group (the audience count).
     `dialect` is the database's (conn.dialect.name): the rule is the same, but each database
     finds a contact's newest consent row fastest its own way (see `_latest_covering`).
     """
@@ -72,6 +76,8 @@ def decisions(
     marketing = purpose.kind == "marketing"
 
     query = select(c.c.id.label("contact_id")).select_from(c).where(*within(c.c.id))
+    if among is not None:
+        query = query.where(ClauseAdapter(c).traverse(among))
     if resolved is not None:
         query = query.outerjoin(resolved, resolved.c.contact_id == c.c.id)
     block_rank = None

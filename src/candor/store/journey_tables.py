@@ -142,7 +142,38 @@ templates = Table(
     "templates",
     metadata,
     Column("id", String(64), primary_key=True),
-    # channel -> parts (email: subject, html, text; sms/whatsapp: text)
+    # channel -> parts (email: subject, html, text; sms/whatsapp: text): the default language
     Column("parts", JSON, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Further languages: language -> channel -> parts, chosen by the contact's language.
+    Column("variants", JSON, nullable=True),
+    # What the studio's author wrote (MJML, preheader, WhatsApp template name and parameters,
+    # marketing or service) per language and channel; `parts` is what it compiled to.
+    Column("authoring", JSON, nullable=True),
+)
+
+# Every saved draft of a journey, kept: the studio lists them and downloads any of them.
+journey_versions = Table(
+    "journey_versions",
+    metadata,
+    Column("journey_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("definition", JSON, nullable=False),
+    Column("saved_at", UTCDateTime, nullable=False),
+    Column("saved_by", String(64), nullable=False),
+)
+
+# Saved target groups: a filter over declared attributes and gate decisions, reused by name
+# in journey targets (`{audience: id}`); purpose, channel and theme of its live count.
+audiences = Table(
+    "audiences",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("filter", JSON, nullable=False),
+    Column("purpose_id", String(64), nullable=True),
+    Column("channel", String(16), nullable=True),
+    Column("theme", String(64), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(64), nullable=False),
 )

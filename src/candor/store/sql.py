@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Integer,
+    String,
     Table,
     any_,
     bindparam,
@@ -292,3 +293,33 @@ def while_waiting(conn: Connection, wait: Callable[[], T], work: Work | None) ->
     if failed:
         raise failed[0]
     return result[0]
+
+
+class DayOf(ColumnElement[str]):
+    """The UTC day of a stored timestamp as `YYYY-MM-DD` text (timestamps are stored in UTC)."""
+
+    type = String()
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.column = column
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return list(self.column._from_objects)
+
+
+def day_of(column: ColumnElement[Any]) -> DayOf:
+    """Group or label rows by the UTC day of `column`, the same on SQLite and PostgreSQL."""
+    return DayOf(column)
+
+
+@compiles(DayOf)
+def _sqlite_day(element: DayOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date({compiler.process(element.column, **kw)})"
+
+
+@compiles(DayOf, "postgresql")
+def _postgresql_day(element: DayOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"to_char({compiler.process(element.column, **kw)}, 'YYYY-MM-DD')"

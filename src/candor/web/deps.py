@@ -17,6 +17,7 @@ from candor.core.text_checks import Name as Name
 from candor.core.text_checks import NoNul
 from candor.core.text_checks import TimeZone as TimeZone
 from candor.figures.mission_control import FiguresCache
+from candor.journeys.validate import stored_flow_order
 from candor.store.engine import reading
 from candor.sync.status import sync_figures
 
@@ -122,6 +123,6 @@ def figures_cache(app_state: Any) -> FiguresCache:
     """The app's one Mission Control snapshot cache, shared by the API and the team pages."""
     cache = getattr(app_state, "figures_cache", None)
     if cache is None:
-        cache = app_state.figures_cache = FiguresCache(sync_figures)
+        cache = app_state.figures_cache = FiguresCache(sync_figures, order=stored_flow_order)
     assert isinstance(cache, FiguresCache)
     return cache

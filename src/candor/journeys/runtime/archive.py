@@ -15,7 +15,9 @@ from sqlalchemy import Connection, delete, func, select, update
 from candor.core.context import Candor
 from candor.core.errors import Conflict
 from candor.figures import step_counts as here
+from candor.journeys.runtime.enroll import ENTER_STEP
 from candor.journeys.runtime.model import journey_row
+from candor.journeys.validate import stored_flow_order
 from candor.ledger import audit
 from candor.store.engine import is_sqlite
 from candor.store.journey_tables import (
@@ -133,9 +135,16 @@ def journey_status(conn: Connection, journey_id: str) -> dict[str, Any]:
         "launched_at": _iso(row["launched_at"]),
         "ends_at": _iso(row["ends_at"]),
         "archived_at": _iso(row["archived_at"]),
-        "outcomes": outcomes,
-        "current": current,
+        "outcomes": in_flow_order(row["definition"], outcomes),
+        "current": in_flow_order(row["definition"], current),
     }
+
+
+def in_flow_order(definition: Any, by_step: dict[str, Any]) -> dict[str, Any]:
+    """`by_step` with its steps in flow order (entry first, steps no longer defined last)."""
+    order = stored_flow_order(definition)
+    rank = {ENTER_STEP: -1, **{sid: i for i, sid in enumerate(order)}}
+    return dict(sorted(by_step.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0])))
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -24,6 +24,8 @@ from candor.journeys.runtime.batch_moves import flush_stats
 from candor.journeys.runtime.filters import target_select
 from candor.journeys.runtime.model import journey_row
 from candor.journeys.runtime.reference_data import DbRegistry
+from candor.journeys.runtime.target_lookups import target_lookups
+from candor.journeys.runtime.versions import record_version
 from candor.journeys.step_types import parse_duration
 from candor.journeys.validate import validate
 from candor.ledger import audit
@@ -102,19 +104,20 @@ def save_draft(
         "ends_at": defn.ends_at,
     }
     if existing is None:
+        version = 1
         conn.execute(
             insert(journeys).values(
                 id=defn.id, version=1, state="draft", created_at=at, entered=0, **values
             )
         )
     elif existing.state == "draft":
+        version = existing.version + 1
         conn.execute(
-            update(journeys)
-            .where(journeys.c.id == defn.id)
-            .values(version=existing.version + 1, **values)
+            update(journeys).where(journeys.c.id == defn.id).values(version=version, **values)
         )
     else:
         raise Conflict(f"journey: {defn.id!r} is {existing.state}; use a new id")
+    record_version(conn, defn.id, version, values["definition"], actor=actor, at=at)
     audit.record(
         conn, actor=actor, action="journey.save", object_type="journey", object_id=defn.id, at=at
     )
@@ -159,7 +162,7 @@ def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime, vault: Vau
     """One INSERT ... SELECT from the twin; entry counts by reason into journey_step_stats."""
     registry = DbRegistry(conn)
     types = registry.profile_types()
-    target = target_select(defn.target, types)
+    target = target_select(defn.target, types, target_lookups(conn, now))
     data = data_object(conn, [f for f in defn.fields if f in types])
     staged = None
     if defn.source:  # fed by a back-end system (sync.sources): its people, its values
@@ -295,7 +298,8 @@ def data_object(conn: Connection, names: list[str]) -> Any:
 
 def entry_decisions(conn: Connection, defn: JourneyDefinition, now: datetime) -> Select[Any]:
     """The gate at entry for the journey's target group, under its purpose (the twin)."""
-    target = target_select(defn.target, DbRegistry(conn).profile_types())
+    types = DbRegistry(conn).profile_types()
+    target = target_select(defn.target, types, target_lookups(conn, now))
     facts = purpose_facts(conn, defn.purpose)
     return decisions(facts, None, None, now, target=target, dialect=conn.dialect.name)
 

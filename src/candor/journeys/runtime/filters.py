@@ -9,16 +9,40 @@ never matches), so `not` means what a marketer expects.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, false, func, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from candor.journeys.definition import AllOf, AnyOf, Condition, EventCondition, Filter, NotOf
+from candor.journeys.definition import (
+    MAX_NESTING,
+    AllOf,
+    AnyOf,
+    AudienceRef,
+    Condition,
+    DecisionCondition,
+    DecisionTest,
+    EventCondition,
+    Filter,
+    NotOf,
+)
 from candor.store.tables import contacts
 
 EventClause = Callable[[EventCondition], ColumnElement[bool]]
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """What target conditions need from the database (journeys.runtime.target_lookups).
+
+    `decided`: the ids of the contacts for whom the gate now gives the test's reason (the
+    SQL twin); `audience`: a saved audience's filter by id (None: no such audience).
+    """
+
+    decided: Callable[[DecisionTest], Select[Any]]
+    audience: Callable[[str], Filter | None]
 
 
 def compile_filter(
@@ -26,29 +50,62 @@ def compile_filter(
     column: Any,
     types: Mapping[str, str],
     events: EventClause | None = None,
+    lookups: Lookups | None = None,
+    depth: int = 0,
 ) -> ColumnElement[bool]:
-    """A boolean SQL expression for `node` over the JSON `column` (None: everyone)."""
+    """A boolean SQL expression for `node` over the JSON `column` (None: everyone).
+
+    Decision and audience conditions need `lookups` and hold over contacts (targets only).
+    """
+
+    def sub(n: Filter) -> ColumnElement[bool]:
+        return compile_filter(n, column, types, events, lookups, depth)
+
     if node is None:
         return true()
     if isinstance(node, AllOf):
-        return and_(true(), *[compile_filter(n, column, types, events) for n in node.all])
+        return and_(true(), *[sub(n) for n in node.all])
     if isinstance(node, AnyOf):
-        return or_(false(), *[compile_filter(n, column, types, events) for n in node.any])
+        return or_(false(), *[sub(n) for n in node.any])
     if isinstance(node, NotOf):
-        return not_(compile_filter(node.not_, column, types, events))
+        return not_(sub(node.not_))
     if isinstance(node, EventCondition):
         if events is None:
             raise ValueError("event conditions only work in branch steps")
         return events(node)
+    if isinstance(node, DecisionCondition | AudienceRef):
+        return _looked_up(node, column, types, lookups, depth)
     assert isinstance(node, Condition)
     return func.coalesce(condition(node, column, types.get(node.field)), false())
 
 
-def target_select(node: Filter | None, types: Mapping[str, str]) -> Select[Any] | None:
+def _looked_up(
+    node: DecisionCondition | AudienceRef,
+    column: Any,
+    types: Mapping[str, str],
+    lookups: Lookups | None,
+    depth: int,
+) -> ColumnElement[bool]:
+    if lookups is None:
+        raise ValueError("decision and audience conditions only work in targets")
+    if isinstance(node, DecisionCondition):
+        return contacts.c.id.in_(lookups.decided(node.decision))
+    found = lookups.audience(node.audience)
+    if found is None:
+        raise ValueError(f"unknown audience {node.audience!r}")
+    if depth >= MAX_NESTING:
+        raise ValueError(f"audience {node.audience!r} nests audiences too deeply")
+    return compile_filter(found, column, types, None, lookups, depth + 1)
+
+
+def target_select(
+    node: Filter | None, types: Mapping[str, str], lookups: Lookups | None = None
+) -> Select[Any] | None:
     """The contact ids a journey target selects, for policy.twin.decisions(target=...)."""
     if node is None:
         return None
-    return select(contacts.c.id).where(compile_filter(node, contacts.c.attributes, types))
+    clause = compile_filter(node, contacts.c.attributes, types, lookups=lookups)
+    return select(contacts.c.id).where(clause)
 
 
 def condition(cond: Condition, column: Any, kind: str | None) -> ColumnElement[bool]:

@@ -24,7 +24,7 @@ from candor.channels.templates import (
 )
 from candor.journeys.reference import PurposeInfo
 from candor.ledger.contacts import IDENTITY_FIELDS
-from candor.store.journey_tables import templates
+from candor.store.journey_tables import audiences, templates
 from candor.store.tables import attributes, purposes, themes
 
 IDENTITY_TYPE = "identity"
@@ -45,20 +45,26 @@ class DbRegistry:
                 select(purposes.c.id, purposes.c.kind, purposes.c.dpv, purposes.c.legal_basis)
             )
         }
-        self._parts: dict[str, dict[str, Any]] = {
-            r.id: dict(r.parts or {})
-            for r in conn.execute(select(templates.c.id, templates.c.parts))
-        }
+        self._parts: dict[str, dict[str, Any]] = {}
+        self._variants: dict[str, list[dict[str, Any]]] = {}
+        for r in conn.execute(select(templates.c.id, templates.c.parts, templates.c.variants)):
+            self._parts[r.id] = dict(r.parts or {})
+            self._variants[r.id] = [dict(v) for v in (r.variants or {}).values()]
         self.templates: Mapping[str, AbstractSet[str]] = {
             tid: {ch for ch, p in parts.items() if p} for tid, parts in self._parts.items()
+        }
+        self.audiences: Mapping[str, Any] = {
+            r.id: r.filter for r in conn.execute(select(audiences.c.id, audiences.c.filter))
         }
 
     def profile_types(self) -> dict[str, str]:
         """Declared profile attributes only (the identity pseudo-fields left out)."""
         return {k: v for k, v in self.attributes.items() if k not in IDENTITY_FIELDS}
 
-    def _message(self, template_id: str, channel: str) -> MessageTemplate | None:
-        parts = self._parts.get(template_id, {}).get(channel)
+    def _message(
+        self, template_id: str, channel: str, source: dict[str, Any] | None = None
+    ) -> MessageTemplate | None:
+        parts = (source if source is not None else self._parts.get(template_id, {})).get(channel)
         if not parts:
             return None
         sources = {k: v for k, v in dict(parts).items() if v is not None}
@@ -68,19 +74,24 @@ class DbRegistry:
             return None
 
     def template_fields(self, template_id: str) -> set[str]:
-        """Profile fields a stored template reads on any channel (link variables excluded)."""
+        """Profile fields a stored template reads on any channel, in any of its languages
+        (link variables excluded)."""
         found: set[str] = set()
+        sources = [None, *self._variants.get(template_id, [])]
         for channel in self.templates.get(template_id, ()):
-            message = self._message(template_id, channel)
-            if message is not None:
-                with contextlib.suppress(TemplateError):
-                    found |= referenced_fields(message) - LINK_VARIABLES
+            for source in sources:
+                message = self._message(template_id, channel, source)
+                if message is not None:
+                    with contextlib.suppress(TemplateError):
+                        found |= referenced_fields(message) - LINK_VARIABLES
         return found
 
     def template_has_unsubscribe(self, template_id: str, channel: str) -> bool:
-        """Whether the stored template's parts for `channel` offer a way out."""
-        message = self._message(template_id, channel)
+        """Whether the stored template's parts for `channel` offer a way out, in every one of
+        its languages."""
+        sources = [None, *self._variants.get(template_id, [])]
+        messages = [self._message(template_id, channel, source) for source in sources]
         try:
-            return message is not None and has_unsubscribe(message)
+            return all(m is not None and has_unsubscribe(m) for m in messages)
         except TemplateError:
             return False

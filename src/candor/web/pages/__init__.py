@@ -11,6 +11,10 @@ from fastapi.staticfiles import StaticFiles
 from candor.web import api_mission_control
 from candor.web.pages import (
     contact_actions,
+    studio_audiences,
+    studio_content,
+    studio_journeys,
+    studio_reports,
     subject,
     team,
     team_contacts,
@@ -50,6 +54,9 @@ def install_pages(app: FastAPI) -> None:
     app.state.pages_limiter = limiter
     app.include_router(subject.router)
     app.include_router(team_login.router)
+    # The studio first: /team/journeys/new must not be read as a journey called "new".
+    for studio in (studio_journeys, studio_content, studio_audiences, studio_reports):
+        app.include_router(studio.router)
     app.include_router(team.router)
     app.include_router(team_members.router)
     app.include_router(team_contacts.router)

@@ -14,6 +14,8 @@ PAGE_ROLES: Final[dict[str, tuple[str, ...]]] = {
     "mission_control": EVERYONE,
     "journeys": EVERYONE,
     "journey_actions": ("admin", "marketer"),
+    "studio": ("admin", "marketer"),
+    "reports": EVERYONE,
     "account": EVERYONE,
     "contact_list": EVERYONE,  # pseudonymous for marketers
     "contacts": ("admin", "dpo", "auditor"),
