@@ -36,6 +36,10 @@ journeys = Table(
     Column("ends_at", UTCDateTime, nullable=True),
     Column("archived_at", UTCDateTime, nullable=True),
     Column("entered", Integer, nullable=False, default=0),
+    # A launch enrols its group in batches of contacts in id order: the last id of the
+    # group (NULL once every batch is in) and the last id enrolled so far (migration 0023).
+    Column("enrol_until", Id, nullable=True),
+    Column("enrolled_through", Id, nullable=True),
 )
 
 # Where each contact stands in a journey; `data` holds only the journey's declared fields
