@@ -37,9 +37,11 @@ journeys = Table(
     Column("archived_at", UTCDateTime, nullable=True),
     Column("entered", Integer, nullable=False, default=0),
     # A launch enrols its group in batches of contacts in id order: the last id of the
-    # group (NULL once every batch is in) and the last id enrolled so far (migration 0023).
+    # group (NULL once every batch is in), the last id enrolled so far and when (a worker
+    # continues a launch whose batches stopped coming; migration 0023).
     Column("enrol_until", Id, nullable=True),
     Column("enrolled_through", Id, nullable=True),
+    Column("enrolled_at", UTCDateTime, nullable=True),
 )
 
 # Where each contact stands in a journey; `data` holds only the journey's declared fields

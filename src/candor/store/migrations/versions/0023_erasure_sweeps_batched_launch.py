@@ -50,12 +50,16 @@ def upgrade() -> None:
     with op.batch_alter_table("journeys", schema=None) as batch_op:
         batch_op.add_column(sa.Column("enrol_until", Id, nullable=True))
         batch_op.add_column(sa.Column("enrolled_through", Id, nullable=True))
+        batch_op.add_column(
+            sa.Column("enrolled_at", candor.store.types.UTCDateTime(), nullable=True)
+        )
     op.create_index("ix_sync_deliveries_contact", "sync_deliveries", ["contact_id"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_sync_deliveries_contact", table_name="sync_deliveries")
     with op.batch_alter_table("journeys", schema=None) as batch_op:
+        batch_op.drop_column("enrolled_at")
         batch_op.drop_column("enrolled_through")
         batch_op.drop_column("enrol_until")
     op.drop_index("ix_erasure_sweeps_erased", table_name="erasure_sweeps")
