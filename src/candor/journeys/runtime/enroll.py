@@ -136,7 +136,7 @@ def launch(
         if defn.source:  # staged values live in this transaction: enrolled in one batch
             report = _enroll(conn, defn, now, cx.vault)
         else:
-            until = int(conn.execute(select(func.coalesce(func.max(contacts.c.id), 0))).scalar())
+            until = int(conn.execute(select(func.coalesce(func.max(contacts.c.id), 0))).scalar_one())
         conn.execute(
             update(journeys)
             .where(journeys.c.id == defn.id)
@@ -182,7 +182,7 @@ def enrol_next(cx: Candor, journey_id: str, report: LaunchReport, *, wait: bool)
         defn = build_journey(row["definition"])
         through, until = int(row["enrolled_through"] or 0), int(row["enrol_until"])
         people = within_target(conn, defn, through, until)
-        ids = list(conn.execute(people.limit(LAUNCH_BATCH)).scalars())
+        ids: list[int] = [int(i) for i in conn.execute(people.limit(LAUNCH_BATCH)).scalars()]
         entered, by_reason = enroll_batch(conn, defn, ids, now) if ids else (0, {})
         report.add(entered, by_reason)
         more = len(ids) == LAUNCH_BATCH and ids[-1] < until
@@ -232,7 +232,7 @@ def continue_enrolments(cx: Candor) -> int:
 
 def within_target(
     conn: Connection, defn: JourneyDefinition, through: int, until: int
-) -> Select[tuple[int]]:
+) -> Select[Any]:
     """The targeted contacts with ids in (through, until], in id order."""
     c = contacts
     where: list[ColumnElement[bool]] = [c.c.id > through, c.c.id <= until]
