@@ -136,7 +136,8 @@ def launch(
         if defn.source:  # staged values live in this transaction: enrolled in one batch
             report = _enroll(conn, defn, now, cx.vault)
         else:
-            until = int(conn.execute(select(func.coalesce(func.max(contacts.c.id), 0))).scalar_one())
+            highest = select(func.coalesce(func.max(contacts.c.id), 0))
+            until = int(conn.execute(highest).scalar_one())
         conn.execute(
             update(journeys)
             .where(journeys.c.id == defn.id)
