@@ -15,6 +15,8 @@ import time
 from typing import Any
 
 BENCHMARKS = ("gate", "api", "intake", "journeys", "delivery", "rights", "mission_control")
+# Run only when named (long): `python -m bench scale`, `python -m bench campaign`.
+ON_REQUEST = ("scale", "campaign", "import_copy")
 
 
 def main(names: list[str]) -> None:
