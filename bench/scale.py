@@ -16,6 +16,8 @@ CANDOR_BENCH_SCALE_SQLITE (default 1000000) on SQLite.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import math
 import os
@@ -71,10 +73,8 @@ def _figure(ctx: Context, kind: str, step: Callable[[Context], dict[str, Any]]) 
 
 def _reset_peak() -> None:
     """Reset this process's peak RSS (Linux: 5 to clear_refs), so each figure has its own."""
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def _peak_mb() -> float:
@@ -92,7 +92,7 @@ def exponents(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         points = [(r["contacts"], r["figures"][name]["seconds"]) for r in ok]
         pairs = {
             f"{a}->{b}": round(math.log(tb / ta) / math.log(b / a), 3)
-            for (a, ta), (b, tb) in zip(points, points[1:], strict=False)
+            for (a, ta), (b, tb) in itertools.pairwise(points)
             if ta > 0 and tb > 0
         }
         kind = ok[0]["figures"][name]["kind"]

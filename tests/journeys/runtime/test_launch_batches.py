@@ -31,6 +31,7 @@ def test_batches_enrol_the_same_people_and_counts_as_one_statement_did(
 ) -> None:
     cx = configured
     monkeypatch.setattr(enroll, "LAUNCH_BATCH", 3)
+    monkeypatch.setattr(enroll, "FIRST_BATCH", 2)
     ids = [add_contact(cx, n) for n in range(10)]
     outside = [add_contact(cx, 50 + n, attributes={"country": "FR"}) for n in range(4)]
     with cx.engine.begin() as conn:
@@ -63,6 +64,7 @@ def test_workers_start_on_the_first_batch_and_go_on_with_a_launch_that_stopped(
 ) -> None:
     cx = configured
     monkeypatch.setattr(enroll, "LAUNCH_BATCH", 2)
+    monkeypatch.setattr(enroll, "FIRST_BATCH", 2)
     ids = [add_contact(cx, n) for n in range(5)]
     real = enroll.enrol_next
     calls: list[int] = []

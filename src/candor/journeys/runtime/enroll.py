@@ -44,6 +44,7 @@ from candor.sync.sources import stage_source, unstage
 NEVER_ENTER = ("erased", "restricted", "objected", "blocked:all")
 ENTER_STEP = "(enter)"
 LAUNCH_BATCH = 20_000  # contacts a launch enrols per transaction
+FIRST_BATCH = 2_000  # the first one is small: workers start on it at once
 STALLED = timedelta(minutes=2)  # a launch without a batch for this long is a worker's to go on
 
 
@@ -168,7 +169,8 @@ def launch(
 
 
 def enrol_next(cx: Candor, journey_id: str, report: LaunchReport, *, wait: bool) -> bool:
-    """Enrol the launch's next batch (the next LAUNCH_BATCH targeted contacts by id) in one
+    """Enrol the launch's next batch (the next LAUNCH_BATCH targeted contacts by id, the
+    first FIRST_BATCH) in one
     transaction; False when there was none to do. Without `wait` a launch another process
     is enrolling right now is skipped (FOR NO KEY UPDATE SKIP LOCKED: workers' batches,
     which hold the row FOR KEY SHARE, go on meanwhile)."""
@@ -183,10 +185,11 @@ def enrol_next(cx: Candor, journey_id: str, report: LaunchReport, *, wait: bool)
         defn = build_journey(row["definition"])
         through, until = int(row["enrolled_through"] or 0), int(row["enrol_until"])
         people = within_target(conn, defn, through, until)
-        ids: list[int] = [int(i) for i in conn.execute(people.limit(LAUNCH_BATCH)).scalars()]
+        size = FIRST_BATCH if through == 0 else LAUNCH_BATCH
+        ids: list[int] = [int(i) for i in conn.execute(people.limit(size)).scalars()]
         entered, by_reason = enroll_batch(conn, defn, ids, now) if ids else (0, {})
         report.add(entered, by_reason)
-        more = len(ids) == LAUNCH_BATCH and ids[-1] < until
+        more = len(ids) == size and ids[-1] < until
         conn.execute(
             update(journeys)
             .where(journeys.c.id == journey_id)

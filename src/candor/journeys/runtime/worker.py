@@ -17,6 +17,7 @@ log = logging.getLogger("candor.worker")
 
 Dispatch = Callable[[Candor], int]
 MAX_IDLE_ROUNDS = 10_000
+ROUND_SECONDS = 1.0  # a sending worker advances at most this long before it sends
 
 
 @dataclass
@@ -48,7 +49,8 @@ def run_once(cx: Candor, dispatch: Dispatch | None, batch_size: int) -> tuple[in
     """Launches that stalled, one advance over everything due, then one dispatch round,
     webhooks and a due sweep."""
     moved = continue_enrolments(cx)
-    moved += advance(cx, batch_size=batch_size)
+    budget = ROUND_SECONDS if dispatch is not None else None
+    moved += advance(cx, batch_size=batch_size, budget=budget)
     sent = dispatch(cx) if dispatch is not None else 0
     deliver_due(cx)  # connectors: the signed webhooks of the sync outbox
     sweep_due(cx)  # erasures: the substring sweep, once the oldest pending one is due
