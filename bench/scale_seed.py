@@ -170,10 +170,8 @@ def seed(cx: Candor, n: int) -> None:
     """Write the n contacts' rows in chunks (COPY on PostgreSQL), then analyse."""
     at = cx.clock.now().replace(microsecond=0)
     pending: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
-    count = 0
-    for name, row in rows(n, at):
+    for count, (name, row) in enumerate(rows(n, at), start=1):
         pending[name].append(row)
-        count += 1
         if count % CHUNK == 0:
             _flush(cx, pending)
     _flush(cx, pending)
@@ -208,10 +206,10 @@ def _copy(conn: Any, table: Table, batch: list[dict[str, Any]]) -> None:
     """COPY the rows (naive UTC timestamps, JSON as text) through psycopg."""
     names = list(batch[0])
     raw = conn.connection.driver_connection
-    with raw.cursor() as cursor:
-        with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
-            for row in batch:
-                copy.write_row([_plain(row[k]) for k in names])
+    statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in batch:
+            copy.write_row([_plain(row[k]) for k in names])
 
 
 def _plain(value: Any) -> Any:
