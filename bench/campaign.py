@@ -2,12 +2,13 @@
 
 n contacts (CANDOR_BENCH_CAMPAIGN, default 1,000,000; nine in ten with a confirmed newsletter
 consent, each with a key of its own and a sealed address, written by COPY) and a journey whose
-one e-mail goes through the consent gate (the send step decides). `candor worker --processes
-P` (CANDOR_BENCH_PROCESSES, default 2) runs from before the launch; the launch enrols in
-batches while the workers advance and send to a local SMTP sink (aiosmtpd in its own process, the delivery benchmark's) with N
-connections in all (CANDOR_BENCH_CONNECTIONS, default 2: N / P per worker). Reported: time
-from launch to the first and to the last mail, mails/s, and the ratio to the same sink's raw
-intake over N connections (pre-rendered messages, measured before and after in the same run).
+one e-mail goes through the consent gate (the send step decides). `candor worker --processes P`
+(CANDOR_BENCH_PROCESSES, default 2) runs from before the launch; the launch enrols in batches
+while the workers advance and send to a local SMTP sink (aiosmtpd in its own process, the
+delivery benchmark's) with N connections in all (CANDOR_BENCH_CONNECTIONS, default 2: N / P per
+worker). Reported: time from launch to the first and to the last mail, mails/s, and the ratio
+to the same sink's raw intake over N connections (pre-rendered messages, measured before and
+after in the same run).
 """
 
 from __future__ import annotations
