@@ -24,15 +24,17 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    any_,
+    bindparam,
     func,
     literal,
     select,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from candor.rights.data_map import PLACES
 from candor.store.schema import metadata
-from candor.store.sql import in_batch
 
 MIN_LENGTH = 3  # shorter values would match everywhere and prove nothing
 EXPECTED = {("suppression", "blind_index")}
@@ -60,7 +62,14 @@ class Identifiers:
 
     def dump(self) -> bytes:
         """JSON (sorted), to be sealed until the sweep."""
-        return json.dumps({k: sorted(v) for k, v in asdict(self).items()}).encode()
+        return json.dumps(
+            {
+                "contact_ids": self.contact_ids,
+                "blind_indexes": sorted(self.blind_indexes),
+                "distinctive": sorted(self.distinctive),
+                "names": sorted(self.names),
+            }
+        ).encode()
 
     @classmethod
     def load(cls, raw: bytes) -> Identifiers:
@@ -134,17 +143,28 @@ def index_checks(conn: Connection, ids: Identifiers) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=2)
+def _probe(dialect: str) -> Any:
+    """One statement: matches per indexed column, the values bound once as `values`."""
+    postgres = dialect == "postgresql"
+    values = bindparam("values", type_=ARRAY(Text) if postgres else Text, expanding=not postgres)
+    parts = [
+        select(literal(number), func.count())
+        .select_from(table)
+        .where(column == any_(values) if postgres else column.in_(values))
+        for number, (table, column) in enumerate(indexed_columns())
+    ]
+    return union_all(*parts)
+
+
 def _indexed_hits(conn: Connection, values: list[str]) -> list[Hit]:
     """Exact matches of the values in every indexed text column (index probes only)."""
     columns = indexed_columns()
     counts = [0] * len(columns)
+    statement = _probe(conn.dialect.name)
     for start in range(0, len(values), PARAMS_PER_STATEMENT):
         chunk = values[start : start + PARAMS_PER_STATEMENT]
-        parts = [
-            select(literal(number), func.count()).select_from(table).where(in_batch(column, chunk))
-            for number, (table, column) in enumerate(columns)
-        ]
-        for number, count in conn.execute(union_all(*parts)):
+        for number, count in conn.execute(statement, {"values": chunk}):
             counts[int(number)] += int(count)
     return [
         Hit(table.name, column.name, n)

@@ -44,7 +44,7 @@ from candor.rights.scan import MIN_LENGTH, Hit, Identifiers
 from candor.store.engine import reading
 from candor.store.rights_tables import erasure_certificates, erasure_sweeps
 from candor.store.schema import metadata
-from candor.store.sql import in_batch
+from candor.store.sql import bulk_insert, in_batch
 from candor.store.vault import Vault
 
 SWEEP_AFTER = timedelta(hours=12)  # the oldest pending erasure's age that starts a sweep
@@ -97,18 +97,16 @@ def seal_pending(
     if not people:
         return
     (key_id,) = vault.create_keys(1)
-    conn.execute(
-        erasure_sweeps.insert(),
-        [
-            {
-                "certificate_id": certificate,
-                "key_id": key_id,
-                "identifiers": vault.encrypt(key_id, FIELD, ids.dump()),
-                "erased_at": at,
-            }
-            for certificate, ids in people.items()
-        ],
-    )
+    rows = [
+        {
+            "certificate_id": certificate,
+            "key_id": key_id,
+            "identifiers": vault.encrypt(key_id, FIELD, ids.dump()),
+            "erased_at": at,
+        }
+        for certificate, ids in people.items()
+    ]
+    bulk_insert(conn, erasure_sweeps, rows)
 
 
 def verification(checks: dict[str, Any], batch: int, at: datetime) -> dict[str, Any]:
