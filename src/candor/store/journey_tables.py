@@ -70,6 +70,8 @@ journey_contacts = Table(
     # restriction), one index fewer to maintain on every move of a contact.
     PrimaryKeyConstraint("contact_id", "journey_id"),
     Index("ix_journey_contacts_due", "journey_id", "status", "step_id", "due_at", "contact_id"),
+    # PostgreSQL: a partition per journey, dropped when it archives (store.partitions).
+    postgresql_partition_by="LIST (journey_id)",
 )
 
 # The journey's log: one row per contact-step transition, the hottest insert of the runtime.
@@ -93,6 +95,7 @@ journey_transitions = Table(
     # purges per batch of the journey's contacts (migration 0015).
     Index("ix_journey_transitions_contact", "contact_id", "journey_id"),
     PrimaryKeyConstraint("id").ddl_if(dialect="sqlite"),
+    postgresql_partition_by="LIST (journey_id)",  # as journey_contacts
 )
 
 # Aggregates that outlive the journey: per step and outcome (decide's reason codes, passed,

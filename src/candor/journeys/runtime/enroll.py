@@ -36,6 +36,7 @@ from candor.ledger.registry import purpose_facts
 from candor.policy.twin import count_by_reason, decisions
 from candor.store.engine import is_sqlite
 from candor.store.journey_tables import journey_contacts, journeys
+from candor.store.partitions import create_journey_partitions
 from candor.store.tables import contacts
 from candor.store.types import UTCDateTime
 from candor.store.vault import Vault
@@ -132,6 +133,7 @@ def launch(
         else:
             save_draft(conn, defn, actor=actor, at=now)
         problems = checked(conn, defn)
+        create_journey_partitions(conn, defn.id)
         report = LaunchReport(defn.id, 0)
         until = None
         if defn.source:  # staged values live in this transaction: enrolled in one batch

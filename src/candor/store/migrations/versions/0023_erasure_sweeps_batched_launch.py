@@ -9,7 +9,9 @@ sweep of free text to one pass per period: erasure_sweeps holds what each erasur
 for (sealed under a key the sweep destroys), erasure_certificates the sweep's result. A
 launch enrols its group in batches that workers start on while later batches go in
 (journeys.enrol_until, enrolled_through). Erasure deletes a person's sync deliveries along
-an index of their own instead of scanning the table.
+an index of their own instead of scanning the table. On PostgreSQL journey_contacts and
+journey_transitions become LIST-partitioned by journey (store.partitions), so archiving a
+journey drops its partitions instead of deleting its rows.
 """
 
 from __future__ import annotations
@@ -25,6 +27,60 @@ branch_labels = None
 depends_on = None
 
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+# The journey-scoped tables as they are since 0017: columns, then key and index statements.
+STAMP = "TIMESTAMP WITHOUT TIME ZONE"
+SHAPES = {
+    "journey_contacts": (
+        "journey_id VARCHAR(64) NOT NULL, contact_id BIGINT NOT NULL, "
+        f"step_id VARCHAR(64) NOT NULL, status VARCHAR(16) NOT NULL, due_at {STAMP} NOT NULL, "
+        f"entered_at {STAMP} NOT NULL, step_entered_at {STAMP} NOT NULL, expires_at {STAMP}, "
+        f"checked_at {STAMP}, data JSON NOT NULL, "
+        "CONSTRAINT pk_journey_contacts PRIMARY KEY (contact_id, journey_id)",
+        [
+            "CREATE INDEX ix_journey_contacts_due ON journey_contacts "
+            "(journey_id, status, step_id, due_at, contact_id)"
+        ],
+    ),
+    "journey_transitions": (
+        "id BIGINT NOT NULL DEFAULT nextval('journey_transitions_id_seq'), "
+        "journey_id VARCHAR(64) NOT NULL, contact_id BIGINT NOT NULL, "
+        "from_step VARCHAR(64), to_step VARCHAR(64), outcome VARCHAR(48) NOT NULL, "
+        f"at {STAMP} NOT NULL",
+        [
+            "CREATE INDEX ix_journey_transitions_contact ON journey_transitions "
+            "(contact_id, journey_id)",
+            "ALTER SEQUENCE journey_transitions_id_seq OWNED BY journey_transitions.id",
+        ],
+    ),
+}
+
+
+INDEXES = {
+    "journey_contacts": "ix_journey_contacts_due",
+    "journey_transitions": "ix_journey_transitions_contact",
+}
+
+
+def _rebuild(table: str, columns: str, after: list[str], partitioning: str) -> None:
+    """Build the table anew (partitioned by journey, or plain) and move its rows over."""
+    op.execute(f"ALTER TABLE {table} RENAME TO {table}_old")
+    index = INDEXES[table]
+    op.execute(f"ALTER INDEX {index} RENAME TO {index}_old")
+    if table == "journey_contacts":
+        op.execute(f"ALTER TABLE {table}_old RENAME CONSTRAINT pk_{table} TO pk_{table}_old")
+    op.execute(f"CREATE TABLE {table} ({columns}) {partitioning}")
+    for statement in after:
+        op.execute(statement)
+    if partitioning:
+        op.execute(f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT")
+    names = "journey_id, contact_id, " + (
+        "step_id, status, due_at, entered_at, step_entered_at, expires_at, checked_at, data"
+        if table == "journey_contacts"
+        else "id, from_step, to_step, outcome, at"
+    )
+    op.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {table}_old")
+    op.execute(f"DROP TABLE {table}_old CASCADE")
 
 
 def upgrade() -> None:
@@ -54,9 +110,15 @@ def upgrade() -> None:
             sa.Column("enrolled_at", candor.store.types.UTCDateTime(), nullable=True)
         )
     op.create_index("ix_sync_deliveries_contact", "sync_deliveries", ["contact_id"])
+    if op.get_bind().dialect.name == "postgresql":
+        for table, (columns, keys) in SHAPES.items():
+            _rebuild(table, columns, keys, "PARTITION BY LIST (journey_id)")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for table, (columns, keys) in SHAPES.items():
+            _rebuild(table, columns, keys, "")
     op.drop_index("ix_sync_deliveries_contact", table_name="sync_deliveries")
     with op.batch_alter_table("journeys", schema=None) as batch_op:
         batch_op.drop_column("enrolled_at")
