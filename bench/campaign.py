@@ -31,7 +31,8 @@ from sqlalchemy import delete, func, insert, select
 
 from bench.common import ROOT, Timer, database_url
 from bench.delivery import SENDER, _prerendered, _Sink
-from bench.scale_seed import CHUNK, _flush
+from bench.scale_seed import CHUNK, write_rows
+from bench.scale_steps import JOURNEY as SCALE_JOURNEY
 from candor.channels.mime_bytes import wire_bytes
 from candor.core.clock import SystemClock
 from candor.core.context import Candor
@@ -47,33 +48,7 @@ from candor.store.vault import generate_master_key
 
 CONFIG = ROOT / "examples" / "candor.yaml"
 PUBLIC_URL = "https://candor.example.org"
-JOURNEY = {
-    "id": "campaign",
-    "name": "Campaign",
-    "purpose": "newsletter",
-    "fields": ["country"],
-    "ends_at": "2030-01-01T00:00:00Z",
-    "templates": {
-        "news": {
-            "email": {
-                "subject": "Our autumn news",
-                "text": "Hello,\n\nthis autumn: talks, walks and a party.\n\n"
-                "Unsubscribe: {{ unsubscribe_url }}\n",
-            }
-        }
-    },
-    "steps": [
-        {
-            "id": "mail",
-            "type": "send",
-            "channel": "email",
-            "template": "news",
-            "theme": "weekly",
-            "on_denied": "done",
-        },
-        {"id": "done", "type": "end"},
-    ],
-}
+JOURNEY = {**SCALE_JOURNEY, "id": "campaign", "name": "Campaign"}
 
 
 def _rows(cx: Candor, n: int, at: datetime) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -135,20 +110,7 @@ def seed(cx: Candor, n: int, smtp_port: int, connections: int) -> None:
         for key, value in (("channels", {"email": email}), ("public_url", PUBLIC_URL)):
             conn.execute(delete(settings).where(settings.c.key == key))
             conn.execute(insert(settings).values(key=key, value=value))
-    pending: dict[str, list[dict[str, Any]]] = {}
-    for count, (name, row) in enumerate(_rows(cx, n, at), start=1):
-        pending.setdefault(name, []).append(row)
-        if count % CHUNK == 0:
-            _flush(cx, pending)
-    _flush(cx, pending)
-    with cx.engine.connect() as conn:
-        if cx.engine.dialect.name == "postgresql":
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            for table in ("contacts", "addresses"):
-                conn.exec_driver_sql(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {n + 1}, false)"
-                )
-            conn.exec_driver_sql("VACUUM ANALYZE")
+    write_rows(cx, _rows(cx, n, at))
 
 
 def raw_intake(port: int, messages: int, connections: int) -> float:

@@ -167,10 +167,14 @@ SEQUENCES = ("contacts", "addresses", "consent_events", "blocks", "communication
 
 
 def seed(cx: Candor, n: int) -> None:
-    """Write the n contacts' rows in chunks (COPY on PostgreSQL), then analyse."""
-    at = cx.clock.now().replace(microsecond=0)
+    """Write the n contacts' rows (COPY on PostgreSQL), then analyse."""
+    write_rows(cx, rows(n, cx.clock.now().replace(microsecond=0)))
+
+
+def write_rows(cx: Candor, generated: Iterator[tuple[str, dict[str, Any]]]) -> None:
+    """Write generated (table, row) pairs in chunks, move the id sequences past them, analyse."""
     pending: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
-    for count, (name, row) in enumerate(rows(n, at), start=1):
+    for count, (name, row) in enumerate(generated, start=1):
         pending[name].append(row)
         if count % CHUNK == 0:
             _flush(cx, pending)
