@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 
 from bench.common import ROOT, Timer, database_url
 from bench.delivery import SENDER, _prerendered, _Sink
@@ -189,16 +189,30 @@ def measure(backend: str, n: int, processes: int, connections: int) -> dict[str,
     return result
 
 
+def _until_connected(cx: Candor, tag: str, processes: int) -> None:
+    """Wait until every worker process has its connection (they are past start-up)."""
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :tag")
+    deadline = time.monotonic() + 120
+    while processes and time.monotonic() < deadline:
+        with cx.engine.connect() as conn:
+            if conn.execute(query, {"tag": tag}).scalar_one() >= processes:
+                break
+        time.sleep(0.2)
+    time.sleep(1)  # a first idle round each
+
+
 def _campaign(
     cx: Candor, url: str, keys: str, mail: Path, processes: int, earlier: int
 ) -> dict[str, Any]:
     """Workers up, launch, wait for the last mail; times from the launch's start."""
     candor = str(Path(sys.executable).parent / "candor")
-    command = [candor, "--database", url, "--keystore", keys]
+    tag = f"candor-campaign-{os.getpid()}"
+    named = f"{url}&application_name={tag}" if "?" in url else url
+    command = [candor, "--database", named, "--keystore", keys]
     command += ["worker", "--processes", str(processes), "--idle-sleep", "0.05"]
     workers = subprocess.Popen(command, cwd=ROOT)
     try:
-        time.sleep(3)  # the workers are up and idle
+        _until_connected(cx, tag, processes if "?" in url else 0)
         started = time.time()
         report = launch(cx, load_journey(yaml.safe_dump(JOURNEY), "campaign.yaml"), actor="bench")
         launched = time.time() - started
