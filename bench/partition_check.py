@@ -40,7 +40,7 @@ def measure(n: int) -> dict[str, Any]:
             run_in_processes(cx, 2, dispatch=False, once=True)
             out[f"run_{journey_id}"] = round(time.perf_counter() - started, 2)
         with cx.engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
+            conn.exec_driver_sql("ANALYZE journey_transitions, journey_contacts")
             conn.commit()
             seconds = []
             for contact in range(2, 2000, 40):

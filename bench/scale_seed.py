@@ -187,7 +187,7 @@ def write_rows(cx: Candor, generated: Iterator[tuple[str, dict[str, Any]]]) -> N
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
                 )
-            conn.exec_driver_sql("VACUUM ANALYZE")
+            conn.exec_driver_sql(f"VACUUM ANALYZE {', '.join(TABLES)}")  # this schema's only
         else:
             conn.exec_driver_sql("ANALYZE")
             conn.commit()
