@@ -36,7 +36,6 @@ from candor.ledger.registry import purpose_facts, theme_ref
 from candor.policy.twin import count_by_reason, decisions
 from candor.rights.access import compile_access_copy
 from candor.rights.erasure import erase_contact, erase_contacts
-from candor.rights.sweep import sweep_pending
 from candor.store.engine import reading
 from candor.store.journey_tables import journey_transitions
 from candor.sync.status import sync_figures
@@ -231,6 +230,8 @@ def batch_erasure(ctx: Context) -> dict[str, Any]:
 
 
 def sweep(ctx: Context) -> dict[str, Any]:
+    from candor.rights.sweep import sweep_pending  # here: bench.erasure_check runs older code
+
     report = sweep_pending(ctx.cx, actor="bench")
     return {"erasures": report.erasures, "rows": report.rows, "not_clean": report.not_clean}
 
