@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from candor.core.context import Candor
 from candor.journeys import load_journey
-from candor.journeys.runtime import enroll, launch, run_until_idle
+from candor.journeys.runtime import advance, enroll, launch, run_until_idle
 from candor.journeys.runtime.enroll import STALLED, enroll_batch
 from candor.store.engine import reading
 from candor.store.journey_tables import journeys
@@ -105,3 +105,18 @@ def test_a_batch_of_people_can_be_enrolled_by_any_caller(configured: Candor) -> 
         entered, by_reason = enroll_batch(conn, defn, [ids[1], extra], cx.clock.now())
     assert entered == 1 and by_reason["blocked:all"] == 1
     assert set(positions(cx)) == {ids[1]} and _journey_row(cx)["entered"] == 1
+
+
+def test_a_sending_worker_stops_advancing_when_its_round_is_up(configured: Candor) -> None:
+    """With a budget, no batch starts after it ran out (the worker then sends what is queued);
+    the next rounds take the rest."""
+    cx = configured
+    ids = [add_contact(cx, n) for n in range(5)]
+    launch(cx, load_journey(journey_yaml(WAIT)), actor="test")
+    assert advance(cx, batch_size=2, budget=0) == 2  # one batch, then the round is up
+    assert sum(1 for step, _ in positions(cx).values() if step == "hold") == 5
+    moved = {c for c, (_, status) in positions(cx).items() if status == "waiting"}
+    assert len(moved) == 2
+    run_until_idle(cx)
+    assert {status for _, status in positions(cx).values()} == {"waiting"}
+    assert set(positions(cx)) == set(ids)
