@@ -4,8 +4,8 @@ For each size (CANDOR_BENCH_IMPORT_SIZES, default 100000,1000000,10000000) one C
 synthetic contacts (bench.intake's) is written, then on PostgreSQL, in the same run:
 - bare COPY: the file into a one-table scratch schema (every column text, no index), what
   the server takes when nothing is validated, sealed or chained;
-- `contacts import` in one process, and split into P processes (CANDOR_BENCH_PROCESSES,
-  default 2) each importing its share of the rows (by row number) into the same database.
+- `contacts import` in one process, and with `--processes P` (CANDOR_BENCH_PROCESSES,
+  default 2: P importers at once, each taking its share of the rows).
 Reported: contacts/s of each and the import's ratio to the bare COPY.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -23,9 +22,10 @@ from typing import Any
 
 from sqlalchemy import text
 
-from bench.common import ROOT, Timer, fresh_candor, postgres_url
+from bench.common import Timer, fresh_candor, postgres_url
 from bench.intake import write_csv
 from candor.ledger.imports.importer import import_csv
+from candor.ledger.imports.shares import import_csv_in_processes
 from candor.store.engine import make_engine
 
 
@@ -55,49 +55,13 @@ def bare_copy(path: Path) -> float:
         engine.dispose()
 
 
-def split(path: Path, parts: int) -> list[Path]:
-    """The file's rows dealt round-robin into `parts` files with the same header."""
-    outs = [path.with_suffix(f".part{i}.csv") for i in range(parts)]
-    with path.open(newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader)
-        handles = [out.open("w", newline="") for out in outs]
-        writers = [csv.writer(h) for h in handles]
-        for writer in writers:
-            writer.writerow(header)
-        for number, row in enumerate(reader):
-            writers[number % parts].writerow(row)
-        for h in handles:
-            h.close()
-    return outs
-
-
-def _import_one(url: str, keystore: str, path: str) -> None:
-    """Child process: import one file (the parent passes the database and key store)."""
-    from candor.core.clock import SystemClock
-    from candor.core.context import Candor
-
-    cx = Candor.open(url, keystore=keystore, clock=SystemClock())
-    try:
-        import_csv(cx.engine, cx.vault, Path(path), actor="bench", at=cx.clock.now())
-    finally:
-        cx.dispose()
-
-
 def imported(path: Path, processes: int) -> float:
-    """Seconds to import the file into a fresh product with `processes` importers at once."""
-    with fresh_candor("postgres") as cx:
-        url, keystore = cx.url, str(cx.vault.keystore.url)
-        parts = [path] if processes == 1 else split(path, processes)
-        code = "import sys; from bench.import_copy import _import_one; _import_one(*sys.argv[1:])"
-        with Timer() as timer:
-            children = [
-                subprocess.Popen([sys.executable, "-c", code, url, keystore, str(p)], cwd=ROOT)
-                for p in parts
-            ]
-            codes = [child.wait() for child in children]
-        if any(codes):
-            raise RuntimeError(f"an importer failed: {codes}")
+    """Seconds to import the file into a fresh product (`contacts import --processes`)."""
+    with fresh_candor("postgres") as cx, Timer() as timer:
+        if processes == 1:
+            import_csv(cx.engine, cx.vault, path, actor="bench", at=cx.clock.now())
+        else:
+            import_csv_in_processes(cx, path, processes=processes, actor="bench", at=cx.clock.now())
     return timer.seconds
 
 
