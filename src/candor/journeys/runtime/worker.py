@@ -17,7 +17,7 @@ log = logging.getLogger("candor.worker")
 
 Dispatch = Callable[[Candor], int]
 MAX_IDLE_ROUNDS = 10_000
-ROUND_SECONDS = 1.0  # a sending worker advances at most this long before it sends
+ROUND_SECONDS = 0.25  # a sending worker advances at most this long before it sends
 
 
 @dataclass
