@@ -173,8 +173,37 @@ def plot(report: dict[str, Any], directory: Path) -> list[Path]:
         fig.savefig(path)
         plt.close(fig)
         written.append(path)
+    written.append(_overview(plt, report, names, directory / "overview.png"))
     (directory / "scale.json").write_text(json.dumps(report, indent=2) + "\n")
     return written
+
+
+def _overview(plt: Any, report: dict[str, Any], names: list[str], path: Path) -> Path:
+    """Every figure in one image (a grid of small log-log plots), for the docs."""
+    columns = 4
+    rows = -(-len(names) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(12, 2.6 * rows), dpi=90, squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        for backend in ("postgres", "sqlite"):
+            runs = [
+                r for r in report.get(backend, {}).get("runs", []) if name in r.get("figures", {})
+            ]
+            if runs:
+                xs = [r["contacts"] for r in runs]
+                ax.plot(
+                    xs, [r["figures"][name]["seconds"] for r in runs], marker="o", label=backend
+                )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(name, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(names) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 if __name__ == "__main__":
