@@ -24,6 +24,8 @@ BENCHMARKS = (
     "rights",
     "mission_control",
 )
+# Run only when named (long): `python -m bench scale`, `python -m bench campaign`.
+ON_REQUEST = ("scale", "campaign", "import_copy")
 
 
 def main(names: list[str]) -> None:

@@ -163,3 +163,28 @@ def test_verify_names_events_of_a_contact_that_does_not_exist(configured: Candor
     assert [(b.contact_id, b.problem) for b in bad][:1] == [
         (missing, "names a contact that does not exist")
     ]
+
+
+def test_verify_merges_heads_in_contact_order_and_names_chains_with_every_event_gone(
+    configured: Candor,
+) -> None:
+    """Heads are read alongside the events (flat memory): a chain whose events all went is
+    named wherever it falls, before, between or after the chains that are whole."""
+    cx = configured
+    people = []
+    for i in range(5):
+        with cx.engine.begin() as conn:
+            new = NewContact(external_id=f"m{i}", addresses=[NewAddress("email", f"m{i}@x.org")])
+            people.append(create_contact(conn, cx.vault, new, actor="t", at=cx.clock.now()))
+    for person in people:
+        consent(cx, person, purpose="events")
+    gone = [people[0], people[2], people[4]]
+    with cx.engine.begin() as conn:
+        conn.execute(consent_events.delete().where(consent_events.c.contact_id.in_(gone)))
+        conn.execute(ledger_heads.delete().where(ledger_heads.c.contact_id == people[3]))
+    with cx.engine.connect() as conn:
+        bad = [(b.contact_id, b.problem) for b in verify_ledger(conn)]
+    assert sorted(bad) == sorted(
+        [(p, "all 1 events of the chain are missing") for p in gone]
+        + [(people[3], "chain has no head record")]
+    )

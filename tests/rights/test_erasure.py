@@ -139,8 +139,12 @@ def test_certificate_lists_deletions_retention_ledger_and_a_clean_scan(
     assert cert["ledger"] == {"events": 2, "final_digest": head.last_hash}
     assert cert["suppression_entries"] == 2 and cert["connectors_notified"] == []
     scan = cert["scan"]
-    assert scan["clean"] and scan["found"] == [] and scan["method"] == "substring"
-    assert scan["expected"] == [{"table": "suppression", "column": "blind_index", "matches": 2}]
+    checks = scan["index_checks"]
+    assert scan["clean"] and checks["indexed_values"]["found"] == []
+    assert checks["references"]["remaining_rows"] == [] and scan["pending"] == ["substring_sweep"]
+    assert checks["indexed_values"]["expected"] == [
+        {"table": "suppression", "column": "blind_index", "matches": 2}
+    ]
     assert "alice" not in json.dumps(cert).lower()
     with reading(configured.engine) as conn:
         tomb = conn.execute(select(contacts).where(contacts.c.id == alice)).mappings().one()

@@ -1,4 +1,4 @@
-"""The verification scan: what it finds, where, and that cached statements take new values."""
+"""The erasure's index checks: exact values in indexed columns, rows left behind, nothing else."""
 
 from __future__ import annotations
 
@@ -9,98 +9,77 @@ from sqlalchemy import Connection, insert
 
 from candor.core.context import Candor
 from candor.rights import scan
-from candor.rights.scan import Identifiers, verification_scan
+from candor.rights.scan import Identifiers, index_checks, indexed_columns
+from candor.store.rights_tables import suppression
 from candor.store.tables import attributes, settings
 
 
-def _alice(**extra: Any) -> Identifiers:
+def _alice() -> Identifiers:
     return Identifiers(
         contact_ids=[424242],
         blind_indexes={"f" * 64},
         distinctive={"alice@example.com", "shop-77"},
         names={"Alice", "Example"},
-        **extra,
     )
 
 
-def _plant(conn: Connection) -> None:
-    """Leftovers: an address inside a text column, a name quoted in JSON, an exact digest."""
+def _plant(conn: Connection, at: Any) -> None:
+    """An external id as a whole key, an address inside free text, the digest suppressed."""
     conn.execute(
         insert(attributes),
         [
-            {
-                "name": "note1",
-                "type": "text",
-                "category": "x",
-                "description": "mail alice@example.com",
-            },
-            {"name": "note2", "type": "text", "category": "f" * 64, "description": ""},
+            {"name": "shop-77", "type": "text", "category": "x", "description": ""},
+            {"name": "n2", "type": "text", "category": "x", "description": "alice@example.com!"},
         ],
     )
-    conn.execute(insert(settings).values(key="leftover", value={"who": "Alice"}))
+    conn.execute(insert(settings).values(key="Alice", value={}))
+    conn.execute(
+        insert(suppression).values(
+            blind_index="f" * 64, kind="email", reason="erased", created_at=at
+        )
+    )
 
 
-def _scan(cx: Candor, ids: Identifiers, plant: bool = True) -> dict[str, Any]:
+def _checks(cx: Candor, ids: Identifiers, plant: bool = True) -> dict[str, Any]:
     with cx.engine.connect() as conn, conn.begin() as tx:
         if plant:
-            _plant(conn)
-        result = verification_scan(conn, ids)
+            _plant(conn, cx.clock.now())
+        result = index_checks(conn, ids)
         tx.rollback()
     return result
 
 
-def test_the_scan_names_each_column_holding_an_identifier(configured: Candor) -> None:
-    result = _scan(configured, _alice())
-    assert result["method"] == "substring" and not result["clean"]
-    assert result["found"] == [
-        {"table": "attributes", "column": "category", "matches": 1},
-        {"table": "attributes", "column": "description", "matches": 1},
-        {"table": "settings", "column": "value", "matches": 1},
-    ]
-    assert result["expected"] == [] and result["remaining_rows"] == []
-    assert result["identifiers"] == {"blind_indexes": 1, "plaintext_values": 4}
-    assert result["tables_scanned"] == len(scan.metadata.sorted_tables)
+def test_exact_values_in_indexed_columns_are_found_and_free_text_is_left_to_the_sweep(
+    configured: Candor,
+) -> None:
+    result = _checks(configured, _alice())
+    values = result["indexed_values"]
+    assert values["found"] == [
+        {"table": "attributes", "column": "name", "matches": 1},
+        {"table": "settings", "column": "key", "matches": 1},
+    ]  # the address inside attributes.description is the substring sweep's to find
+    assert values["expected"] == [{"table": "suppression", "column": "blind_index", "matches": 1}]
+    assert values["identifiers"] == {"blind_indexes": 1, "plaintext_values": 4}
+    assert not result["clean"] and result["references"]["remaining_rows"] == []
 
 
-def test_a_scan_with_other_values_of_the_same_shape_is_clean(configured: Candor) -> None:
-    _scan(configured, _alice())  # builds and caches the statements for this shape
+def test_other_values_of_the_same_shape_are_clean(configured: Candor) -> None:
     other = Identifiers(
         contact_ids=[424242],
         blind_indexes={"e" * 64},
         distinctive={"bob@example.org", "shop-78"},
         names={"Bobby", "Person"},
     )
-    result = _scan(configured, other)
-    assert result["clean"] and result["found"] == []
+    result = _checks(configured, other)
+    assert result["clean"] and result["indexed_values"]["found"] == []
+    assert result["indexed_values"]["expected"] == []
 
 
-def test_like_wildcards_in_a_value_match_only_themselves(configured: Candor) -> None:
-    ids = Identifiers(contact_ids=[1], distinctive={"a_c%d@example.com"})
-    with configured.engine.connect() as conn, conn.begin() as tx:
-        conn.execute(
-            insert(attributes).values(
-                name="n", type="text", category="x", description="abxcyd@example.com"
-            )
-        )
-        assert verification_scan(conn, ids)["found"] == []
-        conn.execute(
-            insert(attributes).values(
-                name="m", type="text", category="x", description="to a_c%d@example.com"
-            )
-        )
-        found = verification_scan(conn, ids)["found"]
-        tx.rollback()
-    assert found == [{"table": "attributes", "column": "description", "matches": 1}]
-
-
-def test_large_batches_match_exactly(configured: Candor, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scan, "SUBSTRING_LIMIT", 2)
-    result = _scan(configured, _alice())
-    assert result["method"] == "exact"
-    # Only the column holding a whole value is found; substrings and JSON are not searched.
-    assert result["found"] == [{"table": "attributes", "column": "category", "matches": 1}]
-    text = [c for t in scan.metadata.sorted_tables for c in scan._text_columns(t)]
-    assert result["columns_scanned"] == sum(not isinstance(c.type, scan.JSON) for c in text)
+def test_only_columns_leading_an_index_are_checked() -> None:
+    checked = {(t.name, c.name) for t, c in indexed_columns()}
+    assert {("addresses", "blind_index"), ("contacts", "external_index")} <= checked
+    assert ("suppression", "blind_index") in checked
+    assert ("communications", "content_ref") not in checked  # free text: the sweep's
 
 
 def test_rows_left_behind_are_counted_across_statements(
@@ -108,25 +87,18 @@ def test_rows_left_behind_are_counted_across_statements(
 ) -> None:
     monkeypatch.setattr(scan, "PARAMS_PER_STATEMENT", 1)  # one contact id per statement
     ids = Identifiers(contact_ids=[999_001, alice, 999_002])
-    result = _scan(configured, ids, plant=False)
-    remaining = {r["table"]: r["rows"] for r in result["remaining_rows"]}
+    result = _checks(configured, ids, plant=False)
+    remaining = {r["table"]: r["rows"] for r in result["references"]["remaining_rows"]}
     assert remaining["addresses"] == 2 and remaining["consent_events"] == 2
     assert not result["clean"]
 
 
-def test_a_scan_after_one_that_failed_in_the_same_transaction(
+def test_many_values_are_checked_in_several_statements(
     configured: Candor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(conn: Connection, contact_ids: list[int]) -> list[dict[str, Any]]:
-        raise RuntimeError("interrupted")
-
-    with configured.engine.connect() as conn, conn.begin() as tx:
-        with monkeypatch.context() as patch:
-            patch.setattr(scan, "_remaining_rows", broken)
-            patch.setattr(scan.VALUES, "drop", lambda *a, **k: None)  # fails before dropping
-            with pytest.raises(RuntimeError):
-                verification_scan(conn, _alice())
-        _plant(conn)
-        result = verification_scan(conn, _alice())
-        tx.rollback()
-    assert len(result["found"]) == 3
+    monkeypatch.setattr(scan, "PARAMS_PER_STATEMENT", 2)
+    found = _checks(configured, _alice())["indexed_values"]["found"]
+    assert {(h["table"], h["column"]) for h in found} == {
+        ("attributes", "name"),
+        ("settings", "key"),
+    }

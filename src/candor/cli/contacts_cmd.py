@@ -12,7 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from candor.cli.base import console, domain_errors, err_console, open_candor
 from candor.ledger.consents import consent_history
 from candor.ledger.contacts import read_contact
-from candor.ledger.imports.importer import import_csv
+from candor.ledger.imports.importer import ImportReport, import_csv
+from candor.ledger.imports.shares import import_csv_in_processes
 from candor.store.engine import reading
 
 app = typer.Typer(help="Contacts.", no_args_is_help=True)
@@ -29,9 +30,20 @@ def import_cmd(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV with a header row"),
     report: Path | None = typer.Option(None, "--report", help="Where to write rejected rows (CSV)"),
     batch_size: int = typer.Option(2000, "--batch-size", min=1, max=100_000),
+    processes: int = typer.Option(
+        1, "--processes", min=1, max=16, help="Importers at once, each a share (PostgreSQL)"
+    ),
 ) -> None:
     """Import contacts set-based; valid rows go in, rejected rows go to the report."""
     cx = open_candor(ctx)
+    if processes > 1:
+        with domain_errors():
+            result = import_csv_in_processes(
+                cx, file, processes=processes, actor="cli", at=cx.clock.now(), batch_size=batch_size
+            )
+        _summary(result, report or file.with_name(file.stem + ".rejected.csv"))
+        cx.dispose()
+        return
     total = _count_rows(file)
     columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as progress, domain_errors():
@@ -45,7 +57,12 @@ def import_cmd(
             batch_size=batch_size,
             on_progress=lambda n: progress.advance(task, n),
         )
-    report_path = report or file.with_name(file.stem + ".rejected.csv")
+    _summary(result, report or file.with_name(file.stem + ".rejected.csv"))
+    cx.dispose()
+
+
+def _summary(result: ImportReport, report_path: Path) -> None:
+    """Write the rejected rows' report and print the counts."""
     if result.rejections:
         with report_path.open("w", newline="") as handle:
             writer = csv.writer(handle)
@@ -59,7 +76,6 @@ def import_cmd(
         console.print(f"rejected rows: {report_path}")
         for r in result.rejections[:10]:
             console.print(f"  line {r.line}: {r.field}: {r.problem}", highlight=False)
-    cx.dispose()
 
 
 @app.command("show")

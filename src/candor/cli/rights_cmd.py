@@ -1,4 +1,4 @@
-"""`candor dsr|retention|ropa` and `candor contacts forget`: the data subject rights on the CLI."""
+"""`candor dsr|retention|erasures|ropa` and `candor contacts forget`: the rights on the CLI."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ from candor.rights import records, requests
 from candor.rights.erasure import erase_contact
 from candor.rights.requests_view import list_requests, read_request
 from candor.rights.ropa import build_ropa, ropa_markdown
+from candor.rights.sweep import sweep_pending
 from candor.store.engine import reading
 
 dsr = typer.Typer(help="Data subject requests.", no_args_is_help=True)
 retention = typer.Typer(
     help="Retention rules: delete what no rule requires any more.", no_args_is_help=True
 )
+erasures = typer.Typer(help="Erasures: the substring sweep of free text.", no_args_is_help=True)
 
 
 @dsr.command("list")
@@ -117,6 +119,21 @@ def retention_run(ctx: typer.Context) -> None:
     )
 
 
+@erasures.command("sweep")
+def erasures_sweep(ctx: typer.Context) -> None:
+    """Search free text for every pending erasure's identifiers now; results go on certificates."""
+    cx = open_candor(ctx)
+    report = sweep_pending(cx, actor="cli")
+    cx.dispose()
+    console.print(
+        f"swept {report.erasures} erasures: {report.rows} rows in {report.tables} tables "
+        f"({report.columns} columns), {report.not_clean} not clean",
+        highlight=False,
+    )
+    if report.not_clean:
+        raise typer.Exit(1)
+
+
 def ropa(
     ctx: typer.Context,
     fmt: str = typer.Option("md", "--format", help="md or json"),
@@ -156,5 +173,6 @@ def register(app: typer.Typer) -> None:
     """Add the rights commands to the `candor` command."""
     app.add_typer(dsr, name="dsr")
     app.add_typer(retention, name="retention")
+    app.add_typer(erasures, name="erasures")
     app.command("ropa")(ropa)
     contacts_cmd.app.command("forget")(forget)

@@ -62,8 +62,12 @@ class BadEvent:
 
 
 def verify_ledger(conn: Connection) -> Iterator[BadEvent]:
-    """Yield every broken link: altered events, gaps, and heads that do not match."""
-    heads = {row.contact_id: row for row in conn.execute(select(ledger_heads))}
+    """Yield every broken link: altered events, gaps, and heads that do not match.
+
+    Events and heads are both read in contact order and merged, so memory stays flat
+    however many chains there are.
+    """
+    heads = _Heads(conn)
     known = contacts.c.id.label("known_contact")  # no foreign key (migration 0014)
     query = (
         select(consent_events, known)
@@ -77,8 +81,9 @@ def verify_ledger(conn: Connection) -> Iterator[BadEvent]:
         if row["contact_id"] != current:
             if current is not None:
                 yield from _check_head(
-                    heads.pop(current, None), current, expected_seq - 1, prev_hash, last_id
+                    heads.take(current), current, expected_seq - 1, prev_hash, last_id
                 )
+            yield from heads.missing_before(row["contact_id"])
             current, prev_hash, expected_seq = row["contact_id"], "", 1
         if row["known_contact"] is None:
             yield BadEvent(row["contact_id"], row["id"], "names a contact that does not exist")
@@ -94,15 +99,36 @@ def verify_ledger(conn: Connection) -> Iterator[BadEvent]:
             yield BadEvent(row["contact_id"], row["id"], "content does not match its hash")
         prev_hash, expected_seq, last_id = row["hash"], row["seq"] + 1, row["id"]
     if current is not None:
-        yield from _check_head(
-            heads.pop(current, None), current, expected_seq - 1, prev_hash, last_id
+        yield from _check_head(heads.take(current), current, expected_seq - 1, prev_hash, last_id)
+    yield from heads.missing_before(None)
+
+
+class _Heads:
+    """The chain heads in contact order, read alongside the events (a merge)."""
+
+    def __init__(self, conn: Connection) -> None:
+        query = select(ledger_heads).order_by(ledger_heads.c.contact_id)
+        self._rows = iter(
+            conn.execution_options(stream_results=True, yield_per=5000).execute(query)
         )
-    for contact_id, head in heads.items():
-        yield BadEvent(
-            contact_id,
-            int(head.last_event_id),
-            f"all {head.event_count} events of the chain are missing",
-        )
+        self._next: Any = next(self._rows, None)
+
+    def missing_before(self, contact_id: int | None) -> Iterator[BadEvent]:
+        """Heads of contacts before `contact_id` (None: all left) whose events are all gone."""
+        while self._next is not None and (contact_id is None or self._next.contact_id < contact_id):
+            head, self._next = self._next, next(self._rows, None)
+            yield BadEvent(
+                head.contact_id,
+                int(head.last_event_id),
+                f"all {head.event_count} events of the chain are missing",
+            )
+
+    def take(self, contact_id: int) -> Any:
+        """The head of this contact's chain, or None when it has none."""
+        if self._next is not None and self._next.contact_id == contact_id:
+            head, self._next = self._next, next(self._rows, None)
+            return head
+        return None
 
 
 def _check_head(

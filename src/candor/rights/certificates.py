@@ -1,4 +1,5 @@
-"""Erasure certificates: stored with the erasure, read back with each connector's acknowledgement.
+"""Erasure certificates: stored with the erasure, read back with the substring sweep's result
+and each connector's acknowledgement.
 
 A certificate holds ids, counts, rules and digests only, never personal data, so it outlives
 the person as the proof of what was done.
@@ -13,6 +14,7 @@ from sqlalchemy import Connection, insert, select
 
 from candor.core.errors import NotFound
 from candor.ledger.events import erasure_acknowledgements
+from candor.rights.sweep import with_sweep
 from candor.store.rights_tables import erasure_certificates
 
 
@@ -46,12 +48,16 @@ def store_certificates(
 
 def certificate_of(conn: Connection, contact_id: int) -> dict[str, Any]:
     """The newest erasure certificate of a contact (NotFound when it was never erased)."""
+    ec = erasure_certificates
     row = conn.execute(
-        select(erasure_certificates.c.id, erasure_certificates.c.body)
+        select(ec.c.id, ec.c.body, ec.c.sweep)
         .where(erasure_certificates.c.contact_id == contact_id)
         .order_by(erasure_certificates.c.id.desc())
         .limit(1)
     ).first()
     if row is None:
         raise NotFound("certificate", contact_id)
-    return {**row.body, "id": int(row.id), "connectors": erasure_acknowledgements(conn, contact_id)}
+    body = {**row.body, "id": int(row.id)}
+    if "scan" in body:  # the substring sweep's result, appended once it ran
+        body["scan"] = with_sweep(body["scan"], row.sweep)
+    return {**body, "connectors": erasure_acknowledgements(conn, contact_id)}

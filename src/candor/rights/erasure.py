@@ -4,8 +4,9 @@ One data transaction per batch: journeys and queued messages go, registry rows a
 except what a retention rule or legal hold still requires (re-sealed under a retention key,
 restricted, with retain_until), each address leaves a hashed suppression entry, the contact
 row becomes a tombstone (id only, so decide says `erased`), the consent chain's final digest
-goes into the certificate, and a verification scan proves nothing else is left. The
-contact key is destroyed last (crypto-shredding: old backups become unreadable too).
+goes into the certificate, and checks along indexes prove nothing else names them (the
+substring sweep of free text follows for all erasures of a period at once, rights.sweep).
+The contact key is destroyed last (crypto-shredding: old backups become unreadable too).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from candor.ledger.suppression import kind_of, suppress
 from candor.rights import records
 from candor.rights.certificates import store_certificates
 from candor.rights.data_map import PLACES, Place
-from candor.rights.scan import Identifiers, verification_scan
+from candor.rights.scan import Identifiers, index_checks
+from candor.rights.sweep import seal_pending, verification
 from candor.store.engine import is_sqlite, reading
 from candor.store.journey_tables import journey_contacts, outbox
 from candor.store.rights_tables import business_records, legal_holds
@@ -114,7 +116,7 @@ def erase_in(
         conn, tallies.changed(before.consents, tallies.pairs_of(conn, ids)), live=-len(ids)
     )
     counted.remove(conn, before.figures)
-    scan = verification_scan(conn, before.identifiers)
+    checks = index_checks(conn, before.identifiers)
     notified = publish_erasures(conn, vault, before.shared, at)  # contact.erased, sealed
     certificates = [
         {
@@ -136,11 +138,13 @@ def erase_in(
             "ledger": before.ledger(contact_id),
             "key": {"destroyed": True, "method": "crypto-shredding (AES-GCM data key deleted)"},
             "connectors_notified": notified.get(contact_id, []),
-            "scan": {**scan, "batch_size": len(ids)},
+            "scan": verification(checks, len(ids), at),
         }
         for contact_id in ids
     ]
     store_certificates(conn, certificates, request_id=request_id, actor=actor, at=at)
+    swept = {c["id"]: before.people[c["contact"]] for c in certificates}
+    seal_pending(conn, vault, swept, at)
     _audit(conn, certificates, actor=actor, at=at, request_id=request_id, suppressed=suppressed)
     vault.destroy(keys.values())  # last: from here on every copy of their data is unreadable
     return certificates
@@ -150,7 +154,8 @@ def erase_in(
 class _Before:
     """What must be read about the people before their rows go."""
 
-    identifiers: Identifiers
+    identifiers: Identifiers  # of the whole batch
+    people: dict[int, Identifiers]  # of each person
     per_contact: dict[int, list[tuple[str, str]]]
     shared: dict[int, dict[str, str]]  # the connectors' identifiers of each person
     heads: dict[int, Any]
@@ -181,10 +186,11 @@ def _read_before(
     conn: Connection, vault: Vault, people: Sequence[Any], journey_counted: str | None
 ) -> _Before:
     ids = [p.id for p in people]
-    idents, per_contact = _identifiers(conn, vault, people)
+    idents, each, per_contact = _identifiers(conn, vault, people)
     heads = conn.execute(select(ledger_heads).where(in_batch(ledger_heads.c.contact_id, ids)))
     return _Before(
         identifiers=idents,
+        people=each,
         per_contact=per_contact,
         shared=erasure_subjects(conn, vault, ids),
         heads={h.contact_id: h for h in heads},
@@ -272,12 +278,14 @@ def _count(conn: Connection, query: Any) -> dict[int, int]:
 
 def _identifiers(
     conn: Connection, vault: Vault, people: Sequence[Any]
-) -> tuple[Identifiers, dict[int, list[tuple[str, str]]]]:
-    """Blind indexes and plaintext values of the people, read before anything is deleted."""
+) -> tuple[Identifiers, dict[int, Identifiers], dict[int, list[tuple[str, str]]]]:
+    """Blind indexes and plaintext values, of the batch and of each person, read before
+    anything is deleted; and each person's suppression entries."""
     vault.load(p.key_id for p in people)
     keys = {p.id: p.key_id for p in people}
-    ids = Identifiers(contact_ids=[p.id for p in people])
+    each = {p.id: Identifiers(contact_ids=[p.id]) for p in people}
     for p in people:
+        ids = each[p.id]
         raw = vault.decrypt(p.key_id, "identity", p.identity)
         for value in (json.loads(raw) if raw else {}).values():
             if isinstance(value, str):
@@ -290,15 +298,18 @@ def _identifiers(
     rows = conn.execute(
         select(
             addresses.c.contact_id, addresses.c.channel, addresses.c.blind_index, addresses.c.value
-        ).where(in_batch(addresses.c.contact_id, ids.contact_ids))
+        ).where(in_batch(addresses.c.contact_id, list(each)))
     )
     for r in rows:
-        ids.blind_indexes.add(r.blind_index)
+        each[r.contact_id].blind_indexes.add(r.blind_index)
         per_contact[r.contact_id].append((kind_of(r.channel), r.blind_index))
         plain = vault.decrypt(keys[r.contact_id], f"address:{r.channel}", r.value)
         if plain is not None:
-            ids.distinctive.add(plain.decode())
-    return ids, per_contact
+            each[r.contact_id].distinctive.add(plain.decode())
+    batch = Identifiers()
+    for ids in each.values():
+        batch.add(ids)
+    return batch, each, per_contact
 
 
 def _retain(

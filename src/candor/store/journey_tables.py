@@ -36,6 +36,12 @@ journeys = Table(
     Column("ends_at", UTCDateTime, nullable=True),
     Column("archived_at", UTCDateTime, nullable=True),
     Column("entered", Integer, nullable=False, default=0),
+    # A launch enrols its group in batches of contacts in id order: the last id of the
+    # group (NULL once every batch is in), the last id enrolled so far and when (a worker
+    # continues a launch whose batches stopped coming; migration 0021).
+    Column("enrol_until", Id, nullable=True),
+    Column("enrolled_through", Id, nullable=True),
+    Column("enrolled_at", UTCDateTime, nullable=True),
 )
 
 # Where each contact stands in a journey; `data` holds only the journey's declared fields
@@ -64,6 +70,8 @@ journey_contacts = Table(
     # restriction), one index fewer to maintain on every move of a contact.
     PrimaryKeyConstraint("contact_id", "journey_id"),
     Index("ix_journey_contacts_due", "journey_id", "status", "step_id", "due_at", "contact_id"),
+    # PostgreSQL: a partition per journey, dropped when it archives (store.partitions).
+    postgresql_partition_by="LIST (journey_id)",
 )
 
 # The journey's log: one row per contact-step transition, the hottest insert of the runtime.
@@ -87,6 +95,7 @@ journey_transitions = Table(
     # purges per batch of the journey's contacts (migration 0015).
     Index("ix_journey_transitions_contact", "contact_id", "journey_id"),
     PrimaryKeyConstraint("id").ddl_if(dialect="sqlite"),
+    postgresql_partition_by="LIST (journey_id)",  # as journey_contacts
 )
 
 # Aggregates that outlive the journey: per step and outcome (decide's reason codes, passed,

@@ -127,7 +127,30 @@ erasure_certificates = Table(
     Column("reason", Text, nullable=False),
     Column("ledger_digest", String(64), nullable=False),
     Column("body", JSON, nullable=False),
+    # The substring sweep's result (rights.sweep), appended once it ran: NULL while pending.
+    Column("swept_at", UTCDateTime, nullable=True),
+    Column("sweep", JSON, nullable=True),
     Index("ix_erasure_certificates_contact", "contact_id"),
+)
+
+# Erasures waiting for the substring sweep of free text (rights.sweep): what each searched
+# for, sealed under a key of its own that the sweep destroys with the row, so the identifiers
+# outlive the erasure only as ciphertext, and only until the sweep (within a day).
+erasure_sweeps = Table(
+    "erasure_sweeps",
+    metadata,
+    Column(
+        "certificate_id",
+        Id,
+        ForeignKey("erasure_certificates.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key_id", String(32), nullable=False),
+    Column("identifiers", LargeBinary, nullable=False),
+    Column("erased_at", UTCDateTime, nullable=False),
+    # Set by the sweep that took the row; a sweep that died leaves it for a later one.
+    Column("claimed_at", UTCDateTime, nullable=True),
+    Index("ix_erasure_sweeps_erased", "erased_at"),
 )
 
 # Art. 22: each automated decision with its model and factors (the explanation).

@@ -34,6 +34,18 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
 
 
+def unique_conflicts() -> tuple[type[Exception], ...]:
+    """What a write that collided on a unique key raises: SQLAlchemy's wrapper, or psycopg's
+    own error from a COPY (insert_driver_rows writes through the driver)."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        from psycopg import IntegrityError as DriverIntegrityError
+    except ImportError:  # pragma: no cover - psycopg ships with Candor
+        return (IntegrityError,)
+    return (IntegrityError, DriverIntegrityError)
+
+
 class IntArrayLiteral(TypeDecorator[list[int]]):
     """A list of integers bound as one PostgreSQL array literal (`{1,2,3}`), untyped.
 

@@ -62,6 +62,8 @@ sync_deliveries = Table(
     UniqueConstraint("event_row", "connector"),
     Index("ix_sync_deliveries_due", "status", "next_attempt_at"),
     Index("ix_sync_deliveries_line", "connector", "contact_id", "id"),
+    # Erasure deletes a person's deliveries and checks none is left (migration 0021).
+    Index("ix_sync_deliveries_contact", "contact_id"),
 )
 
 # Event ids received from connectors: a replay is answered `duplicate` and applied once.

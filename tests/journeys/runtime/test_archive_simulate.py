@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from candor.core.clock import ManualClock
 from candor.core.context import Candor
@@ -13,6 +13,7 @@ from candor.journeys import load_journey
 from candor.journeys.runtime import archive, journey_status, simulate, stop_journey
 from candor.store.engine import is_sqlite, reading
 from candor.store.journey_tables import journey_contacts, journey_transitions, journeys, outbox
+from candor.store.partitions import PARTITIONED, partition_name
 from candor.store.schema import metadata
 from candor.store.tables import communications, settings
 
@@ -177,5 +178,32 @@ def test_one_persons_transitions_are_found_by_index_on_postgresql(configured: Ca
     with cx.engine.begin() as conn:
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
         plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {sql}"))
-    assert "ix_journey_transitions_contact" in plan
-    assert "Index Cond: (contact_id = 7)" in plan
+    # Each journey's partition has the index (named after its partition): no table is read.
+    assert "Index Cond: (contact_id = 7)" in plan and "Seq Scan" not in plan
+
+
+def test_on_postgresql_a_launch_gives_the_journey_partitions_and_the_archive_drops_them(
+    configured: Candor,
+) -> None:
+    cx = configured
+    if cx.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite keeps plain tables")
+    people = [add_contact(cx, n) for n in range(1, 4)]
+    for person in people:
+        consent(cx, person, "events")
+    start(cx, STEPS)
+    run(cx)
+    names = [partition_name(t, "promo") for t in PARTITIONED]
+
+    def present() -> set[str]:
+        with reading(cx.engine) as conn:
+            query = text("SELECT relname FROM pg_class WHERE relname = ANY(:n)")
+            return set(conn.execute(query, {"n": names}).scalars())
+
+    assert present() == set(names)
+    with reading(cx.engine) as conn:  # the journey's rows live in its own partitions
+        held = text(f'SELECT count(*) FROM "{names[0]}"')
+        assert conn.execute(held).scalar_one() == 3
+    result = stop_journey(cx, "promo", actor="test")
+    assert present() == set() and result["purged"] >= 3
+    assert _count(cx, journey_contacts) == 0 and _count(cx, journey_transitions) == 0

@@ -8,6 +8,8 @@ exit; a journey past its end archives. Time comes only from cx.clock.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -40,9 +42,20 @@ MAX_ROUNDS = 1000  # passes over one journey's steps in one advance (a guard, ne
 MEMBER_COLUMNS = ("contact_id", "status", "step_entered_at", "due_at", "checked_at")
 
 
-def advance(cx: Candor, *, batch_size: int = 5000, journey_id: str | None = None) -> int:
-    """Process everything due now in every running journey; returns contact-steps handled."""
+def advance(
+    cx: Candor,
+    *,
+    batch_size: int = 5000,
+    journey_id: str | None = None,
+    budget: float | None = None,
+) -> int:
+    """Process everything due now in every running journey; returns contact-steps handled.
+
+    With a `budget` (seconds), no batch starts after it ran out: a worker that also sends
+    gets to its outbox while a launch keeps adding people, and comes back for the rest.
+    """
     now = cx.clock.now()
+    deadline = time.monotonic() + budget if budget is not None else math.inf
     with reading(cx.engine) as conn:
         journeys = running_journeys(conn)
     total = 0
@@ -52,24 +65,35 @@ def advance(cx: Candor, *, batch_size: int = 5000, journey_id: str | None = None
         if journey.ends_at is not None and now >= journey.ends_at:
             archive_journey(cx, journey.id, actor="worker", reason="ended")
             continue
-        total += advance_journey(cx, journey, now, batch_size)
-    return total
-
-
-def advance_journey(cx: Candor, journey: Journey, now: datetime, batch_size: int) -> int:
-    """Rounds over the journey's steps until a round finds nothing due."""
-    total = 0
-    for _ in range(MAX_ROUNDS):
-        moved = expire(cx, journey, now, batch_size)
-        for step in journey.defn.steps:
-            moved += drain_step(cx, journey, step, now, batch_size)
-        total += moved
-        if moved == 0:
+        total += advance_journey(cx, journey, now, batch_size, deadline)
+        if time.monotonic() > deadline:
             break
     return total
 
 
-def drain_step(cx: Candor, journey: Journey, step: Step, now: datetime, batch_size: int) -> int:
+def advance_journey(
+    cx: Candor, journey: Journey, now: datetime, batch_size: int, deadline: float = math.inf
+) -> int:
+    """Rounds over the journey's steps until a round finds nothing due (or time is up)."""
+    total = 0
+    for _ in range(MAX_ROUNDS):
+        moved = expire(cx, journey, now, batch_size)
+        for step in journey.defn.steps:
+            moved += drain_step(cx, journey, step, now, batch_size, deadline)
+        total += moved
+        if moved == 0 or time.monotonic() > deadline:
+            break
+    return total
+
+
+def drain_step(
+    cx: Candor,
+    journey: Journey,
+    step: Step,
+    now: datetime,
+    batch_size: int,
+    deadline: float = math.inf,
+) -> int:
     """Claim and walk batches at one step until fewer than a batch are due there."""
     handler = get_handler(step.type)
     if handler is None:
@@ -86,7 +110,7 @@ def drain_step(cx: Candor, journey: Journey, step: Step, now: datetime, batch_si
                 walk(ctx, members)
                 flush_stats(conn, journey.id, ctx.stats)
         done += len(members)
-        if len(members) < batch_size:
+        if len(members) < batch_size or time.monotonic() > deadline:
             return done
 
 

@@ -1,8 +1,9 @@
 """Ending journeys (stop, or automatically at ends_at) and reading their figures.
 
 Archiving cancels the journey's queued messages and deletes its journey-scoped data
-(journey_contacts, journey_transitions); the aggregates in journey_step_stats and the
-communications with their decision records (the evidence) remain.
+(journey_contacts, journey_transitions: on PostgreSQL by dropping the journey's partitions);
+the aggregates in journey_step_stats and the communications with their decision records
+(the evidence) remain.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from sqlalchemy import Connection, delete, func, select, update
 from candor.core.context import Candor
 from candor.core.errors import Conflict
 from candor.figures import step_counts as here
-from candor.journeys.runtime.enroll import ENTER_STEP
-from candor.journeys.runtime.model import journey_row
+from candor.journeys.runtime.model import ENTER_STEP, journey_row
 from candor.journeys.validate import stored_flow_order
 from candor.ledger import audit
 from candor.store.engine import is_sqlite
@@ -27,6 +27,7 @@ from candor.store.journey_tables import (
     journeys,
     outbox,
 )
+from candor.store.partitions import drop_journey_partitions
 from candor.store.sql import in_batch
 
 PURGE_BATCH = 50_000
@@ -79,12 +80,17 @@ def _lock_journey(conn: Connection, journey_id: str) -> Any:
 
 
 def _purge(cx: Candor, journey_id: str) -> int:
-    """Delete the journey's contacts and their transitions, a batch of contacts at a time
-    (memory and locks stay small); returns how many rows went.
+    """Drop the journey's partitions (PostgreSQL), else delete its contacts and their
+    transitions a batch of contacts at a time (memory and locks stay small); returns how
+    many rows went (for dropped partitions, the planner's count).
 
     Transitions are indexed by contact (migration 0015), so each batch's go by its people;
     one last statement removes any left without a journey_contacts row.
     """
+    with cx.engine.begin() as conn:
+        dropped = drop_journey_partitions(conn, journey_id)
+    if dropped is not None:
+        return dropped
     jc, jt = journey_contacts, journey_transitions
     purged = 0
     while True:

@@ -1,18 +1,22 @@
 """Storing and launching journeys: the checks, the journeys row, and set-based enrollment.
 
-Launch enrolls the whole target group with ONE INSERT ... SELECT from the SQL twin of decide:
-erased, restricted, objected and completely blocked people never enter; only the declared
-`fields` that are profile attributes are copied into the journey-scoped data.
+A launch marks the journey running, then enrols its target group in batches of contacts in
+id order, each one INSERT ... SELECT from the SQL twin of decide in a transaction of its own,
+so workers start on the first people while later batches go in (a worker continues a launch
+whose batches stopped coming). Erased, restricted, objected and completely blocked people
+never enter; only the declared `fields` that are profile attributes are copied into the
+journey-scoped data. `enroll_batch` enrols any batch of people (a launch's, a trigger's).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Select, String, func, insert, literal, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from candor.core.context import Candor
 from candor.core.durations import add
@@ -20,9 +24,10 @@ from candor.core.errors import Conflict
 from candor.figures.step_counts import HERE
 from candor.journeys.definition import JourneyDefinition, Problem, build_journey
 from candor.journeys.lint import check, has_errors
+from candor.journeys.runtime.advance import hold_contacts
 from candor.journeys.runtime.batch_moves import flush_stats
-from candor.journeys.runtime.filters import target_select
-from candor.journeys.runtime.model import journey_row
+from candor.journeys.runtime.filters import compile_filter, target_select
+from candor.journeys.runtime.model import ENTER_STEP, NEVER_ENTER, journey_row
 from candor.journeys.runtime.reference_data import DbRegistry
 from candor.journeys.runtime.target_lookups import target_lookups
 from candor.journeys.runtime.versions import record_version
@@ -33,14 +38,16 @@ from candor.ledger.registry import purpose_facts
 from candor.policy.twin import count_by_reason, decisions
 from candor.store.engine import is_sqlite
 from candor.store.journey_tables import journey_contacts, journeys
+from candor.store.partitions import create_journey_partitions
 from candor.store.tables import contacts
 from candor.store.types import UTCDateTime
 from candor.store.vault import Vault
 from candor.sync.sources import stage_source, unstage
 
-NEVER_ENTER = ("erased", "restricted", "objected", "blocked:all")
-ENTER_STEP = "(enter)"
 SOURCE_UNKNOWN = "source_unknown"  # people a source named that this instance does not hold
+LAUNCH_BATCH = 20_000  # contacts a launch enrols per transaction
+FIRST_BATCH = 2_000  # the first one is small: workers start on it at once
+STALLED = timedelta(minutes=2)  # a launch without a batch for this long is a worker's to go on
 
 
 class JourneyRefused(Exception):
@@ -75,6 +82,12 @@ class LaunchReport:
         text += f"; not entered: {rest}" if rest else ""
         unknown = self.by_reason.get(SOURCE_UNKNOWN, 0)
         return text + (f"; {unknown} named by the source are not known here" if unknown else "")
+
+    def add(self, entered: int, by_reason: dict[str, int]) -> None:
+        """Count a batch in."""
+        self.entered += entered
+        for reason, n in by_reason.items():
+            self.by_reason[reason] = self.by_reason.get(reason, 0) + n
 
 
 def checked(conn: Connection, defn: JourneyDefinition, *, lint_too: bool = True) -> list[Problem]:
@@ -127,7 +140,8 @@ def save_draft(
 def launch(
     cx: Candor, defn: JourneyDefinition | None = None, *, journey_id: str | None = None, actor: str
 ) -> LaunchReport:
-    """Check, store as running and enroll the target group, all in one transaction."""
+    """Check and store as running, then enrol the target group batch by batch (returns when
+    all are in; workers start on the first batch as soon as it commits)."""
     now = cx.clock.now()
     with cx.engine.begin() as conn:
         if defn is None:
@@ -139,11 +153,26 @@ def launch(
         else:
             save_draft(conn, defn, actor=actor, at=now)
         problems = checked(conn, defn)
-        report = _enroll(conn, defn, now, cx.vault)
+        create_journey_partitions(conn, defn.id)
+        report = LaunchReport(defn.id, 0)
+        until = None
+        if defn.source:  # staged values live in this transaction: enrolled in one batch
+            report = _enroll(conn, defn, now, cx.vault)
+        else:
+            highest = select(func.coalesce(func.max(contacts.c.id), 0))
+            until = int(conn.execute(highest).scalar_one())
         conn.execute(
             update(journeys)
             .where(journeys.c.id == defn.id)
-            .values(state="running", launched_at=now, ends_at=defn.ends_at, entered=report.entered)
+            .values(
+                state="running",
+                launched_at=now,
+                ends_at=defn.ends_at,
+                entered=report.entered,
+                enrol_until=until,
+                enrolled_through=0 if until is not None else None,
+                enrolled_at=now,
+            )
         )
         audit.record(
             conn,
@@ -153,13 +182,129 @@ def launch(
             object_id=defn.id,
             at=now,
             entered=report.entered,
+            group_until=until,
         )
+    while until is not None and enrol_next(cx, defn.id, report, wait=True):
+        pass
     report.warnings = [p for p in problems if p.severity == "warning"]
     return report
 
 
+def enrol_next(cx: Candor, journey_id: str, report: LaunchReport, *, wait: bool) -> bool:
+    """Enrol the launch's next batch (the next LAUNCH_BATCH targeted contacts by id, the
+    first FIRST_BATCH) in one
+    transaction; False when there was none to do. Without `wait` a launch another process
+    is enrolling right now is skipped (FOR NO KEY UPDATE SKIP LOCKED: workers' batches,
+    which hold the row FOR KEY SHARE, go on meanwhile)."""
+    now = cx.clock.now()
+    with cx.engine.begin() as conn:
+        query = select(journeys).where(journeys.c.id == journey_id)
+        if not is_sqlite(conn.engine):
+            query = query.with_for_update(key_share=True, skip_locked=not wait)
+        row = conn.execute(query).mappings().first()
+        if row is None or row["state"] != "running" or row["enrol_until"] is None:
+            return False
+        defn = build_journey(row["definition"])
+        through, until = int(row["enrolled_through"] or 0), int(row["enrol_until"])
+        people = within_target(conn, defn, through, until, now)
+        size = FIRST_BATCH if through == 0 else LAUNCH_BATCH
+        ids: list[int] = [int(i) for i in conn.execute(people.limit(size)).scalars()]
+        entered, by_reason = enroll_batch(conn, defn, ids, now) if ids else (0, {})
+        report.add(entered, by_reason)
+        more = len(ids) == size and ids[-1] < until
+        conn.execute(
+            update(journeys)
+            .where(journeys.c.id == journey_id)
+            .values(
+                enrolled_through=ids[-1] if more else until,
+                enrol_until=until if more else None,
+                enrolled_at=now,
+            )
+        )
+        if through == 0 or not more:  # statistics once a first batch and the whole group are in
+            refresh_statistics(conn)
+        if not more:
+            audit.record(
+                conn,
+                actor="launch",
+                action="journey.enrolled",
+                object_type="journey",
+                object_id=journey_id,
+                at=now,
+                entered=int(row["entered"]) + entered,
+            )
+    return True
+
+
+def continue_enrolments(cx: Candor) -> int:
+    """The worker's duty: go on with launches whose batches stopped coming (a launching
+    process that died); returns how many people entered."""
+    stalled = cx.clock.now() - STALLED
+    with cx.engine.connect() as conn:
+        ids = conn.execute(
+            select(journeys.c.id).where(
+                journeys.c.state == "running",
+                journeys.c.enrol_until.is_not(None),
+                journeys.c.enrolled_at < stalled,
+            )
+        ).scalars()
+        stopped = list(ids)
+    report = LaunchReport("", 0)
+    for journey_id in stopped:
+        while enrol_next(cx, journey_id, report, wait=False):
+            pass
+    return report.entered
+
+
+def within_target(
+    conn: Connection, defn: JourneyDefinition, through: int, until: int, at: datetime
+) -> Select[Any]:
+    """The targeted contacts with ids in (through, until], in id order (gate decisions and
+    saved audiences in the target are looked up as of `at`)."""
+    c = contacts
+    where: list[ColumnElement[bool]] = [c.c.id > through, c.c.id <= until]
+    if defn.target is not None:
+        types = DbRegistry(conn).profile_types()
+        lookups = target_lookups(conn, at)
+        where.append(compile_filter(defn.target, c.c.attributes, types, lookups=lookups))
+    return select(c.c.id).where(*where).order_by(c.c.id)
+
+
+def enroll_batch(
+    conn: Connection, defn: JourneyDefinition, contact_ids: list[int], now: datetime
+) -> tuple[int, dict[str, int]]:
+    """Enrol these people (ascending ids, none in the journey yet) through the gate, in the
+    caller's transaction: journey_contacts rows, step counts, the journey's entered count.
+    Returns (entered, counts by reason)."""
+    registry = DbRegistry(conn)
+    data = data_object(conn, [f for f in defn.fields if f in registry.profile_types()])
+    hold_contacts(conn, contact_ids)
+    facts = purpose_facts(conn, defn.purpose)
+    decided = decisions(
+        facts, None, None, now, dialect=conn.dialect.name, ids=contact_ids, carry=data
+    )
+    by_reason, entered = _enter(conn, defn, decided, now)
+    _count_entry(conn, defn, entered, by_reason)
+    conn.execute(
+        update(journeys)
+        .where(journeys.c.id == defn.id)
+        .values(entered=journeys.c.entered + entered)
+    )
+    return entered, by_reason
+
+
+def _count_entry(
+    conn: Connection, defn: JourneyDefinition, entered: int, by_reason: dict[str, int]
+) -> None:
+    """Entry counts by reason into journey_step_stats; the entrants are at the first step."""
+    counts: Counter[tuple[str, str]] = Counter({(ENTER_STEP, "entered"): entered})
+    counts[(defn.steps[0].id, HERE)] += entered
+    counts.update({(ENTER_STEP, r): n for r, n in by_reason.items() if r in NEVER_ENTER})
+    flush_stats(conn, defn.id, counts)
+
+
 def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime, vault: Vault) -> LaunchReport:
-    """One INSERT ... SELECT from the twin; entry counts by reason into journey_step_stats."""
+    """A source-fed journey: its staged people in one INSERT ... SELECT from the twin."""
     registry = DbRegistry(conn)
     types = registry.profile_types()
     target = target_select(defn.target, types, target_lookups(conn, now))
@@ -174,10 +319,7 @@ def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime, vault: Vau
     decided = decisions(facts, None, None, now, target=target, dialect=dialect, carry=data)
     by_reason, entered = _enter(conn, defn, decided, now)
     refresh_statistics(conn)
-    counts: Counter[tuple[str, str]] = Counter({(ENTER_STEP, "entered"): entered})
-    counts[(defn.steps[0].id, HERE)] += entered  # all of them are at the first step now
-    counts.update({(ENTER_STEP, r): n for r, n in by_reason.items() if r in NEVER_ENTER})
-    flush_stats(conn, defn.id, counts)
+    _count_entry(conn, defn, entered, by_reason)
     if staged is not None:  # staged values leave with the launch; unknown people are counted
         unstage(conn, defn.id)
         by_reason[SOURCE_UNKNOWN] = staged.unknown

@@ -18,6 +18,8 @@ from candor.store.journey_tables import journeys
 from candor.store.tables import attributes, themes
 
 ACTIVE = ("active", "waiting")
+NEVER_ENTER = ("erased", "restricted", "objected", "blocked:all")  # the gate keeps them out
+ENTER_STEP = "(enter)"  # the step name entry counts are kept under in journey_step_stats
 
 
 @lru_cache(maxsize=256)

@@ -19,8 +19,7 @@ from sqlalchemy import Connection, and_, case, func, or_, select
 from candor.figures.mission_control import step_figures
 from candor.figures.step_counts import HERE
 from candor.journeys.definition import build_journey
-from candor.journeys.runtime.enroll import ENTER_STEP, NEVER_ENTER
-from candor.journeys.runtime.model import journey_row
+from candor.journeys.runtime.model import ENTER_STEP, NEVER_ENTER, journey_row
 from candor.journeys.validate import flow_order
 from candor.store.journey_tables import journey_contacts, journey_step_stats, outbox
 from candor.store.sql import day_of

@@ -15,7 +15,8 @@ from sqlalchemy import Connection, Select, case, func, or_, select
 
 from candor.journeys.definition import JourneyDefinition, Step
 from candor.journeys.runtime import caps
-from candor.journeys.runtime.enroll import NEVER_ENTER, checked, enter_select, entry_decisions
+from candor.journeys.runtime.enroll import checked, enter_select, entry_decisions
+from candor.journeys.runtime.model import NEVER_ENTER
 from candor.ledger.registry import purpose_facts
 from candor.policy.facts import PurposeFacts, ThemeRef
 from candor.policy.twin import count_by_reason, decisions

@@ -9,12 +9,15 @@ from dataclasses import dataclass
 
 from candor.core.context import Candor
 from candor.journeys.runtime.advance import advance
+from candor.journeys.runtime.enroll import continue_enrolments
+from candor.rights.sweep import sweep_due
 from candor.sync.delivery import deliver_due
 
 log = logging.getLogger("candor.worker")
 
 Dispatch = Callable[[Candor], int]
 MAX_IDLE_ROUNDS = 10_000
+ROUND_SECONDS = 0.25  # a sending worker advances at most this long before it sends
 
 
 @dataclass
@@ -43,10 +46,14 @@ def default_dispatch() -> Dispatch:
 
 
 def run_once(cx: Candor, dispatch: Dispatch | None, batch_size: int) -> tuple[int, int]:
-    """One advance over everything due, then one dispatch round."""
-    moved = advance(cx, batch_size=batch_size)
+    """Launches that stalled, one advance over everything due, then one dispatch round,
+    webhooks and a due sweep."""
+    moved = continue_enrolments(cx)
+    budget = ROUND_SECONDS if dispatch is not None else None
+    moved += advance(cx, batch_size=batch_size, budget=budget)
     sent = dispatch(cx) if dispatch is not None else 0
     deliver_due(cx)  # connectors: the signed webhooks of the sync outbox
+    sweep_due(cx)  # erasures: the substring sweep, once the oldest pending one is due
     return moved, sent
 
 

@@ -17,6 +17,7 @@ import csv
 import gc
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from candor.ledger.imports.plan import (
 )
 from candor.ledger.imports.seal import seal
 from candor.ledger.imports.writes import write_batch
+from candor.store.sql import unique_conflicts
 from candor.store.vault import Vault
 
 __all__ = [
@@ -100,11 +102,15 @@ def import_rows(
     at: datetime,
     batch_size: int = 2000,
     on_progress: Callable[[int], None] | None = None,
+    concurrent: bool = False,
 ) -> ImportReport:
     """Validate and write rows batch by batch; memory stays flat however long the input.
 
     While PostgreSQL works on a batch, the rows of the next one are validated (see
     write_batch's `fill`); rejections and errors still come in the order of the rows.
+    `concurrent`: other importers write at the same time (imports.shares); a batch that
+    collides with one of theirs on a unique key is written again, and its checks then see
+    their rows (the address taken, the person present) and report them as such.
     """
     report = ImportReport()
     upcoming = NextBatch(plan, rows, vault, at, batch_size)
@@ -114,10 +120,34 @@ def import_rows(
             for line, column, problem in rejected:
                 report.reject(line, column, problem)
             if batch:
-                write_batch(engine, vault, batch, report, actor, at, fill=upcoming.fill)
+                _write(engine, vault, batch, report, actor, at, upcoming, concurrent)
                 if on_progress:
                     on_progress(len(batch))
     return report
+
+
+def _write(
+    engine: Engine,
+    vault: Vault,
+    batch: list[Candidate],
+    report: ImportReport,
+    actor: str,
+    at: datetime,
+    upcoming: NextBatch,
+    concurrent: bool,
+) -> None:
+    if not concurrent:
+        write_batch(engine, vault, batch, report, actor, at, fill=upcoming.fill)
+        return
+    before = replace(report, rejections=list(report.rejections))
+    try:
+        write_batch(engine, vault, batch, report, actor, at, fill=upcoming.fill)
+    except unique_conflicts():
+        for name in ("imported", "existing", "rejected", "consent_events", "rejections"):
+            setattr(report, name, getattr(before, name))
+        for candidate in batch:
+            candidate.sealed = None  # its keys were stored: the retry seals under new ones
+        write_batch(engine, vault, batch, report, actor, at)
 
 
 @contextmanager

@@ -17,8 +17,8 @@ class ActionRefused(Exception):
 
 def simulate(cx: Candor, journey_id: str) -> dict[str, Any]:
     """Who would enter now and, for the others, the gate's reasons (nothing is changed)."""
-    from candor.journeys.runtime.enroll import NEVER_ENTER, entry_decisions
-    from candor.journeys.runtime.model import journey_row
+    from candor.journeys.runtime.enroll import entry_decisions
+    from candor.journeys.runtime.model import NEVER_ENTER, journey_row
 
     now = cx.clock.now()
     with reading(cx.engine) as conn:
