@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from candor.journeys.step_types import (
+    Channel,
     Duration,
     NoSettings,
     StepId,
@@ -39,6 +40,8 @@ from candor.journeys.step_types import (
     get_step_type,
     step_types,
 )
+from candor.journeys.triggers import TRIGGER_MODELS, Reentry, Trigger
+from candor.policy.decide import ALLOWED, DENIAL_REASONS
 
 Severity = Literal["error", "warning"]
 Op = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "between", "exists"]
@@ -76,6 +79,27 @@ class EventCondition(Strict):
     step: StepId
 
 
+class DecisionQuery(Strict):
+    """The gate's question: a purpose, optionally a channel and a theme, and the answer."""
+
+    purpose: str
+    reason: str = Field(description="one of decide()'s reason codes, or allowed")
+    channel: Channel | None = None
+    theme: str | None = None
+
+    @model_validator(mode="after")
+    def _known_reason(self) -> DecisionQuery:
+        if self.reason != ALLOWED and self.reason not in DENIAL_REASONS:
+            raise ValueError(f"reason must be allowed or one of {', '.join(DENIAL_REASONS)}")
+        return self
+
+
+class DecisionCondition(Strict):
+    """`{decision: {purpose, reason}}`: people the gate answers `reason` for now (targets)."""
+
+    decision: DecisionQuery
+
+
 class AllOf(Strict):
     """Every sub-filter holds (an empty list holds for everyone)."""
 
@@ -100,6 +124,7 @@ _FILTER_TAGS = {
     "not": "NotOf",
     "not_": "NotOf",
     "event": "EventCondition",
+    "decision": "DecisionCondition",
 }
 
 
@@ -116,17 +141,29 @@ Filter = Annotated[
     | Annotated[AnyOf, Tag("AnyOf")]
     | Annotated[NotOf, Tag("NotOf")]
     | Annotated[EventCondition, Tag("EventCondition")]
+    | Annotated[DecisionCondition, Tag("DecisionCondition")]
     | Annotated[Condition, Tag("Condition")],
     Discriminator(
         _filter_tag,
         custom_error_type="invalid_filter",
-        custom_error_message="a filter is a mapping with all, any, not, event, or field/op/value",
+        custom_error_message=(
+            "a filter is a mapping with all, any, not, event, decision, or field/op/value"
+        ),
     ),
 ]
 for _model in (AllOf, AnyOf, NotOf):
     _model.model_rebuild()
 
-_UNION_TAGS = {"AllOf", "AnyOf", "NotOf", "EventCondition", "Condition", "DataRef"}
+_UNION_TAGS = {
+    "AllOf",
+    "AnyOf",
+    "NotOf",
+    "EventCondition",
+    "DecisionCondition",
+    "Condition",
+    "DataRef",
+    *TRIGGER_MODELS,
+}
 
 
 # --- problems ----------------------------------------------------------------------------
@@ -227,7 +264,11 @@ class JourneyHead(Strict):
     id: StepId
     name: str = Field(min_length=1)
     purpose: str = Field(description="purpose id: why the journey processes data")
-    target: Filter | None = Field(None, description="who is enrolled; none: explicit triggers")
+    target: Filter | None = Field(
+        None, description="who is enrolled at launch; with a trigger: who of those may enter"
+    )
+    trigger: Trigger | None = Field(None, description="what lets a person in while it runs")
+    reentry: Reentry | None = Field(None, description="never (default) or after <duration>")
     fields: list[str] = Field(default_factory=list, description="the only fields it may read")
     starts_at: Timestamp | None = None
     ends_at: Timestamp | None = None

@@ -12,6 +12,7 @@ from functools import partial
 
 from candor.journeys.definition import JourneyDefinition, Problem, Step
 from candor.journeys.reference import InlineTemplates, PurposeInfo, Registry
+from candor.journeys.trigger_checks import trigger_warnings
 from candor.journeys.validate import next_steps, reachable, template_field_problems, validate
 
 __all__ = ["check", "has_errors", "lint", "next_steps"]
@@ -27,6 +28,7 @@ def lint(defn: JourneyDefinition, registry: Registry) -> list[Problem]:
     for index, step in enumerate(defn.steps):
         problems += _lint_step(f"steps[{index}]", step, defn, reg, purpose)
     problems += _never_asked(defn, reg, purpose)
+    problems += trigger_warnings(defn, reg)
     if defn.ends_at is None:
         msg = "no ends_at: the journey and its data would live forever (storage limitation)"
         problems.append(Problem("ends_at", None, msg, "warning", "no-end-date"))

@@ -27,6 +27,8 @@ class PurposeInfo:
     kind: PurposeKind
     dpv: str = ""
     legal_basis: str = "consent"
+    consent_valid_for: str | None = None
+    double_opt_in: tuple[str, ...] = ()
 
     @property
     def profiling(self) -> bool:
@@ -39,7 +41,8 @@ class Registry(Protocol):
 
     `attributes`: profile attribute name -> type; `themes`: theme id -> group id or None;
     `theme_groups`: group ids; `purposes`: purpose id -> PurposeInfo; `templates`: template id
-    -> channels it has parts for.
+    -> channels it has parts for; `forms`: sign-up form ids; `events`: custom event name ->
+    its declared properties (name -> type).
     """
 
     @property
@@ -52,6 +55,10 @@ class Registry(Protocol):
     def purposes(self) -> Mapping[str, PurposeInfo]: ...
     @property
     def templates(self) -> Mapping[str, AbstractSet[str]]: ...
+    @property
+    def forms(self) -> AbstractSet[str]: ...
+    @property
+    def events(self) -> Mapping[str, Mapping[str, str]]: ...
 
     def template_fields(self, template_id: str) -> set[str]:
         """Profile fields the template reads (any channel)."""
@@ -74,6 +81,8 @@ class StaticRegistry:
     templates: dict[str, set[str]] = field(default_factory=dict)
     fields_of: dict[str, set[str]] = field(default_factory=dict)
     unsubscribe: dict[str, bool | set[str]] = field(default_factory=dict)
+    forms: set[str] = field(default_factory=set)
+    events: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def template_fields(self, template_id: str) -> set[str]:
         """Profile fields the template reads, as given."""
@@ -95,6 +104,8 @@ class InlineTemplates:
         self.themes = base.themes
         self.theme_groups = base.theme_groups
         self.purposes = base.purposes
+        self.forms = base.forms
+        self.events = base.events
         merged = {k: set(v) for k, v in base.templates.items()}
         self.templates: Mapping[str, AbstractSet[str]] = merged | {
             k: t.channels() for k, t in self.inline.items()

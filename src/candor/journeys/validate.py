@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from candor.journeys.definition import (
     Condition,
+    DecisionCondition,
     EventCondition,
     JourneyDefinition,
     Problem,
@@ -19,6 +20,7 @@ from candor.journeys.definition import (
 )
 from candor.journeys.reference import InlineTemplates, Registry
 from candor.journeys.step_types import get_step_type, template_errors
+from candor.journeys.trigger_checks import decision_problems, event_fields, trigger_problems
 
 # --- the step graph ----------------------------------------------------------------------
 
@@ -113,7 +115,7 @@ def field_use(
     """A problem when a used field is not declared in `fields` (or does not exist at all)."""
     if name in defn.fields:
         return []
-    if name not in reg.attributes:
+    if name not in reg.attributes and name not in event_fields(defn, reg):
         msg = f"field {name!r} does not exist and is not declared in fields"
         return [Problem(path, step, msg, code="unknown-field")]
     msg = f"field {name!r} is used but not declared in fields"
@@ -135,8 +137,9 @@ def _check_head(defn: JourneyDefinition, reg: Registry) -> list[Problem]:
         msg = f"unknown purpose {defn.purpose!r}"
         problems.append(Problem("purpose", None, msg, code="unknown-purpose"))
     seen: set[str] = set()
+    properties = event_fields(defn, reg)
     for i, name in enumerate(defn.fields):
-        if name not in reg.attributes:
+        if name not in reg.attributes and name not in properties:
             msg = f"field {name!r} does not exist"
             problems.append(Problem(f"fields[{i}]", None, msg, code="unknown-field"))
         if name in seen:
@@ -148,8 +151,11 @@ def _check_head(defn: JourneyDefinition, reg: Registry) -> list[Problem]:
         if isinstance(cond, EventCondition):
             msg = "event conditions only work in branch steps"
             problems.append(Problem(path, None, msg, code="event-in-target"))
+        elif isinstance(cond, DecisionCondition):
+            problems += decision_problems(f"{path}.decision", cond.decision, reg)
         else:
             problems += field_use(f"{path}.field", None, cond.field, defn, reg)
+    problems += trigger_problems(defn, reg)
     for tid, parts in defn.templates.items():
         for part, msg in template_errors(tid, parts):
             problems.append(Problem(f"templates.{tid}.{part}", None, msg, code="template-syntax"))
@@ -166,6 +172,9 @@ def _check_step(index: int, step: Step, defn: JourneyDefinition, reg: Registry) 
     for rel, cond in _conditions(settings, ""):
         if isinstance(cond, Condition):
             problems += field_use(f"{path}.{rel}.field", sid, cond.field, defn, reg)
+        elif isinstance(cond, DecisionCondition):
+            msg = "decision conditions work in targets (each send asks the gate itself)"
+            problems.append(Problem(f"{path}.{rel}", sid, msg, code="decision-in-step"))
         elif not _sends(defn.step(cond.step)):
             msg = f"event step {cond.step!r} is not a step that sends a message"
             problems.append(Problem(f"{path}.{rel}.step", sid, msg, code="unknown-event-step"))
@@ -200,9 +209,11 @@ def _sends(step: Step | None) -> bool:
     return step is not None and isinstance(getattr(step.settings, "template", None), str)
 
 
-def _conditions(obj: Any, path: str) -> Iterator[tuple[str, Condition | EventCondition]]:
+def _conditions(
+    obj: Any, path: str
+) -> Iterator[tuple[str, Condition | EventCondition | DecisionCondition]]:
     """Every condition inside `obj` (a model, list or dict), with its key path."""
-    if isinstance(obj, Condition | EventCondition):
+    if isinstance(obj, Condition | EventCondition | DecisionCondition):
         yield path, obj
     elif isinstance(obj, BaseModel):
         for name, info in type(obj).model_fields.items():

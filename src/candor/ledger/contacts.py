@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from candor.core.errors import Conflict, InvalidInput, NotFound
 from candor.figures import consent_tallies as tallies
-from candor.ledger import audit
+from candor.ledger import audit, triggers
 from candor.ledger.addresses import AddressError, normalize
 from candor.ledger.external_ids import external_index, external_value, seal_external
 from candor.ledger.profile import attribute_types, coerce_attributes
@@ -85,6 +85,7 @@ def create_contact(
     for channel, value in normalized:
         add_address(conn, vault, contact_id, key_id, channel, value, at=at)
     tallies.write(conn, {}, live=1)  # Mission Control's count of live contacts
+    triggers.contact_created(conn, int(contact_id), at)
     audit.record(
         conn,
         actor=actor,

@@ -212,10 +212,16 @@ def queue_message(
     channel: str | None = None,
     kind: str = "service",
     purpose_id: str | None = None,
+    template: str | None = None,
+    address: tuple[str, int] | None = None,
 ) -> int | None:
-    """Gate and queue one built-in message; the outbox id, or None (no usable address, denied)."""
+    """Gate and queue one built-in message; the outbox id, or None (no usable address, denied).
+
+    `template` names a stored template to use instead of the built-in `base`; `address`
+    (channel, address id) one of the contact's addresses to send to instead of the first.
+    """
     language = conn.execute(select(contacts.c.language).where(contacts.c.id == contact_id)).scalar()
-    reach = _reach(conn, contact_id, channel)
+    reach = address or _reach(conn, contact_id, channel)
     if reach is None:
         return None
     channel, address_id = reach
@@ -224,7 +230,7 @@ def queue_message(
     decision = decide_for(conn, contact_id, facts, channel, address_id, None, at)
     if not decision.allowed:
         return None
-    template_id = ensure_template(conn, base, language_of(language), at)
+    template_id = template or ensure_template(conn, base, language_of(language), at)
     insert = _upsert(conn, outbox)
     row = {
         "idempotency_key": key,

@@ -2,7 +2,9 @@
 
 Launch enrolls the whole target group with ONE INSERT ... SELECT from the SQL twin of decide:
 erased, restricted, objected and completely blocked people never enter; only the declared
-`fields` that are profile attributes are copied into the journey-scoped data.
+`fields` that are profile attributes are copied into the journey-scoped data. A journey with
+a trigger enrolls nobody at launch: it runs, and people enter when it fires
+(journeys.runtime.entry), its target narrowing who may.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from candor.figures.step_counts import HERE
 from candor.journeys.definition import JourneyDefinition, Problem, build_journey
 from candor.journeys.lint import check, has_errors
 from candor.journeys.runtime.batch_moves import flush_stats
-from candor.journeys.runtime.filters import target_select
+from candor.journeys.runtime.filters import gate_clause, target_select
 from candor.journeys.runtime.model import journey_row
 from candor.journeys.runtime.reference_data import DbRegistry
 from candor.journeys.step_types import parse_duration
@@ -81,6 +83,8 @@ def save_draft(
         "purpose_id": defn.purpose,
         "definition": defn.dump(),
         "ends_at": defn.ends_at,
+        "trigger_on": defn.trigger.on if defn.trigger else None,
+        "trigger_key": defn.trigger.key if defn.trigger else None,
     }
     if existing is None:
         conn.execute(
@@ -117,11 +121,20 @@ def launch(
         else:
             save_draft(conn, defn, actor=actor, at=now)
         problems = checked(conn, defn)
-        report = _enroll(conn, defn, now, cx.vault)
+        if defn.trigger is None:
+            report = _enroll(conn, defn, now, cx.vault)
+        else:  # people enter when the trigger fires; the clock's triggers look from now on
+            report = LaunchReport(defn.id, 0)
         conn.execute(
             update(journeys)
             .where(journeys.c.id == defn.id)
-            .values(state="running", launched_at=now, ends_at=defn.ends_at, entered=report.entered)
+            .values(
+                state="running",
+                launched_at=now,
+                ends_at=defn.ends_at,
+                entered=report.entered,
+                trigger_checked_at=now if defn.trigger is not None else None,
+            )
         )
         audit.record(
             conn,
@@ -140,7 +153,7 @@ def _enroll(conn: Connection, defn: JourneyDefinition, now: datetime, vault: Vau
     """One INSERT ... SELECT from the twin; entry counts by reason into journey_step_stats."""
     registry = DbRegistry(conn)
     types = registry.profile_types()
-    target = target_select(defn.target, types)
+    target = target_select(defn.target, types, gate_clause(conn, now))
     data = data_object(conn, [f for f in defn.fields if f in types])
     staged = None
     if defn.source:  # fed by a back-end system (sync.sources): its people, its values
@@ -276,7 +289,8 @@ def data_object(conn: Connection, names: list[str]) -> Any:
 
 def entry_decisions(conn: Connection, defn: JourneyDefinition, now: datetime) -> Select[Any]:
     """The gate at entry for the journey's target group, under its purpose (the twin)."""
-    target = target_select(defn.target, DbRegistry(conn).profile_types())
+    types = DbRegistry(conn).profile_types()
+    target = target_select(defn.target, types, gate_clause(conn, now))
     facts = purpose_facts(conn, defn.purpose)
     return decisions(facts, None, None, now, target=target, dialect=conn.dialect.name)
 

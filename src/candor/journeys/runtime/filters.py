@@ -3,7 +3,8 @@
 Targets compile over contacts.attributes, branch conditions over journey_contacts.data; the
 accessor (text, number, integer, boolean) follows the attribute's declared type, or the
 value's own type for data the journey gathered. Each atom is two-valued (a missing field
-never matches), so `not` means what a marketer expects.
+never matches), so `not` means what a marketer expects. A target's `{decision: ...}` atom
+asks the SQL twin of decide() (policy.twin), the one set-based place that decides.
 """
 
 from __future__ import annotations
@@ -12,13 +13,25 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, false, func, not_, or_, select, true
+from sqlalchemy import Connection, Select, and_, false, func, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from candor.journeys.definition import AllOf, AnyOf, Condition, EventCondition, Filter, NotOf
-from candor.store.tables import contacts
+from candor.journeys.definition import (
+    AllOf,
+    AnyOf,
+    Condition,
+    DecisionCondition,
+    EventCondition,
+    Filter,
+    NotOf,
+)
+from candor.ledger.registry import purpose_facts
+from candor.policy.facts import ThemeRef
+from candor.policy.twin import decisions
+from candor.store.tables import contacts, themes
 
 EventClause = Callable[[EventCondition], ColumnElement[bool]]
+DecisionClause = Callable[[DecisionCondition], ColumnElement[bool]]
 
 
 def compile_filter(
@@ -26,29 +39,60 @@ def compile_filter(
     column: Any,
     types: Mapping[str, str],
     events: EventClause | None = None,
+    gate: DecisionClause | None = None,
 ) -> ColumnElement[bool]:
     """A boolean SQL expression for `node` over the JSON `column` (None: everyone)."""
     if node is None:
         return true()
     if isinstance(node, AllOf):
-        return and_(true(), *[compile_filter(n, column, types, events) for n in node.all])
+        return and_(true(), *[compile_filter(n, column, types, events, gate) for n in node.all])
     if isinstance(node, AnyOf):
-        return or_(false(), *[compile_filter(n, column, types, events) for n in node.any])
+        return or_(false(), *[compile_filter(n, column, types, events, gate) for n in node.any])
     if isinstance(node, NotOf):
-        return not_(compile_filter(node.not_, column, types, events))
+        return not_(compile_filter(node.not_, column, types, events, gate))
     if isinstance(node, EventCondition):
         if events is None:
             raise ValueError("event conditions only work in branch steps")
         return events(node)
+    if isinstance(node, DecisionCondition):
+        if gate is None:
+            raise ValueError("decision conditions only work in targets")
+        return gate(node)
     assert isinstance(node, Condition)
     return func.coalesce(condition(node, column, types.get(node.field)), false())
 
 
-def target_select(node: Filter | None, types: Mapping[str, str]) -> Select[Any] | None:
+def target_select(
+    node: Filter | None, types: Mapping[str, str], gate: DecisionClause | None = None
+) -> Select[Any] | None:
     """The contact ids a journey target selects, for policy.twin.decisions(target=...)."""
     if node is None:
         return None
-    return select(contacts.c.id).where(compile_filter(node, contacts.c.attributes, types))
+    return select(contacts.c.id).where(
+        compile_filter(node, contacts.c.attributes, types, gate=gate)
+    )
+
+
+def gate_clause(conn: Connection, at: datetime) -> DecisionClause:
+    """`{decision: {purpose, reason, channel, theme}}` as `contacts.id IN (the twin's people
+    with that reason at `at`)`: the same rule every send obeys, for the whole group at once."""
+
+    def clause(node: DecisionCondition) -> ColumnElement[bool]:
+        q = node.decision
+        facts = purpose_facts(conn, q.purpose, "decision.purpose")
+        theme = _theme(conn, q.theme)
+        decided = decisions(facts, q.channel, theme, at, dialect=conn.dialect.name).subquery()
+        return contacts.c.id.in_(select(decided.c.contact_id).where(decided.c.reason == q.reason))
+
+    return clause
+
+
+def _theme(conn: Connection, name: str | None) -> ThemeRef | None:
+    """A theme with its group, or a group name as a scope of its own."""
+    if name is None:
+        return None
+    group = conn.execute(select(themes.c.group_id).where(themes.c.id == name)).first()
+    return ThemeRef(name, group.group_id if group is not None else None)
 
 
 def condition(cond: Condition, column: Any, kind: str | None) -> ColumnElement[bool]:

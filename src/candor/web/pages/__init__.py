@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from candor.web import api_mission_control
-from candor.web.pages import subject, team, team_people
+from candor.web.pages import forms, subject, team, team_people
 from candor.web.pages.access import LoginRequired
 from candor.web.pages.render import STATIC, render
 from candor.web.pages.security import PageRefused, RateLimit, RateLimiter, SecurityHeaders
@@ -41,6 +41,7 @@ def install_pages(app: FastAPI) -> None:
     limiter = _rate_limiter()
     app.state.pages_limiter = limiter
     app.include_router(subject.router)
+    app.include_router(forms.router)
     app.include_router(team.router)
     app.include_router(team_people.router)
     app.include_router(api_mission_control.router)
