@@ -14,7 +14,16 @@ import sys
 import time
 from typing import Any
 
-BENCHMARKS = ("gate", "api", "intake", "journeys", "delivery", "rights", "mission_control")
+BENCHMARKS = (
+    "gate",
+    "api",
+    "intake",
+    "journeys",
+    "delivery",
+    "rights",
+    "mission_control",
+    "always_on",
+)
 
 
 def main(names: list[str]) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from candor.core.context import Candor
-from candor.forms.intake import queue_submission, read_submission
+from candor.forms.intake import Submission, queue_submission, read_submission
 from candor.forms.process import process_submissions
 from candor.ledger.consents import confirm_doi, consent_history
 from candor.ledger.contacts import find_by_address, read_contact
@@ -153,3 +153,19 @@ def test_a_strangers_phone_is_not_attached_to_a_known_person(signup: Candor) -> 
     assert [(e["status"], e["channel"]) for e in history(cx, known)] == [("pending", "email")]
     (message,) = queued(cx)
     assert message["channel"] == "email"
+
+
+def test_a_refused_submission_is_dropped_and_the_rest_of_its_batch_goes_on(signup: Candor) -> None:
+    cx = signup
+    good = Submission("newsletter", "en", {"email": "ok@example.org"},
+                      ("newsletter:weekly:email",), {"newsletter": 1})  # fmt: skip
+    bad = Submission("newsletter", "en", {"email": "odd@example.org"},
+                     ("newsletter:weekly:email",), {"newsletter": 1},
+                     attributes={"shoe_size": 44})  # undeclared: refused by the ledger  # fmt: skip
+    with cx.engine.begin() as conn:
+        for sub in (bad, good):
+            queue_submission(conn, cx.vault, sub, cx.clock.now())
+    assert process_submissions(cx) == 2
+    assert person(cx, "odd@example.org") is None and person(cx, "ok@example.org") is not None
+    assert outcomes(cx) == ["refused:InvalidInput", "new"]
+    assert len(queued(cx)) == 1

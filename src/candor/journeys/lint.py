@@ -12,7 +12,7 @@ from functools import partial
 
 from candor.journeys.definition import JourneyDefinition, Problem, Step
 from candor.journeys.reference import InlineTemplates, PurposeInfo, Registry
-from candor.journeys.trigger_checks import trigger_warnings
+from candor.journeys.trigger_checks import agreed_on_entry, trigger_warnings
 from candor.journeys.validate import next_steps, reachable, template_field_problems, validate
 
 __all__ = ["check", "has_errors", "lint", "next_steps"]
@@ -93,8 +93,11 @@ def _lint_send(path: str, step: Step, reg: Registry, purpose: PurposeInfo) -> li
 def _never_asked(
     defn: JourneyDefinition, reg: Registry, purpose: PurposeInfo | None
 ) -> list[Problem]:
-    """Warn about themed sends reachable from the start without passing a covering ask."""
+    """Warn about themed sends reachable from the start without passing a covering ask
+    (not when people enter because they agreed to the purpose: a trigger on their consent)."""
     if purpose is None or purpose.kind != "marketing" or purpose.legal_basis != "consent":
+        return []
+    if agreed_on_entry(defn):
         return []
     problems = []
     for index, step in enumerate(defn.steps):

@@ -112,3 +112,13 @@ def trigger_warnings(defn: JourneyDefinition, reg: Registry) -> list[Problem]:
         msg = f"every {t.every} without reentry: each person enters at their first date only"
         problems.append(_problem("every", msg, "once-only", "warning"))
     return problems
+
+
+def agreed_on_entry(defn: JourneyDefinition) -> bool:
+    """Whether everyone enters because they agreed to the journey's purpose (a trigger on a
+    grant, a confirmation or a consent about to lapse)."""
+    t = defn.trigger
+    agreeing = isinstance(t, ExpiryTrigger) or (
+        isinstance(t, ConsentTrigger) and t.on != "consent.withdrawn"
+    )
+    return agreeing and getattr(t, "purpose", None) == defn.purpose

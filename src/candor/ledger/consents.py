@@ -8,6 +8,7 @@ single-use confirmation token; confirming it is a new `confirmed` event with its
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -159,32 +160,38 @@ def project(conn: Connection, event: dict[str, Any]) -> None:
 
 def issue_doi_token(conn: Connection, vault: Vault, event: dict[str, Any], at: datetime) -> str:
     """A signed, expiring token for the pending event; its row makes it single-use."""
-    return issue_doi_tokens(conn, vault, [event], at)
+    return issue_doi_tokens(conn, vault, [[event]], at)[0]
 
 
 def issue_doi_tokens(
-    conn: Connection, vault: Vault, events: list[dict[str, Any]], at: datetime, **claims: Any
-) -> str:
-    """One signed, expiring token confirming all these pending events (one row each, each
-    single-use); `claims` ride along (a form names itself, for its confirmed page)."""
+    conn: Connection,
+    vault: Vault,
+    groups: Sequence[Sequence[dict[str, Any]]],
+    at: datetime,
+    claims: Sequence[dict[str, Any]] | None = None,
+) -> list[str]:
+    """Per group of pending events one signed, expiring token confirming them all (a row per
+    event, each single-use; one statement for every group); `claims` ride along per group
+    (a form names itself, for its confirmed page)."""
     expires = at + DOI_VALID_FOR
+    named = [[secrets.token_hex(16) for _ in group] for group in groups]
     rows = [
-        {
-            "id": secrets.token_hex(16),
-            "event_id": event["id"],
-            "contact_id": event["contact_id"],
-            "expires_at": expires,
-        }
-        for event in events
+        {"id": token_id, "event_id": e["id"], "contact_id": e["contact_id"], "expires_at": expires}
+        for group, ids in zip(groups, named, strict=True)
+        for e, token_id in zip(group, ids, strict=True)
     ]
-    conn.execute(insert(doi_tokens), rows)
-    ids = [r["id"] for r in rows]
-    return tokens.sign(
-        vault.signing_key,
-        DOI_TOKEN_PURPOSE,
-        {"t": ids[0] if len(ids) == 1 else ids, **claims},
-        expires,
-    )
+    if rows:
+        conn.execute(insert(doi_tokens), rows)
+    extra = claims or [{} for _ in groups]
+    return [
+        tokens.sign(
+            vault.signing_key,
+            DOI_TOKEN_PURPOSE,
+            {"t": ids[0] if len(ids) == 1 else ids, **more},
+            expires,
+        )
+        for ids, more in zip(named, extra, strict=True)
+    ]
 
 
 def doi_token_ids(claims: dict[str, Any]) -> list[str]:

@@ -116,9 +116,9 @@ def consents_changed(conn: Connection, rows: Sequence[Mapping[str, Any]], at: da
     return sum(signal(conn, kind, heard, at) for kind, heard in by_kind.items())
 
 
-def contact_created(conn: Connection, contact_id: int, at: datetime) -> int:
-    """Signal `contact.created`."""
-    return signal(conn, "contact.created", [Heard(contact_id, "", at)], at)
+def contacts_created(conn: Connection, contact_ids: Iterable[int], at: datetime) -> int:
+    """Signal `contact.created` for each new contact."""
+    return signal(conn, "contact.created", [Heard(cid, "", at) for cid in contact_ids], at)
 
 
 def attributes_changed(

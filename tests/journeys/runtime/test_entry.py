@@ -9,6 +9,7 @@ from candor.journeys.runtime import run_until_idle, stop_journey
 from candor.ledger.consents import confirm_doi
 from candor.ledger.custom_events import EventIn, record_events
 from candor.ledger.rectification import rectify_contact
+from candor.ledger.triggers import contacts_created
 from candor.rights.erasure import erase_contact
 from candor.rights.restriction import object_contact, restrict_contact
 from candor.store.journey_tables import journey_contacts, journey_events
@@ -76,9 +77,7 @@ def test_a_person_still_in_the_journey_is_not_entered_twice(configured: Candor) 
     run_until_idle(cx)
     cx.clock.advance(timedelta(days=2))
     with cx.engine.begin() as conn:  # a second signal while b waits
-        from candor.ledger.triggers import contact_created
-
-        contact_created(conn, b, cx.clock.now())
+        contacts_created(conn, [b], cx.clock.now())
     run_until_idle(cx)
     assert set(members(cx)) == {b} and a not in members(cx)
     assert entries(cx) == {"entered": 1, "already_in": 1}

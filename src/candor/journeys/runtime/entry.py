@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, Connection, delete, select, type_coerce, update
+from sqlalchemy import JSON, Connection, cast, delete, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 
 from candor.core.context import Candor
 from candor.core.durations import add, subtract
@@ -24,7 +25,7 @@ from candor.journeys.runtime.advance import hold_contacts, still_running
 from candor.journeys.runtime.batch_moves import flush_stats
 from candor.journeys.runtime.clock_triggers import look
 from candor.journeys.runtime.collector import fewer_collections
-from candor.journeys.runtime.enroll import ENTER_STEP, NEVER_ENTER, data_object
+from candor.journeys.runtime.enroll import ENROLL_COLUMNS, ENTER_STEP, NEVER_ENTER, data_object
 from candor.journeys.runtime.filters import compile_filter, gate_clause
 from candor.journeys.runtime.model import ACTIVE, Journey, running_journeys
 from candor.journeys.step_types import parse_duration
@@ -35,6 +36,7 @@ from candor.store.engine import is_sqlite, reading
 from candor.store.journey_tables import journey_contacts, journey_events, journeys
 from candor.store.sql import in_batch
 from candor.store.tables import contacts
+from candor.store.types import UTCDateTime
 
 
 class Heard(NamedTuple):
@@ -102,12 +104,12 @@ def _enter(conn: Connection, journey: Journey, heard: list[Heard], now: datetime
         counts[(ENTER_STEP, outcome)] += 1
         if outcome == "entered":
             coming[h.contact_id] = h
-    kept = [h.id for h in coming.values()]
+    kept = {h.id for h in coming.values()}
     _write_stays(conn, journey, list(coming.values()), stays, now)
     je = journey_events
     if kept:
-        conn.execute(update(je).where(in_batch(je.c.id, kept)).values(status="entered"))
-    gone = [h.id for h in heard if h.id not in set(kept)]
+        conn.execute(update(je).where(in_batch(je.c.id, sorted(kept))).values(status="entered"))
+    gone = [h.id for h in heard if h.id not in kept]
     if gone:  # heard, but not let in: nothing of it is kept
         conn.execute(delete(je).where(in_batch(je.c.id, gone)))
     counts[(journey.first_step, HERE)] += len(coming)
@@ -191,7 +193,8 @@ def _write_stays(
     stays: dict[int, tuple[str, datetime]],
     now: datetime,
 ) -> None:
-    """The entrants' rows at the first step; a stay that ended makes way (with its events)."""
+    """The entrants' rows at the first step (one INSERT ... SELECT: their declared profile
+    fields and the event's properties); a stay that ended makes way, with its events."""
     if not coming:
         return
     jc, je = journey_contacts, journey_events
@@ -203,25 +206,31 @@ def _write_stays(
         old = (je.c.journey_id == journey.id, in_batch(je.c.contact_id, again))
         conn.execute(delete(je).where(*old, je.c.status == "entered"))
     defn = journey.defn
-    names = [f for f in defn.fields if f in journey.types]
-    data = type_coerce(data_object(conn, names), JSON()).label("data")
-    query = select(contacts.c.id, data).where(in_batch(contacts.c.id, ids))
-    profile = {row.id: dict(row.data or {}) for row in conn.execute(query)}
+    profile = data_object(conn, [f for f in defn.fields if f in journey.types])
     start = max(now, defn.starts_at) if defn.starts_at else now
     expires = add(now, parse_duration(defn.expires_after)) if defn.expires_after else None
-    rows = [
-        {
-            "journey_id": journey.id,
-            "contact_id": h.contact_id,
-            "step_id": journey.first_step,
-            "status": "active",
-            "due_at": start,
-            "entered_at": now,
-            "step_entered_at": now,
-            "expires_at": expires,
-            "checked_at": None,
-            "data": {**profile.get(h.contact_id, {}), **h.properties},
-        }
-        for h in sorted(coming, key=lambda h: h.contact_id)
-    ]
-    conn.execute(journey_contacts.insert(), rows)
+    at = literal(now, UTCDateTime())
+    rows = (
+        select(
+            literal(journey.id),
+            je.c.contact_id,
+            literal(journey.first_step),
+            literal("active"),
+            literal(start, UTCDateTime()),
+            at,
+            at,
+            literal(expires, UTCDateTime()),
+            json_merge(conn, profile, je.c.properties),
+        )
+        .select_from(je.join(contacts, contacts.c.id == je.c.contact_id))
+        .where(in_batch(je.c.id, sorted(h.id for h in coming)))
+        .order_by(je.c.contact_id)
+    )
+    conn.execute(insert(jc).from_select(ENROLL_COLUMNS, rows))
+
+
+def json_merge(conn: Connection, left: Any, right: Any) -> Any:
+    """Two JSON objects as one, keys of `right` winning (jsonb || / json_patch)."""
+    if is_sqlite(conn.engine):
+        return func.json_patch(left, right)
+    return cast(cast(left, JSONB).op("||")(cast(right, JSONB)), JSON)

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from candor.core.context import Candor
 from candor.core.errors import InvalidInput
@@ -126,14 +127,17 @@ def form_page(request: Request, form_id: str) -> HTMLResponse:
 @router.post("/f/{form_id}", response_class=HTMLResponse)
 async def form_post(request: Request, form_id: str) -> Response:
     """Take a submission: refuse bad input naming the field; otherwise the same thank-you."""
-    cx = cx_of(request)
-    limits = throttle(request)
-    if not limits.clients.allow(client_ip(request) or "unknown"):
+    if not throttle(request).clients.allow(client_ip(request) or "unknown"):
         text = "Too many requests; please try again in a minute.\n"
         return Response(text, 429, {"Retry-After": "60"}, media_type="text/plain")
     fields = await _fields(request)
     if isinstance(fields, Response):
         return fields
+    return await run_in_threadpool(_take, request, form_id, fields)  # the database blocks
+
+
+def _take(request: Request, form_id: str, fields: dict[str, list[str]]) -> Response:
+    cx = cx_of(request)
     view = _load(cx, form_id)
     if view is None:
         return _message(request, 404, "form_unknown")
@@ -148,7 +152,7 @@ async def form_post(request: Request, form_id: str) -> Response:
     except InvalidInput as exc:
         return _page(request, view, 422, (exc.field, exc.problem), fields)
     first = next(iter(submission.addresses.items()))
-    if limits.addresses.allow(cx.vault.blind_index(*first)):
+    if throttle(request).addresses.allow(cx.vault.blind_index(*first)):
         with cx.engine.begin() as conn:
             queue_submission(conn, cx.vault, submission, now)
     return _done(request, form, language)
