@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,14 @@ def test_the_example_is_sound(cx: Candor, name: str) -> None:
         problems = check(defn, DbRegistry(conn))
     assert not has_errors(problems), problems
     assert [p.code for p in problems if p.severity == "warning"] == []
+
+
+def test_the_documentation_quotes_the_example_files_exactly() -> None:
+    doc = (EXAMPLES.parent / "docs" / "always-on.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", doc, re.S)
+    config = (EXAMPLES / "candor.yaml").read_text()
+    assert blocks[0] in config and config.endswith(blocks[0])
+    for name, block in zip(
+        ("welcome-signup.yaml", "repermission.yaml", "birthday.yaml"), blocks[1:4], strict=True
+    ):
+        assert block == (EXAMPLES / "journeys" / name).read_text()
