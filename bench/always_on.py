@@ -27,15 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 import yaml
 from sqlalchemy import func, select
+from tests.e2e.browser_support import serve
 
 from bench.common import ROOT, backends, fresh_candor
 from bench.delivery import _Sink
 from bench.journeys import seed
 from candor.accounts.api_keys import create_api_key
-from candor.channels.mailsink import free_port
 from candor.core.clock import SystemClock
 from candor.core.context import Candor
 from candor.journeys import load_journey
@@ -71,23 +70,6 @@ def _cuts(values: list[float]) -> dict[str, float]:
         "p99_ms": round(cuts[98], 1),
         "max_ms": round(max(values), 1),
     }
-
-
-@contextmanager
-def _served(cx: Candor) -> Iterator[str]:
-    """The app under uvicorn on 127.0.0.1 (a thread of this process)."""
-    port = free_port()
-    config = uvicorn.Config(create_app(cx), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @contextmanager
@@ -154,7 +136,7 @@ def forms(backend: str, count: int, rate: float) -> dict[str, Any]:
         sink = _Sink(Path(tmp) / "mail")
         try:
             _configure_forms(cx, sink.port)
-            with _served(cx) as base, _worker(cx, "--idle-sleep", "30"):
+            with serve(create_app(cx)) as base, _worker(cx, "--idle-sleep", "30"):
                 with httpx.Client() as client:  # the worker is up once a first mail arrives
                     _post(client, base, "warm-up@example.org")
                     _wait(lambda: sink.store.count() >= 1, 120)
@@ -229,7 +211,7 @@ def events(backend: str, batch_events: int, paced_events: int, rate: float) -> d
         launch(cx, load_journey(yaml.safe_dump(THANKS), "thanks.yaml"), actor="bench")
         headers = {"Authorization": f"Bearer {key}"}
         with (
-            _served(cx) as base,
+            serve(create_app(cx)) as base,
             httpx.Client(headers=headers, timeout=120) as client,
             _worker(cx, "--no-dispatch", "--idle-sleep", "30"),
         ):

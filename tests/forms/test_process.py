@@ -10,6 +10,7 @@ from sqlalchemy import select
 from candor.core.context import Candor
 from candor.forms.intake import Submission, queue_submission, read_submission
 from candor.forms.process import process_submissions
+from candor.journeys.runtime import run_until_idle
 from candor.ledger.consents import confirm_doi, consent_history
 from candor.ledger.contacts import find_by_address, read_contact
 from candor.ledger.form_specs import load_form
@@ -19,6 +20,7 @@ from candor.store.keystore import contact_keys
 from candor.store.tables import audit_log, contacts, form_submissions
 from tests.always_on import queued
 from tests.journeys.runtime.helpers import add_contact
+from tests.journeys.runtime.triggered import members, triggered
 
 EVIDENCE = {"page": "https://shop.example/news", "time": "t", "ip": "192.0.2.7", "user_agent": "UA"}
 
@@ -169,3 +171,25 @@ def test_a_refused_submission_is_dropped_and_the_rest_of_its_batch_goes_on(signu
     assert person(cx, "odd@example.org") is None and person(cx, "ok@example.org") is not None
     assert outcomes(cx) == ["refused:InvalidInput", "new"]
     assert len(queued(cx)) == 1
+
+
+def test_form_submitted_lets_the_person_into_the_journey_listening(signup: Candor) -> None:
+    cx = signup
+    triggered(cx, {"on": "form.submitted", "form": "newsletter"}, journey_id="hello",
+              purpose="service")  # fmt: skip
+    post(cx)
+    run_until_idle(cx)
+    assert set(members(cx, "hello")) == {person(cx)}
+
+
+def test_an_sms_only_sign_up_is_confirmed_by_sms(signup: Candor) -> None:
+    cx = signup
+    post(cx, "events-sms", email=[""], phone=["+49 151 2345 6789"], consent=["events::sms"])
+    contact = person(cx)
+    assert contact is None  # no e-mail address given
+    (message,) = queued(cx)
+    assert (message["channel"], message["kind"], message["template_id"]) == (
+        "sms",
+        "confirmation",
+        "doi-confirm-de",
+    )

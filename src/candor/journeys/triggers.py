@@ -81,7 +81,7 @@ class FormTrigger(Strict):
 
 
 class ContactTrigger(Strict):
-    """A contact was created (by the API, a form or a connector; imports do not signal)."""
+    """A contact was created (by the API or a sign-up form; imports do not signal)."""
 
     on: Literal["contact.created"]
 

@@ -11,7 +11,7 @@ Date triggers look once per day (UTC dates); expiry triggers at most every LOOK_
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, Connection, String, and_, cast, literal, or_, select, update
 
@@ -103,9 +103,10 @@ def _dates(
             if trigger.every is None
             else or_(*[value.endswith(suffix, autoescape=True) for suffix in found])
         )
-        ref = f"date:{(day - offset).isoformat()}"
-        people = select(contacts.c.id).where(contacts.c.erased_at.is_(None), matches)
-        added += _add(conn, journey, trigger.field, ref, people, _midnight(day), now)
+        ref = literal(f"date:{(day - offset).isoformat()}")
+        people = select(contacts.c.id).where(contacts.c.erased_at.is_(None), matches).subquery()
+        heard = Heard(journey.id, "date", trigger.field, _midnight(day))
+        added += _insert(conn, heard.rows(people.c.id, ref, now))
         day += timedelta(days=1)
     return added
 
@@ -147,42 +148,31 @@ def _expiring(
         .subquery("expiring")
     )
     ref = literal("consent:", String) + cast(people.c.event_id, String)
-    rows = select(
-        literal(journey.id),
-        people.c.contact_id,
-        literal(trigger.on),
-        literal(trigger.purpose),
-        ref,
-        literal({}, JSON()),
-        literal(now, UTCDateTime()),
-        literal(now, UTCDateTime()),
-        literal("pending"),
-    ).where(people.c.contact_id.is_not(None))
-    return _insert(conn, rows)
+    heard = Heard(journey.id, trigger.on, trigger.purpose, now)
+    return _insert(conn, heard.rows(people.c.contact_id, ref, now))
 
 
-def _add(
-    conn: Connection,
-    journey: Journey,
-    field: str,
-    ref: str,
-    people: Any,
-    occurred_at: datetime,
-    now: datetime,
-) -> int:
-    found = people.subquery("people")
-    rows = select(
-        literal(journey.id),
-        found.c.id,
-        literal("date"),
-        literal(field),
-        literal(ref),
-        literal({}, JSON()),
-        literal(occurred_at, UTCDateTime()),
-        literal(now, UTCDateTime()),
-        literal("pending"),
-    ).where(found.c.id.is_not(None))
-    return _insert(conn, rows)
+class Heard(NamedTuple):
+    """What a look heard: for which journey, of which kind and key, when it happened."""
+
+    journey_id: str
+    kind: str
+    name: str
+    occurred_at: datetime
+
+    def rows(self, contact_id: Any, ref: Any, now: datetime) -> Any:
+        """The pending journey_events rows (EVENT_COLUMNS) for the people in `contact_id`."""
+        return select(
+            literal(self.journey_id),
+            contact_id,
+            literal(self.kind),
+            literal(self.name),
+            ref,
+            literal({}, JSON()),
+            literal(self.occurred_at, UTCDateTime()),
+            literal(now, UTCDateTime()),
+            literal("pending"),
+        ).where(contact_id.is_not(None))
 
 
 def _insert(conn: Connection, rows: Any) -> int:

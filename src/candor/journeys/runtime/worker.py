@@ -31,7 +31,8 @@ MAX_IDLE_ROUNDS = 10_000
 
 @dataclass
 class RunStats:
-    """What a run did: contact-steps advanced, messages dispatched, rounds."""
+    """What a run did: work done (submissions taken, people entered, contact-steps advanced),
+    messages dispatched, rounds."""
 
     advanced: int = 0
     dispatched: int = 0
