@@ -193,3 +193,17 @@ def test_an_sms_only_sign_up_is_confirmed_by_sms(signup: Candor) -> None:
         "confirmation",
         "doi-confirm-de",
     )
+
+
+def test_two_submissions_in_one_batch_make_one_person_and_one_message(signup: Candor) -> None:
+    cx = signup
+    with cx.engine.begin() as conn:
+        form = load_form(conn, "newsletter")
+        assert form is not None
+        for _ in range(2):
+            fields = {"email": ["pat@example.org"], "consent": ["newsletter:weekly:email"]}
+            sub = read_submission(conn, form, fields, "en", EVIDENCE)
+            queue_submission(conn, cx.vault, sub, cx.clock.now())
+    assert process_submissions(cx) == 2
+    assert len(queued(cx)) == 1 and outcomes(cx) == ["new", "known"]
+    assert len(history(cx, person(cx))) == 1  # type: ignore[arg-type]

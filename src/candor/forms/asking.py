@@ -62,10 +62,14 @@ def ask_boxes(
     lately = _asked_lately(conn, [d.event_id for d in gate.values()], resend_after, at)
     asking: list[tuple[Asking, Box, PurposeFacts]] = []
     facts: dict[str, PurposeFacts] = {}
+    seen: set[tuple[int, Box]] = set()  # the same box twice in one batch is asked once
     for t, box in wanted:
         d = gate[(t.contact_id or 0, box)]
         if d.reason in NOT_ASKED or (d.reason == "doi_pending" and d.event_id in lately):
             continue
+        if (t.contact_id or 0, box) in seen:
+            continue
+        seen.add((t.contact_id or 0, box))
         if box.purpose not in facts:
             facts[box.purpose] = purpose_facts(conn, box.purpose)
         asking.append((t, box, facts[box.purpose]))

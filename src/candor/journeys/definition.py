@@ -28,8 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from candor.journeys.decision_filter import DecisionCondition
 from candor.journeys.step_types import (
-    Channel,
     Duration,
     NoSettings,
     StepId,
@@ -41,7 +41,6 @@ from candor.journeys.step_types import (
     step_types,
 )
 from candor.journeys.triggers import TRIGGER_MODELS, Reentry, Trigger
-from candor.policy.decide import ALLOWED, DENIAL_REASONS
 
 Severity = Literal["error", "warning"]
 Op = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "between", "exists"]
@@ -77,27 +76,6 @@ class EventCondition(Strict):
 
     event: Literal["clicked", "opened", "delivered", "replied"]
     step: StepId
-
-
-class DecisionQuery(Strict):
-    """The gate's question: a purpose, optionally a channel and a theme, and the answer."""
-
-    purpose: str
-    reason: str = Field(description="one of decide()'s reason codes, or allowed")
-    channel: Channel | None = None
-    theme: str | None = None
-
-    @model_validator(mode="after")
-    def _known_reason(self) -> DecisionQuery:
-        if self.reason != ALLOWED and self.reason not in DENIAL_REASONS:
-            raise ValueError(f"reason must be allowed or one of {', '.join(DENIAL_REASONS)}")
-        return self
-
-
-class DecisionCondition(Strict):
-    """`{decision: {purpose, reason}}`: people the gate answers `reason` for now (targets)."""
-
-    decision: DecisionQuery
 
 
 class AllOf(Strict):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from candor.journeys.definition import DecisionQuery, JourneyDefinition, Problem, Severity
+from candor.journeys.decision_filter import DecisionQuery
+from candor.journeys.definition import JourneyDefinition, Problem, Severity
 from candor.journeys.reference import Registry
 from candor.journeys.step_types import parse_duration
 from candor.journeys.triggers import (

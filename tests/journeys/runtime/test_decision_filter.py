@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from candor.core.context import Candor
 from candor.journeys import load_journey
-from candor.journeys.definition import DecisionCondition, DecisionQuery
+from candor.journeys.decision_filter import DecisionCondition, DecisionQuery
 from candor.journeys.runtime import launch, run_until_idle
 from candor.journeys.runtime.filters import gate_clause, target_select
 from candor.ledger.blocks import set_block
