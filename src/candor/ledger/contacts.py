@@ -19,7 +19,7 @@ from candor.ledger.external_ids import external_index, external_value, seal_exte
 from candor.ledger.profile import attribute_types, coerce_attributes
 from candor.ledger.suppression import refuse_suppressed
 from candor.store.engine import is_sqlite
-from candor.store.sql import in_batch, insert_returning_ids
+from candor.store.sql import in_batch
 from candor.store.tables import addresses, audit_log, contacts
 from candor.store.vault import Vault
 
@@ -80,7 +80,10 @@ def create_contacts(
         for key_id, new, values in zip(keys, items, attrs, strict=True)
     ]
     try:
-        ids = [int(i) for i in insert_returning_ids(conn, contacts, rows)]
+        inserted = conn.execute(
+            insert(contacts).returning(contacts.c.id, sort_by_parameter_order=True), rows
+        )
+        ids = [int(i) for i in inserted.scalars()]
         _insert_addresses(conn, vault, ids, keys, normalized, at)
     except IntegrityError:
         raise Conflict("external_id: a contact with this external_id exists") from None
