@@ -23,6 +23,7 @@ BENCHMARKS = (
     "delivery",
     "rights",
     "mission_control",
+    "always_on",
 )
 # Run only when named (long): `python -m bench scale`, `python -m bench campaign`.
 ON_REQUEST = ("scale", "campaign", "import_copy")

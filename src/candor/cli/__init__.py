@@ -10,6 +10,7 @@ from candor.cli import (
     channels_cmd,
     config_cmd,
     contacts_cmd,
+    forms_cmd,
     journey_cmd,
     ledger_cmd,
     rights_cmd,
@@ -38,6 +39,7 @@ app.command("mailsink")(channels_cmd.mailsink)
 app.add_typer(channels_cmd.app, name="template")
 journey_cmd.register(app)  # journey schema|validate|lint|simulate|launch|stop|status|run, worker
 app.add_typer(sync_cmd.app, name="sync")
+app.add_typer(forms_cmd.app, name="form")
 
 
 def main() -> None:

@@ -41,6 +41,7 @@ from candor.journeys.step_types import (
     get_step_type,
     step_types,
 )
+from candor.journeys.triggers import TRIGGER_MODELS, Reentry, Trigger
 from candor.policy.decide import ALLOWED, DENIAL_REASONS
 
 Severity = Literal["error", "warning"]
@@ -177,6 +178,7 @@ _UNION_TAGS = {
     "AudienceRef",
     "Condition",
     "DataRef",
+    *TRIGGER_MODELS,
 }
 
 
@@ -291,7 +293,11 @@ class JourneyHead(Strict):
     id: StepId
     name: str = Field(min_length=1)
     purpose: str = Field(description="purpose id: why the journey processes data")
-    target: Filter | None = Field(None, description="who is enrolled; none: explicit triggers")
+    target: Filter | None = Field(
+        None, description="who is enrolled at launch; with a trigger: who of those may enter"
+    )
+    trigger: Trigger | None = Field(None, description="what lets a person in while it runs")
+    reentry: Reentry | None = Field(None, description="never (default) or after <duration>")
     fields: list[str] = Field(default_factory=list, description="the only fields it may read")
     starts_at: Timestamp | None = None
     ends_at: Timestamp | None = None

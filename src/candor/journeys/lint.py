@@ -12,6 +12,7 @@ from functools import partial
 
 from candor.journeys.definition import JourneyDefinition, Problem, Step
 from candor.journeys.reference import InlineTemplates, PurposeInfo, Registry
+from candor.journeys.trigger_checks import agreed_on_entry, trigger_warnings
 from candor.journeys.validate import next_steps, reachable, template_field_problems, validate
 
 __all__ = ["check", "has_errors", "lint", "next_steps"]
@@ -27,6 +28,7 @@ def lint(defn: JourneyDefinition, registry: Registry) -> list[Problem]:
     for index, step in enumerate(defn.steps):
         problems += _lint_step(f"steps[{index}]", step, defn, reg, purpose)
     problems += _never_asked(defn, reg, purpose)
+    problems += trigger_warnings(defn, reg)
     if defn.ends_at is None:
         msg = "no ends_at: the journey and its data would live forever (storage limitation)"
         problems.append(Problem("ends_at", None, msg, "warning", "no-end-date"))
@@ -91,8 +93,11 @@ def _lint_send(path: str, step: Step, reg: Registry, purpose: PurposeInfo) -> li
 def _never_asked(
     defn: JourneyDefinition, reg: Registry, purpose: PurposeInfo | None
 ) -> list[Problem]:
-    """Warn about themed sends reachable from the start without passing a covering ask."""
+    """Warn about themed sends reachable from the start without passing a covering ask
+    (not when people enter because they agreed to the purpose: a trigger on their consent)."""
     if purpose is None or purpose.kind != "marketing" or purpose.legal_basis != "consent":
+        return []
+    if agreed_on_entry(defn):
         return []
     problems = []
     for index, step in enumerate(defn.steps):

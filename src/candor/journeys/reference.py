@@ -27,6 +27,8 @@ class PurposeInfo:
     kind: PurposeKind
     dpv: str = ""
     legal_basis: str = "consent"
+    consent_valid_for: str | None = None
+    double_opt_in: tuple[str, ...] = ()
 
     @property
     def profiling(self) -> bool:
@@ -39,7 +41,9 @@ class Registry(Protocol):
 
     `attributes`: profile attribute name -> type; `themes`: theme id -> group id or None;
     `theme_groups`: group ids; `purposes`: purpose id -> PurposeInfo; `templates`: template id
-    -> channels it has parts for; `audiences`: saved audience id -> its filter as stored.
+    -> channels it has parts for; `audiences`: saved audience id -> its filter as stored;
+    `forms`: sign-up form ids; `events`: custom event name -> its declared properties (name
+    -> type).
     """
 
     @property
@@ -54,6 +58,10 @@ class Registry(Protocol):
     def templates(self) -> Mapping[str, AbstractSet[str]]: ...
     @property
     def audiences(self) -> Mapping[str, Any]: ...
+    @property
+    def forms(self) -> AbstractSet[str]: ...
+    @property
+    def events(self) -> Mapping[str, Mapping[str, str]]: ...
 
     def template_fields(self, template_id: str) -> set[str]:
         """Profile fields the template reads (any channel)."""
@@ -77,6 +85,8 @@ class StaticRegistry:
     fields_of: dict[str, set[str]] = field(default_factory=dict)
     unsubscribe: dict[str, bool | set[str]] = field(default_factory=dict)
     audiences: dict[str, Any] = field(default_factory=dict)
+    forms: set[str] = field(default_factory=set)
+    events: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def template_fields(self, template_id: str) -> set[str]:
         """Profile fields the template reads, as given."""
@@ -99,6 +109,8 @@ class InlineTemplates:
         self.theme_groups = base.theme_groups
         self.purposes = base.purposes
         self.audiences = base.audiences
+        self.forms = base.forms
+        self.events = base.events
         merged = {k: set(v) for k, v in base.templates.items()}
         self.templates: Mapping[str, AbstractSet[str]] = merged | {
             k: t.channels() for k, t in self.inline.items()

@@ -92,6 +92,11 @@ class OptInSettings(Strict):
     template: str
     timeout: Duration
     theme: str | None = Field(None, description="not allowed by the lint: no advertising")
+    renew: bool = Field(
+        False,
+        description="ask those who agreed too (re-permission before a consent lapses): "
+        "confirming records a fresh consent",
+    )
 
 
 class OptOutSettings(Strict):

@@ -28,6 +28,7 @@ from candor.journeys.definition import (
 )
 from candor.journeys.reference import InlineTemplates, Registry
 from candor.journeys.step_types import get_step_type, template_errors
+from candor.journeys.trigger_checks import decision_problems, event_fields, trigger_problems
 
 # --- the step graph ----------------------------------------------------------------------
 
@@ -176,7 +177,7 @@ def field_use(
     """A problem when a used field is not declared in `fields` (or does not exist at all)."""
     if name in defn.fields:
         return []
-    if name not in reg.attributes:
+    if name not in reg.attributes and name not in event_fields(defn, reg):
         msg = f"field {name!r} does not exist and is not declared in fields"
         return [Problem(path, step, msg, code="unknown-field")]
     msg = f"field {name!r} is used but not declared in fields"
@@ -198,8 +199,9 @@ def _check_head(defn: JourneyDefinition, reg: Registry) -> list[Problem]:
         msg = f"unknown purpose {defn.purpose!r}"
         problems.append(Problem("purpose", None, msg, code="unknown-purpose"))
     seen: set[str] = set()
+    properties = event_fields(defn, reg)
     for i, name in enumerate(defn.fields):
-        if name not in reg.attributes:
+        if name not in reg.attributes and name not in properties:
             msg = f"field {name!r} does not exist"
             problems.append(Problem(f"fields[{i}]", None, msg, code="unknown-field"))
         if name in seen:
@@ -208,6 +210,7 @@ def _check_head(defn: JourneyDefinition, reg: Registry) -> list[Problem]:
     if defn.starts_at and defn.ends_at and defn.ends_at <= defn.starts_at:
         problems.append(Problem("ends_at", None, "ends_at is not after starts_at", code="dates"))
     problems += target_problems(defn.target, "target", reg, defn)
+    problems += trigger_problems(defn, reg)
     for tid, parts in defn.templates.items():
         for part, msg in template_errors(tid, parts):
             problems.append(Problem(f"templates.{tid}.{part}", None, msg, code="template-syntax"))
@@ -281,7 +284,7 @@ def target_problems(
         elif isinstance(cond, Condition):
             problems += _target_field(f"{where}.field", cond.field, reg, defn)
         elif isinstance(cond, DecisionCondition):
-            problems += _decision_problems(f"{where}.decision", cond, reg)
+            problems += decision_problems(f"{where}.decision", cond.decision, reg)
         else:
             problems += _audience_problems(f"{where}.audience", cond.audience, reg, defn, depth)
     return problems
@@ -295,17 +298,6 @@ def _target_field(
     if name not in reg.attributes:
         return [Problem(path, None, f"field {name!r} does not exist", code="unknown-field")]
     return []
-
-
-def _decision_problems(path: str, cond: DecisionCondition, reg: Registry) -> list[Problem]:
-    test, problems = cond.decision, []
-    if test.purpose not in reg.purposes:
-        msg = f"unknown purpose {test.purpose!r}"
-        problems.append(Problem(f"{path}.purpose", None, msg, code="unknown-purpose"))
-    if test.theme and test.theme not in reg.themes:
-        msg = f"unknown theme {test.theme!r}"
-        problems.append(Problem(f"{path}.theme", None, msg, code="unknown-theme"))
-    return problems
 
 
 def _audience_problems(

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from candor.figures import consent_tallies as tallies
+from candor.ledger import triggers
 from candor.ledger.chain import event_hash
 from candor.ledger.events import publish_consents
 from candor.policy.decide import DECISIVE_STATUSES
@@ -82,6 +83,7 @@ def append_events(
     _write_heads(conn, rows, event_ids, known)
     project(conn, [{**r, "id": i} for r, i in zip(rows, event_ids, strict=True)])
     publish_consents(conn, rows, at)  # one INSERT of events for the batch
+    triggers.consents_changed(conn, rows, at)  # triggered journeys listening to them
     return event_ids
 
 

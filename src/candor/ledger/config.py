@@ -21,10 +21,11 @@ from sqlalchemy import Connection, insert, select, update
 from candor.core.durations import parse_duration
 from candor.ledger import audit
 from candor.ledger.connector_settings import settings_problems
+from candor.ledger.custom_events import EventSpec, event_problems
+from candor.ledger.form_specs import FormSpec, form_problems, form_template_problems
+from candor.ledger.spec_base import IDENT
 from candor.store.tables import attributes, purpose_versions, purposes, retention_rules, settings
 from candor.store.tables import themes as themes_table
-
-IDENT = r"^[a-z][a-z0-9_\-]{0,63}$"
 
 
 class ConfigError(Exception):
@@ -132,6 +133,10 @@ class ConfigFile(Strict):
     sync: dict[str, Any] | None = None
     sending: SendingSpec | None = None
     controller: ControllerSpec | None = None
+    # Always-on capture: sign-up forms, the hosts their pages may redirect to, custom events.
+    forms: list[FormSpec] = []
+    form_redirects: list[str] = []
+    events: dict[str, EventSpec] = {}
 
 
 @dataclass
@@ -222,6 +227,8 @@ def _cross_check(config: ConfigFile) -> list[tuple[str, str]]:
     problems += settings_problems(
         config.connectors, config.sync
     )  # candor.ledger.connector_settings
+    problems += form_problems(config.forms, config.form_redirects, _registry_names(config))
+    problems += event_problems(config.events, set(config.attributes))
     categories = [r.category for r in config.retention]
     for index, rule in enumerate(config.retention):
         if categories.count(rule.category) > 1:
@@ -234,12 +241,25 @@ def _cross_check(config: ConfigFile) -> list[tuple[str, str]]:
     return problems
 
 
+def _registry_names(config: ConfigFile) -> dict[str, set[str]]:
+    """What the forms may name: purposes, themes (and groups) and attributes."""
+    groups = {t.group for t in config.themes if t.group}
+    return {
+        "purposes": {p.id for p in config.purposes},
+        "themes": {t.id for t in config.themes} | groups,
+        "attributes": set(config.attributes),
+    }
+
+
 def _is_ident(name: str) -> bool:
     return re.fullmatch(IDENT, name) is not None
 
 
 def apply_config(conn: Connection, config: ConfigFile, *, actor: str, at: datetime) -> ApplyReport:
     """Declare the registry in the caller's transaction; applying twice changes nothing."""
+    problems = form_template_problems(conn, config.forms)
+    if problems:
+        raise ConfigError("candor.yaml", problems)
     report = ApplyReport()
     _apply_attributes(conn, config, report)
     _apply_themes(conn, config, report)
@@ -298,13 +318,37 @@ def _apply_retention(conn: Connection, config: ConfigFile, report: ApplyReport) 
         _upsert(conn, retention_rules, "category", rule.category, values, "retention", report)
 
 
+SETTING_KEYS = (
+    "public_url",
+    "channels",
+    "rights",
+    "connectors",
+    "sending",
+    "sync",
+    "controller",
+    "forms",
+    "form_redirects",
+    "events",
+)
+
+
 def _apply_settings(conn: Connection, config: ConfigFile, report: ApplyReport) -> None:
-    for key in ("public_url", "channels", "rights", "connectors", "sending", "sync", "controller"):
+    for key in SETTING_KEYS:
         value = getattr(config, key)
         if isinstance(value, BaseModel):
             value = value.model_dump(exclude_none=True)
+        elif key == "forms":
+            value = [form.model_dump(exclude_none=True) for form in config.forms]
+        elif key == "events":
+            value = {name: spec.model_dump() for name, spec in config.events.items()}
+        if value in ([], {}) and not _stored(conn, key):
+            continue  # an empty always-on section is the same as none
         if value is not None:
             _upsert(conn, settings, "key", key, {"value": value}, "settings", report)
+
+
+def _stored(conn: Connection, key: str) -> bool:
+    return conn.execute(select(settings.c.key).where(settings.c.key == key)).first() is not None
 
 
 def _apply_purpose(conn: Connection, spec: PurposeSpec, report: ApplyReport, at: datetime) -> None:

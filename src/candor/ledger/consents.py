@@ -8,6 +8,7 @@ single-use confirmation token; confirming it is a new `confirmed` event with its
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from candor.core import tokens
 from candor.core.errors import Conflict, InvalidInput
-from candor.ledger import audit
+from candor.ledger import audit, triggers
 from candor.ledger.addresses import CHANNELS
 from candor.ledger.bulk import project as project_events
 from candor.ledger.chain import event_hash
@@ -148,6 +149,7 @@ def append_event(
     if full["status"] in DECISIVE_STATUSES:
         project(conn, {**full, "id": event_id})
     publish_consents(conn, [full], at)  # connectors hear of it in this transaction
+    triggers.consents_changed(conn, [full], at)  # and triggered journeys
     return {**full, "id": event_id, "evidence": evidence}
 
 
@@ -158,14 +160,48 @@ def project(conn: Connection, event: dict[str, Any]) -> None:
 
 def issue_doi_token(conn: Connection, vault: Vault, event: dict[str, Any], at: datetime) -> str:
     """A signed, expiring token for the pending event; its row makes it single-use."""
-    token_id = secrets.token_hex(16)
+    return issue_doi_tokens(conn, vault, [[event]], at)[0]
+
+
+def issue_doi_tokens(
+    conn: Connection,
+    vault: Vault,
+    groups: Sequence[Sequence[dict[str, Any]]],
+    at: datetime,
+    claims: Sequence[dict[str, Any]] | None = None,
+) -> list[str]:
+    """Per group of pending events one signed, expiring token confirming them all (a row per
+    event, each single-use; one statement for every group); `claims` ride along per group
+    (a form names itself, for its confirmed page)."""
     expires = at + DOI_VALID_FOR
-    conn.execute(
-        insert(doi_tokens).values(
-            id=token_id, event_id=event["id"], contact_id=event["contact_id"], expires_at=expires
+    named = [[secrets.token_hex(16) for _ in group] for group in groups]
+    rows = [
+        {"id": token_id, "event_id": e["id"], "contact_id": e["contact_id"], "expires_at": expires}
+        for group, ids in zip(groups, named, strict=True)
+        for e, token_id in zip(group, ids, strict=True)
+    ]
+    if rows:
+        conn.execute(insert(doi_tokens), rows)
+    extra = claims or [{} for _ in groups]
+    return [
+        tokens.sign(
+            vault.signing_key,
+            DOI_TOKEN_PURPOSE,
+            {"t": ids[0] if len(ids) == 1 else ids, **more},
+            expires,
         )
-    )
-    return tokens.sign(vault.signing_key, DOI_TOKEN_PURPOSE, {"t": token_id}, expires)
+        for ids, more in zip(named, extra, strict=True)
+    ]
+
+
+def doi_token_ids(claims: dict[str, Any]) -> list[str]:
+    """The token rows a verified double opt-in token names (one, or a form's several)."""
+    named = claims.get("t")
+    if isinstance(named, str):
+        return [named]
+    if isinstance(named, list):
+        return [t for t in named if isinstance(t, str)][:50]
+    return []
 
 
 def confirm_doi(
@@ -177,20 +213,33 @@ def confirm_doi(
     actor: str,
     at: datetime,
 ) -> dict[str, Any]:
-    """Confirm a pending grant: a new `confirmed` event pointing at the pending one."""
+    """Confirm the pending grants a token names: a new `confirmed` event pointing at each
+    pending one; returns the first. Conflict when every one was confirmed already."""
     try:
         claims = tokens.verify(vault.signing_key, token, DOI_TOKEN_PURPOSE, at)
     except tokens.TokenError as exc:
         raise InvalidInput("token", str(exc)) from None
-    row = (
-        conn.execute(select(doi_tokens).where(doi_tokens.c.id == claims.get("t")))
+    rows = (
+        conn.execute(
+            select(doi_tokens)
+            .where(doi_tokens.c.id.in_(doi_token_ids(claims)))
+            .order_by(doi_tokens.c.event_id)
+        )
         .mappings()
-        .first()
+        .all()
     )
-    if row is None:
+    if not rows:
         raise InvalidInput("token", "token is not known")
-    if row["used_at"] is not None:
+    unused = [row for row in rows if row["used_at"] is None]
+    if not unused:
         raise Conflict("token: already used")
+    confirmed = [_confirm_one(conn, vault, row, evidence, actor=actor, at=at) for row in unused]
+    return confirmed[0]
+
+
+def _confirm_one(
+    conn: Connection, vault: Vault, row: Any, evidence: dict[str, Any], *, actor: str, at: datetime
+) -> dict[str, Any]:
     pending = (
         conn.execute(select(consent_events).where(consent_events.c.id == row["event_id"]))
         .mappings()

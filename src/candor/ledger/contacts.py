@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,13 +13,14 @@ from sqlalchemy.exc import IntegrityError
 
 from candor.core.errors import Conflict, Erased, InvalidInput, NotFound
 from candor.figures import consent_tallies as tallies
-from candor.ledger import audit
+from candor.ledger import triggers
 from candor.ledger.addresses import AddressError, normalize
 from candor.ledger.external_ids import external_index, external_value, seal_external
 from candor.ledger.profile import attribute_types, coerce_attributes
 from candor.ledger.suppression import refuse_suppressed
 from candor.store.engine import is_sqlite
-from candor.store.tables import addresses, contacts
+from candor.store.sql import in_batch
+from candor.store.tables import addresses, audit_log, contacts
 from candor.store.vault import Vault
 
 IDENTITY_FIELDS = ("first_name", "last_name")
@@ -57,43 +59,97 @@ def create_contact(
     conn: Connection, vault: Vault, new: NewContact, *, actor: str, at: datetime
 ) -> int:
     """Insert one contact with its encrypted identity and addresses; returns its id."""
-    attrs = coerce_attributes(new.attributes, attribute_types(conn))
-    normalized = normalized_addresses(new.addresses)
-    refuse_suppressed(conn, normalized, vault.blind_index)  # erased addresses need new consent
-    (key_id,) = vault.create_keys(1)
-    identity = {"first_name": new.first_name, "last_name": new.last_name}
-    external = new.external_id
+    return create_contacts(conn, vault, [new], actor=actor, at=at)[0]
+
+
+def create_contacts(
+    conn: Connection, vault: Vault, items: Sequence[NewContact], *, actor: str, at: datetime
+) -> list[int]:
+    """Insert contacts with their encrypted identities and addresses, a statement per table
+    (not per contact); returns their ids in order. An address may belong to one only."""
+    if not items:
+        return []
+    types = attribute_types(conn)
+    attrs = [coerce_attributes(new.attributes, types) for new in items]
+    normalized = [normalized_addresses(new.addresses) for new in items]
+    for found in normalized:  # erased addresses need new consent
+        refuse_suppressed(conn, found, vault.blind_index)
+    keys = vault.create_keys(len(items))
+    rows = [
+        _contact_row(vault, key_id, new, values, at)
+        for key_id, new, values in zip(keys, items, attrs, strict=True)
+    ]
     try:
-        contact_id = conn.execute(
-            insert(contacts)
-            .values(
-                external_index=None if external is None else external_index(vault, external),
-                external_id=None if external is None else seal_external(vault, key_id, external),
-                key_id=key_id,
-                identity=vault.encrypt(key_id, "identity", json.dumps(identity).encode()),
-                attributes=attrs,
-                language=new.language,
-                timezone=new.timezone,
-                source=new.source,
-                created_at=at,
-                updated_at=at,
-            )
-            .returning(contacts.c.id)
-        ).scalar_one()
+        inserted = conn.execute(
+            insert(contacts).returning(contacts.c.id, sort_by_parameter_order=True), rows
+        )
+        ids = [int(i) for i in inserted.scalars()]
+        _insert_addresses(conn, vault, ids, keys, normalized, at)
     except IntegrityError:
         raise Conflict("external_id: a contact with this external_id exists") from None
-    for channel, value in normalized:
-        add_address(conn, vault, contact_id, key_id, channel, value, at=at)
-    tallies.write(conn, {}, live=1)  # Mission Control's count of live contacts
-    audit.record(
-        conn,
-        actor=actor,
-        action="contact.create",
-        object_type="contact",
-        object_id=contact_id,
-        at=at,
-    )
-    return int(contact_id)
+    tallies.write(conn, {}, live=len(ids))  # Mission Control's count of live contacts
+    triggers.contacts_created(conn, ids, at)
+    conn.execute(
+        insert(audit_log),
+        [
+            {"at": at, "actor": actor, "action": "contact.create", "object_type": "contact",
+             "object_id": str(contact_id), "details": {}}
+            for contact_id in ids
+        ],
+    )  # fmt: skip
+    return ids
+
+
+def _contact_row(
+    vault: Vault, key_id: str, new: NewContact, attributes: dict[str, Any], at: datetime
+) -> dict[str, Any]:
+    identity = {"first_name": new.first_name, "last_name": new.last_name}
+    external = new.external_id
+    return {
+        "external_index": None if external is None else external_index(vault, external),
+        "external_id": None if external is None else seal_external(vault, key_id, external),
+        "key_id": key_id,
+        "identity": vault.encrypt(key_id, "identity", json.dumps(identity).encode()),
+        "attributes": attributes,
+        "language": new.language,
+        "timezone": new.timezone,
+        "source": new.source,
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+def _insert_addresses(
+    conn: Connection,
+    vault: Vault,
+    ids: list[int],
+    keys: list[str],
+    normalized: list[list[tuple[str, str]]],
+    at: datetime,
+) -> None:
+    """The new contacts' addresses in one statement; Conflict when one is taken already."""
+    rows = [
+        {
+            "contact_id": contact_id,
+            "channel": channel,
+            "blind_index": vault.blind_index(channel, value),
+            "value": vault.encrypt(key_id, f"address:{channel}", value.encode()),
+            "deliverable": True,
+            "created_at": at,
+        }
+        for contact_id, key_id, found in zip(ids, keys, normalized, strict=True)
+        for channel, value in dict.fromkeys(found)  # the same address twice is one address
+    ]
+    if not rows:
+        return
+    taken = conn.execute(
+        select(addresses.c.channel).where(
+            in_batch(addresses.c.blind_index, sorted({r["blind_index"] for r in rows}))
+        )
+    ).first()
+    if taken is not None:
+        raise Conflict(f"addresses: this {taken.channel} address belongs to another contact")
+    conn.execute(insert(addresses), rows)
 
 
 def add_address(

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from candor.core.errors import Conflict, InvalidInput
-from candor.ledger import audit
+from candor.ledger import audit, triggers
 from candor.ledger.addresses import AddressError, normalize
 from candor.ledger.contacts import (
     IDENTITY_FIELDS,
@@ -67,6 +67,10 @@ def rectify_contact(
             .values(updated_at=at, **change.values)
         )
     publish_rectified(conn, vault, contact_id, change.changed, changes, at)
+    attributes = [
+        n.removeprefix("attributes.") for n in change.changed if n.startswith("attributes.")
+    ]
+    triggers.attributes_changed(conn, contact_id, attributes, at)
     audit.record(
         conn,
         actor=actor,

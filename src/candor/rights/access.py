@@ -24,7 +24,13 @@ from candor.rights.information import information
 from candor.rights.records import list_business_records
 from candor.rights.requests_view import requests_of
 from candor.store.engine import is_sqlite
-from candor.store.journey_tables import journey_contacts, journey_transitions, journeys, outbox
+from candor.store.journey_tables import (
+    journey_contacts,
+    journey_events,
+    journey_transitions,
+    journeys,
+    outbox,
+)
 from candor.store.rights_tables import legal_holds
 from candor.store.tables import (
     addresses,
@@ -304,6 +310,19 @@ def _journeys(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
                 "at": t["at"].isoformat(),
             }
         )
+    heard: dict[str, list[dict[str, Any]]] = {}
+    je = journey_events
+    for e in conn.execute(
+        select(je).where(je.c.contact_id == contact_id, je.c.status == "entered").order_by(je.c.id)
+    ).mappings():
+        heard.setdefault(e["journey_id"], []).append(
+            {
+                "on": e["kind"],
+                "name": e["name"],
+                "occurred_at": e["occurred_at"].isoformat(),
+                "properties": e["properties"],
+            }
+        )
     rows = conn.execute(
         select(jc, journeys.c.name, journeys.c.purpose_id)
         .join(journeys, journeys.c.id == jc.c.journey_id)
@@ -321,6 +340,7 @@ def _journeys(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
                 "status": r["status"],
                 "entered_at": _iso(r["entered_at"]),
                 "data": r["data"],
+                "events": heard.get(r["journey_id"], []),
                 "transitions": moves.pop(r["journey_id"], []),
             }
         )
@@ -334,6 +354,7 @@ def _journeys(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
                 "status": "left",
                 "entered_at": None,
                 "data": {},
+                "events": [],
                 "transitions": transitions,
             }
         )

@@ -129,6 +129,7 @@ class JourneyTaken(Strict):
     status: str
     entered_at: str | None
     data: dict[str, JsonValue]
+    events: list[dict[str, JsonValue]]  # what a triggered journey heard and let them in by
     transitions: list[dict[str, JsonValue]]
 
 

@@ -98,6 +98,7 @@ PLACES: list[Place] = [
     Place(st.sync_events, "communications", "communication", encrypted=("sealed",)),
     Place(st.sync_source_rows, "journeys", "journey"),
     Place(t.rectifications, "rectifications", "identity", encrypted=("old_value", "new_value")),
+    Place(jt.journey_events, "journeys", "journey"),
     Place(jt.journey_transitions, "journeys", "journey"),
     Place(jt.journey_contacts, "journeys", "journey"),
     Place(jt.outbox, "messages_pending", "communication"),

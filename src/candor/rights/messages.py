@@ -22,6 +22,7 @@ from candor.core.errors import InvalidInput
 from candor.ledger import audit
 from candor.ledger.consents import RecordedConsent
 from candor.ledger.registry import purpose_facts
+from candor.policy.decide import Decision
 from candor.policy.load import decide_for
 from candor.rights.notices import service_purpose
 from candor.store.engine import is_sqlite
@@ -219,10 +220,16 @@ def queue_message(
     channel: str | None = None,
     kind: str = "service",
     purpose_id: str | None = None,
+    template: str | None = None,
+    address: tuple[str, int] | None = None,
 ) -> int | None:
-    """Gate and queue one built-in message; the outbox id, or None (no usable address, denied)."""
+    """Gate and queue one built-in message; the outbox id, or None (no usable address, denied).
+
+    `template` names a stored template to use instead of the built-in `base`; `address`
+    (channel, address id) one of the contact's addresses to send to instead of the first.
+    """
     language = conn.execute(select(contacts.c.language).where(contacts.c.id == contact_id)).scalar()
-    reach = _reach(conn, contact_id, channel)
+    reach = address or _reach(conn, contact_id, channel)
     if reach is None:
         return None
     channel, address_id = reach
@@ -231,28 +238,11 @@ def queue_message(
     decision = decide_for(conn, contact_id, facts, channel, address_id, None, at)
     if not decision.allowed:
         return None
-    template_id = ensure_template(conn, base, language_of(language), at)
+    template_id = template or ensure_template(conn, base, language_of(language), at)
     insert = _upsert(conn, outbox)
-    row = {
-        "idempotency_key": key,
-        "journey_id": None,
-        "step_id": None,
-        "contact_id": contact_id,
-        "channel": channel,
-        "address_id": address_id,
-        "template_id": template_id,
-        "purpose_id": purpose,
-        "theme": None,
-        "kind": kind,
-        "context": context,
-        "decision_reason": decision.reason,
-        "decision_basis": decision.basis,
-        "decision_event_id": decision.event_id,
-        "status": "queued",
-        "attempts": 0,
-        "next_attempt_at": at,
-        "created_at": at,
-    }
+    row = message_row(
+        key, contact_id, (channel, address_id), template_id, purpose, kind, context, decision, at
+    )
     queued = conn.execute(
         insert.values(row)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
@@ -272,6 +262,40 @@ def queue_message(
         kind=kind,
     )
     return int(queued)
+
+
+def message_row(
+    key: str,
+    contact_id: int,
+    address: tuple[str, int | None],
+    template_id: str,
+    purpose_id: str,
+    kind: str,
+    context: dict[str, Any],
+    decision: Decision,
+    at: datetime,
+) -> dict[str, Any]:
+    """An outbox row of a message outside any journey, with the gate's decision."""
+    return {
+        "idempotency_key": key,
+        "journey_id": None,
+        "step_id": None,
+        "contact_id": contact_id,
+        "channel": address[0],
+        "address_id": address[1],
+        "template_id": template_id,
+        "purpose_id": purpose_id,
+        "theme": None,
+        "kind": kind,
+        "context": context,
+        "decision_reason": decision.reason,
+        "decision_basis": decision.basis,
+        "decision_event_id": decision.event_id,
+        "status": "queued",
+        "attempts": 0,
+        "next_attempt_at": at,
+        "created_at": at,
+    }
 
 
 def queue_verification(

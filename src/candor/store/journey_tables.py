@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from candor.store.tables import Id, metadata
@@ -42,6 +43,13 @@ journeys = Table(
     Column("enrol_until", Id, nullable=True),
     Column("enrolled_through", Id, nullable=True),
     Column("enrolled_at", UTCDateTime, nullable=True),
+    # A triggered journey: what it listens to (`on` and its purpose, form, field or event
+    # name; "" where the kind names none), so writers find their listeners by index.
+    Column("trigger_on", String(32), nullable=True),
+    Column("trigger_key", String(64), nullable=True),
+    # Date and consent-expiry triggers: the moment up to which the clock was examined.
+    Column("trigger_checked_at", UTCDateTime, nullable=True),
+    Index("ix_journeys_trigger", "trigger_on", "trigger_key"),
 )
 
 # Where each contact stands in a journey; `data` holds only the journey's declared fields
@@ -96,6 +104,30 @@ journey_transitions = Table(
     Index("ix_journey_transitions_contact", "contact_id", "journey_id"),
     PrimaryKeyConstraint("id").ddl_if(dialect="sqlite"),
     postgresql_partition_by="LIST (journey_id)",  # as journey_contacts
+)
+
+# What a triggered journey heard (journeys.runtime.entry): one row per listening running
+# journey and person. `pending` rows wait for the worker to let the person in through the
+# gate; `entered` rows are the event data of the person's stay (only the properties the
+# journey declared in `fields`), purged with the journey and on erasure like its
+# journey_contacts row. `ref` names a clock-driven occurrence (a date, an expiring consent)
+# so a second look at the same moment adds nothing. No foreign keys, like journey_contacts.
+journey_events = Table(
+    "journey_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("journey_id", String(64), nullable=False),
+    Column("contact_id", Id, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("ref", String(96), nullable=True),
+    Column("properties", JSON, nullable=False, default=dict),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | entered
+    UniqueConstraint("journey_id", "contact_id", "ref"),
+    Index("ix_journey_events_due", "journey_id", "status", "id"),
+    Index("ix_journey_events_contact", "contact_id", "journey_id"),
 )
 
 # Aggregates that outlive the journey: per step and outcome (decide's reason codes, passed,

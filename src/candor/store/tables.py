@@ -335,3 +335,20 @@ rectifications = Table(
     Column("new_value", LargeBinary, nullable=True),
     Index("ix_rectifications_contact", "contact_id"),
 )
+
+# ---------------------------------------------------------------- sign-up forms
+
+# Submissions of the hosted forms, waiting for the worker (candor.forms.process): the HTTP
+# answer does the same work for every address, known, new or erased, so neither its words
+# nor its timing tell them apart. The payload (address, answers, evidence) is sealed under
+# a key of the submission's own, destroyed with the row once processed: no contact column,
+# nothing readable outlives the few seconds it waits.
+form_submissions = Table(
+    "form_submissions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("form_id", String(64), nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+)

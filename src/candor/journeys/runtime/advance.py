@@ -39,7 +39,14 @@ from candor.store.sql import in_batch
 from candor.store.tables import contacts
 
 MAX_ROUNDS = 1000  # passes over one journey's steps in one advance (a guard, never reached)
-MEMBER_COLUMNS = ("contact_id", "status", "step_entered_at", "due_at", "checked_at")
+MEMBER_COLUMNS = (
+    "contact_id",
+    "status",
+    "step_entered_at",
+    "due_at",
+    "checked_at",
+    "entered_at",
+)
 
 
 def advance(

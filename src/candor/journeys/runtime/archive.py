@@ -1,7 +1,8 @@
 """Ending journeys (stop, or automatically at ends_at) and reading their figures.
 
 Archiving cancels the journey's queued messages and deletes its journey-scoped data
-(journey_contacts, journey_transitions: on PostgreSQL by dropping the journey's partitions);
+(journey_contacts, journey_transitions: on PostgreSQL by dropping the journey's partitions;
+journey_events: what a triggered journey heard);
 the aggregates in journey_step_stats and the communications with their decision records
 (the evidence) remain.
 """
@@ -22,6 +23,7 @@ from candor.ledger import audit
 from candor.store.engine import is_sqlite
 from candor.store.journey_tables import (
     journey_contacts,
+    journey_events,
     journey_step_stats,
     journey_transitions,
     journeys,
@@ -108,6 +110,8 @@ def _purge(cx: Candor, journey_id: str) -> int:
             break
     with cx.engine.begin() as conn:
         purged += conn.execute(delete(jt).where(jt.c.journey_id == journey_id)).rowcount
+        heard = journey_events.c.journey_id == journey_id
+        purged += conn.execute(delete(journey_events).where(heard)).rowcount
     return purged
 
 

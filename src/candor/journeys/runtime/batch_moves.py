@@ -40,6 +40,7 @@ class Member:
     step_entered_at: datetime
     due_at: datetime
     checked_at: datetime | None = None
+    entered_at: datetime | None = None  # the stay: a journey people re-enter keys messages by it
 
     @property
     def since(self) -> datetime:

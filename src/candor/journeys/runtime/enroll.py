@@ -6,6 +6,8 @@ so workers start on the first people while later batches go in (a worker continu
 whose batches stopped coming). Erased, restricted, objected and completely blocked people
 never enter; only the declared `fields` that are profile attributes are copied into the
 journey-scoped data. `enroll_batch` enrols any batch of people (a launch's, a trigger's).
+A journey with a trigger enrols nobody at launch: it runs, and people enter when it fires
+(journeys.runtime.entry), its target narrowing who may.
 """
 
 from __future__ import annotations
@@ -115,6 +117,8 @@ def save_draft(
         "purpose_id": defn.purpose,
         "definition": defn.dump(),
         "ends_at": defn.ends_at,
+        "trigger_on": defn.trigger.on if defn.trigger else None,
+        "trigger_key": defn.trigger.key if defn.trigger else None,
     }
     if existing is None:
         version = 1
@@ -156,7 +160,9 @@ def launch(
         create_journey_partitions(conn, defn.id)
         report = LaunchReport(defn.id, 0)
         until = None
-        if defn.source:  # staged values live in this transaction: enrolled in one batch
+        if defn.trigger is not None:
+            pass  # people enter when the trigger fires; the clock's triggers look from now on
+        elif defn.source:  # staged values live in this transaction: enrolled in one batch
             report = _enroll(conn, defn, now, cx.vault)
         else:
             highest = select(func.coalesce(func.max(contacts.c.id), 0))
@@ -172,6 +178,7 @@ def launch(
                 enrol_until=until,
                 enrolled_through=0 if until is not None else None,
                 enrolled_at=now,
+                trigger_checked_at=now if defn.trigger is not None else None,
             )
         )
         audit.record(

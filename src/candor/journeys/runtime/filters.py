@@ -3,7 +3,8 @@
 Targets compile over contacts.attributes, branch conditions over journey_contacts.data; the
 accessor (text, number, integer, boolean) follows the attribute's declared type, or the
 value's own type for data the journey gathered. Each atom is two-valued (a missing field
-never matches), so `not` means what a marketer expects.
+never matches), so `not` means what a marketer expects. A target's `{decision: ...}` atom
+asks the SQL twin of decide() (policy.twin), the one set-based place that decides.
 """
 
 from __future__ import annotations

@@ -99,9 +99,9 @@ def load_journey_row(conn: Connection, row: Any) -> Journey:
     )
 
 
-def running_journeys(conn: Connection) -> list[Journey]:
-    """Every journey in state running."""
-    rows = conn.execute(
-        select(journeys).where(journeys.c.state == "running").order_by(journeys.c.id)
-    )
-    return [load_journey_row(conn, row) for row in rows.mappings()]
+def running_journeys(conn: Connection, *, triggered: bool = False) -> list[Journey]:
+    """Every journey in state running (`triggered`: only those with a trigger)."""
+    query = select(journeys).where(journeys.c.state == "running").order_by(journeys.c.id)
+    if triggered:
+        query = query.where(journeys.c.trigger_on.is_not(None))
+    return [load_journey_row(conn, row) for row in conn.execute(query).mappings()]

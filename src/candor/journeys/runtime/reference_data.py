@@ -24,6 +24,8 @@ from candor.channels.templates import (
 )
 from candor.journeys.reference import PurposeInfo
 from candor.ledger.contacts import IDENTITY_FIELDS
+from candor.ledger.custom_events import declared_events
+from candor.ledger.form_specs import declared_forms
 from candor.store.journey_tables import audiences, templates
 from candor.store.tables import attributes, purposes, themes
 
@@ -40,10 +42,19 @@ class DbRegistry:
         self.themes: Mapping[str, str | None] = {r.id: r.group_id for r in rows}
         self.theme_groups: AbstractSet[str] = {r.group_id for r in rows if r.group_id}
         self.purposes: Mapping[str, PurposeInfo] = {
-            r.id: PurposeInfo(r.kind, r.dpv or "", r.legal_basis)
-            for r in conn.execute(
-                select(purposes.c.id, purposes.c.kind, purposes.c.dpv, purposes.c.legal_basis)
+            r.id: PurposeInfo(
+                r.kind,
+                r.dpv or "",
+                r.legal_basis,
+                r.consent_valid_for,
+                tuple(r.double_opt_in or ()),
             )
+            for r in conn.execute(select(purposes))
+        }
+        self.forms: AbstractSet[str] = set(declared_forms(conn))
+        self.events: Mapping[str, Mapping[str, str]] = {
+            name: {prop: spec.type for prop, spec in event.properties.items()}
+            for name, event in declared_events(conn).items()
         }
         self._parts: dict[str, dict[str, Any]] = {}
         self._variants: dict[str, list[dict[str, Any]]] = {}

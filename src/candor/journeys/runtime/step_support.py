@@ -124,9 +124,10 @@ def enqueue(
         return set()
     ids = contact_ids(members)
     where = address_map(ctx.conn, channel, ids)
+    stays = {m.contact_id: stay(ctx, m) for m in members}
     rows = [
         {
-            "idempotency_key": message_key(ctx.journey.id, cid, ctx.step.id),
+            "idempotency_key": message_key(ctx.journey.id, cid, ctx.step.id, stays[cid]),
             "journey_id": ctx.journey.id,
             "step_id": ctx.step.id,
             "contact_id": cid,
@@ -154,9 +155,17 @@ def enqueue(
     return set(ids)
 
 
-def message_key(journey_id: str, contact_id: int, step_id: str) -> str:
+def message_key(journey_id: str, contact_id: int, step_id: str, stay: str = "") -> str:
     """The idempotency key of a journey message (also the seed of its Message-ID)."""
-    return f"{journey_id}:{contact_id}:{step_id}"
+    return f"{journey_id}:{contact_id}:{step_id}{stay}"
+
+
+def stay(ctx: StepContext, member: Member) -> str:
+    """`:<entry time>` in a journey people may re-enter (each stay's messages are its own,
+    still sent once each), else nothing."""
+    if ctx.journey.defn.reentry in (None, "never") or member.entered_at is None:
+        return ""
+    return f":{int(member.entered_at.timestamp())}"
 
 
 def since(jc: Any = journey_contacts) -> ColumnElement[Any]:

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from candor.core import tokens
@@ -43,7 +43,8 @@ from candor.ledger import audit
 from candor.ledger.bulk import NewEvent, append_events
 from candor.ledger.consents import DOI_TOKEN_PURPOSE
 from candor.policy.decide import Decision
-from candor.store.tables import doi_tokens
+from candor.store.sql import in_batch
+from candor.store.tables import consent_events, doi_tokens
 
 
 def _evidence(ctx: StepContext) -> dict[str, object]:
@@ -93,9 +94,12 @@ def _timeout(ctx: StepContext, m: Member) -> datetime:
     return add(m.step_entered_at, duration(ctx.settings.timeout))
 
 
-def _held(ctx: StepContext, m: Member, d: Decision, refused_exit: str) -> Move:
-    """A waiting contact after a consent event (or at its timeout)."""
-    if d.allowed:
+def _held(
+    ctx: StepContext, m: Member, d: Decision, refused_exit: str, agreed: bool | None = None
+) -> Move:
+    """A waiting contact after a consent event (or at its timeout); `agreed` overrides
+    d.allowed where allowed is not enough (a renewal needs a fresh consent)."""
+    if d.allowed if agreed is None else agreed:
         return go(ctx.next(), "confirmed" if ctx.step.type == "opt_in" else "granted")
     if d.reason in GONE:
         return leave(d.reason)
@@ -162,17 +166,24 @@ def run_consent(ctx: StepContext, members: list[Member]) -> Moves:
 
 
 def run_opt_in(ctx: StepContext, members: list[Member]) -> Moves:
-    """Double opt-in: pending event, signed token, confirmation message; hold until confirmed."""
+    """Double opt-in: pending event, signed token, confirmation message; hold until confirmed.
+
+    With `renew`, people who agreed are asked too (a `requested` event, no pending one: their
+    consent stays in force meanwhile); confirming records a fresh `confirmed` event.
+    """
     s = ctx.settings
     service = replace(ctx.journey.purpose, kind="service")  # a confirmation is no advertising
     decided = decide_batch(ctx, members, s.channel, None, purpose=service)
     moves: Moves = {}
     confirm: list[Member] = []
+    waiting = [m for m in members if m.status == "waiting"]
+    renewed = _renewed(ctx, waiting, decided) if s.renew else None
     for m in members:
         d = decided[m.contact_id]
         if m.status == "waiting":
-            sort_into(moves, _held(ctx, m, d, "on_timeout"), m)
-        elif d.allowed:
+            agreed = None if renewed is None else m.contact_id in renewed
+            sort_into(moves, _held(ctx, m, d, "on_timeout", agreed), m)
+        elif d.allowed and not (s.renew and d.event_id is not None):
             sort_into(moves, go(ctx.next(), "passed"), m)
         elif d.reason in GONE:
             sort_into(moves, leave(d.reason), m)
@@ -194,8 +205,11 @@ def _send_confirmations(
     pending = {
         m.contact_id: decided[m.contact_id].event_id
         for m in members
-        if decided[m.contact_id].reason == "doi_pending"
+        if decided[m.contact_id].reason == "doi_pending" or decided[m.contact_id].allowed
     }
+    renewing = sorted(cid for cid in pending if decided[cid].allowed)
+    if renewing:  # the ask itself is evidence; the consent in force stays decisive
+        _events(ctx, renewing, "requested", s.channel, None)
     fresh = sorted(m.contact_id for m in members if m.contact_id not in pending)
     pending |= dict(zip(fresh, _events(ctx, fresh, "pending", s.channel, None), strict=True))
     expires = add(ctx.now, parse_duration(s.timeout))
@@ -221,6 +235,25 @@ def _send_confirmations(
         theme=None,
         contexts=contexts,
     )
+
+
+def _renewed(ctx: StepContext, members: list[Member], decided: dict[int, Decision]) -> set[int]:
+    """Who was asked to renew and has since agreed afresh (a consent after the ask)."""
+    events = {m.contact_id: decided[m.contact_id].event_id for m in members}
+    known = [e for e in events.values() if e is not None]
+    if not known:
+        return set()
+    ce = consent_events
+    when = dict(
+        ctx.conn.execute(select(ce.c.id, ce.c.occurred_at).where(in_batch(ce.c.id, known))).all()
+    )
+    return {
+        m.contact_id
+        for m in members
+        if decided[m.contact_id].allowed
+        and events[m.contact_id] in when
+        and when[events[m.contact_id]] > m.step_entered_at
+    }
 
 
 # --- opt_out and inform ------------------------------------------------------------------

@@ -37,6 +37,7 @@ from candor.journeys.runtime.step_support import (
     decide_batch,
     journey_data,
     message_key,
+    stay,
     upsert_insert,
 )
 from candor.journeys.runtime.steps_send import OUTBOX_COLUMNS
@@ -226,7 +227,7 @@ def _start_transfers(ctx: StepContext, members: list[Member], moves: Moves) -> N
             continue
         token = download_token(key, contact_id=cid, ref=f"dsr:{request}", expires_at=expires)
         context = {**data[cid], "download_token": token}
-        rows.append(_outbox_row(ctx, cid, templates[cid], purpose.id, d, context))
+        rows.append(_outbox_row(ctx, m, templates[cid], purpose.id, d, context))
         sort_into(moves, hold(expires, "queued"), m)
     if rows:
         stmt = upsert_insert(ctx.conn, outbox).on_conflict_do_nothing(
@@ -238,10 +239,11 @@ def _start_transfers(ctx: StepContext, members: list[Member], moves: Moves) -> N
 
 
 def _outbox_row(
-    ctx: StepContext, cid: int, template: str, purpose: str, d: Any, context: dict[str, Any]
+    ctx: StepContext, m: Member, template: str, purpose: str, d: Any, context: dict[str, Any]
 ) -> dict[str, Any]:
     """A service message in the outbox's columns (the address is resolved at dispatch)."""
-    key, now = message_key(ctx.journey.id, cid, ctx.step.id), ctx.now
+    cid, now = m.contact_id, ctx.now
+    key = message_key(ctx.journey.id, cid, ctx.step.id, stay(ctx, m))
     values = (key, ctx.journey.id, ctx.step.id, cid, ctx.settings.channel, None, template)
     gate = ("service", context, d.reason, d.basis, d.event_id, "queued", 0, now, now)
     return dict(zip(OUTBOX_COLUMNS, (*values, purpose, None, *gate), strict=True))
@@ -249,7 +251,9 @@ def _outbox_row(
 
 def _finish_transfers(ctx: StepContext, members: list[Member], moves: Moves) -> None:
     """Record the delivery (with its communication) of every message that went out."""
-    keys = {message_key(ctx.journey.id, m.contact_id, ctx.step.id): m for m in members}
+    keys = {
+        message_key(ctx.journey.id, m.contact_id, ctx.step.id, stay(ctx, m)): m for m in members
+    }
     o = outbox
     rows = ctx.conn.execute(
         select(o.c.idempotency_key, o.c.status, o.c.communication_id, o.c.error).where(

@@ -22,6 +22,7 @@ from candor.journeys.runtime.step_support import (
     contact_ids,
     decide_batch,
     message_key,
+    stay,
     upsert_insert,
 )
 from candor.policy.decide import ALLOWED, Decision
@@ -65,7 +66,7 @@ def run_send(ctx: StepContext, members: list[Member]) -> Moves:
     now_due = [m for m in members if m.contact_id in due_now]
     queued = queue_sends(ctx, now_due, decided, addresses)
     missing = [m.contact_id for m in now_due if m.contact_id not in queued]
-    queued |= _already_queued(ctx, missing)
+    queued |= _already_queued(ctx, [m for m in now_due if m.contact_id not in queued])
     unsent = set(missing) - queued
     gone = [m for m in members if m.contact_id in unsent]
     fresh = decide_batch(ctx, gone, s.channel, journey.theme(s.theme), reuse=False)
@@ -108,13 +109,14 @@ def queue_sends(
     if not members:
         return set()
     s, journey, step = ctx.settings, ctx.journey, ctx.step
+    stays = {m.contact_id: stay(ctx, m) for m in members}
     gate = rows_table(
         ctx.conn,
         "gate",
         {"contact_id": BigInteger(), "basis": String(), "event_id": BigInteger(),
-         "address_id": BigInteger()},
+         "address_id": BigInteger(), "stay": String()},
         [
-            (cid, decided[cid].basis, decided[cid].event_id, addresses.get(cid))
+            (cid, decided[cid].basis, decided[cid].event_id, addresses.get(cid), stays[cid])
             for cid in sorted(m.contact_id for m in members)
         ],
     )  # fmt: skip
@@ -127,7 +129,7 @@ def queue_sends(
     ).offset(0).subquery("entrants")  # fmt: skip
     e = entrants.c
     now = literal(ctx.now, UTCDateTime())
-    key = literal(f"{journey.id}:") + cast(e.contact_id, String) + literal(f":{step.id}")
+    key = literal(f"{journey.id}:") + cast(e.contact_id, String) + literal(f":{step.id}") + e.stay
     values: list[Any] = [
         key,
         literal(journey.id),
@@ -188,11 +190,14 @@ def _insert_if_all_new(conn: Connection, columns: list[str], query: Any) -> set[
         return None
 
 
-def _already_queued(ctx: StepContext, ids: Sequence[int]) -> set[int]:
+def _already_queued(ctx: StepContext, members: Sequence[Member]) -> set[int]:
     """Contacts whose message for this step was queued before (a retried batch)."""
-    if not ids:
+    if not members:
         return set()
-    keys = {message_key(ctx.journey.id, cid, ctx.step.id): cid for cid in ids}
+    keys = {
+        message_key(ctx.journey.id, m.contact_id, ctx.step.id, stay(ctx, m)): m.contact_id
+        for m in members
+    }
     found = ctx.conn.execute(
         select(outbox.c.idempotency_key).where(in_batch(outbox.c.idempotency_key, keys))
     )

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from candor.web import api_mission_control
 from candor.web.pages import (
     contact_actions,
+    forms,
     studio_audiences,
     studio_content,
     studio_journeys,
@@ -53,6 +54,7 @@ def install_pages(app: FastAPI) -> None:
     limiter = _rate_limiter()
     app.state.pages_limiter = limiter
     app.include_router(subject.router)
+    app.include_router(forms.router)
     app.include_router(team_login.router)
     # The studio first: /team/journeys/new must not be read as a journey called "new".
     for studio in (studio_journeys, studio_content, studio_audiences, studio_reports):

@@ -83,6 +83,28 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
         "unsub_button": "Unsubscribe",
         "unsub_done_title": "Unsubscribed",
         "unsub_done": "You are unsubscribed. You will not get these messages again.",
+        "form_email": "Your e-mail address",
+        "form_phone": "Your mobile number",
+        "form_first_name": "First name",
+        "form_last_name": "Last name",
+        "form_optional": "optional",
+        "form_yes": "Yes, I agree",
+        "form_submit": "Sign up",
+        "form_note": (
+            "Nothing is ticked for you. We send a link to the address you give: nothing "
+            "starts until you confirm it."
+        ),
+        "form_honeypot": "Leave this field empty",
+        "form_problem": "Please check {field}",
+        "form_thanks_title": "Almost done",
+        "form_thanks": (
+            "Thank you. Please check your inbox: we sent a link to confirm your sign-up. "
+            "Nothing starts until you confirm."
+        ),
+        "form_unknown": "This form does not exist.",
+        "form_too_big": "The form sent too much data.",
+        "form_encoding": "The form must be sent form-encoded (a normal web form).",
+        "consent": "your choices",
     },
     "de": {
         "lang_name": "Deutsch",
@@ -163,6 +185,28 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
         "unsub_button": "Abmelden",
         "unsub_done_title": "Abgemeldet",
         "unsub_done": "Sie sind abgemeldet. Sie erhalten diese Nachrichten nicht mehr.",
+        "form_email": "Ihre E-Mail-Adresse",
+        "form_phone": "Ihre Mobilnummer",
+        "form_first_name": "Vorname",
+        "form_last_name": "Nachname",
+        "form_optional": "freiwillig",
+        "form_yes": "Ja, ich stimme zu",
+        "form_submit": "Anmelden",
+        "form_note": (
+            "Nichts ist für Sie vorausgewählt. Wir senden einen Link an die angegebene "
+            "Adresse: Erst wenn Sie bestätigen, beginnt etwas."
+        ),
+        "form_honeypot": "Dieses Feld bitte leer lassen",
+        "form_problem": "Bitte prüfen Sie {field}",
+        "form_thanks_title": "Fast geschafft",
+        "form_thanks": (
+            "Danke. Bitte sehen Sie in Ihr Postfach: Wir haben Ihnen einen Link zur "
+            "Bestätigung Ihrer Anmeldung gesendet. Erst wenn Sie bestätigen, beginnt etwas."
+        ),
+        "form_unknown": "Dieses Formular gibt es nicht.",
+        "form_too_big": "Das Formular hat zu viele Daten gesendet.",
+        "form_encoding": "Das Formular muss als gewöhnliches Webformular gesendet werden.",
+        "consent": "Ihre Auswahl",
     },
 }
 

@@ -12,12 +12,13 @@ from sqlalchemy import select
 from candor.channels.links import read_preferences
 from candor.core import tokens
 from candor.core.errors import CandorError, Conflict, InvalidInput, NotFound
-from candor.ledger.consents import DOI_TOKEN_PURPOSE, confirm_doi
+from candor.ledger.consents import DOI_TOKEN_PURPOSE, confirm_doi, doi_token_ids
+from candor.ledger.form_specs import load_form
 from candor.store.engine import reading
 from candor.store.tables import doi_tokens
 from candor.web.pages import preferences as prefs
 from candor.web.pages import subject_rights as rights
-from candor.web.pages.i18n import choose_language
+from candor.web.pages.i18n import choose_language, translator
 from candor.web.pages.render import cx_of, render
 from candor.web.pages.security import check_csrf, evidence, form_text
 
@@ -219,11 +220,30 @@ def _doi_state(request: Request, token: str) -> str:
         return "bad"
     with reading(cx.engine) as conn:
         used = conn.execute(
-            select(doi_tokens.c.used_at).where(doi_tokens.c.id == claims.get("t"))
-        ).first()
-    if used is None:
+            select(doi_tokens.c.used_at).where(doi_tokens.c.id.in_(doi_token_ids(claims)))
+        ).all()
+    if not used:
         return "bad"
-    return "used" if used.used_at is not None else "ok"
+    return "ok" if any(row.used_at is None for row in used) else "used"
+
+
+def _confirmed_page(request: Request, token: str, gpc: str | None) -> Response:
+    """The page after confirming: a sign-up form's own text or redirect, else ours."""
+    cx = cx_of(request)
+    claims = tokens.verify(cx.vault.signing_key, token, DOI_TOKEN_PURPOSE, cx.clock.now())
+    form = None
+    if isinstance(claims.get("f"), str):
+        with reading(cx.engine) as conn:
+            form = load_form(conn, claims["f"])
+    if form is not None and form.confirmed.redirect:
+        return RedirectResponse(form.confirmed.redirect, status_code=303)
+    text = form.confirmed.text_for(choose_language(request)) if form is not None else None
+    if form is None or not text:
+        return render(
+            request, "message.html", title_key="confirm_title", text_key="confirmed", gpc=gpc
+        )
+    heading = translator(choose_language(request))("confirm_title")
+    return render(request, "form_done.html", title=form.name, heading=heading, text=text, gpc=gpc)
 
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)
@@ -245,7 +265,7 @@ def doi_page(request: Request, token: str) -> HTMLResponse:
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
-async def doi_confirm(request: Request, token: str) -> HTMLResponse:
+async def doi_confirm(request: Request, token: str) -> Response:
     """Confirm the pending grant: a `confirmed` ledger event with this request as evidence."""
     cx = cx_of(request)
     form = await request.form()
@@ -261,4 +281,4 @@ async def doi_confirm(request: Request, token: str) -> HTMLResponse:
         return _bad_link(request)
     # The person's own click (not a scanner's prefetch): their browser's GPC signal counts.
     gpc = gpc_signal(request, int(event["contact_id"]), page="confirm")
-    return render(request, "message.html", title_key="confirm_title", text_key="confirmed", gpc=gpc)
+    return _confirmed_page(request, token, gpc)
