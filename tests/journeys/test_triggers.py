@@ -133,7 +133,7 @@ def test_the_decision_filter_names_a_known_purpose_reason_and_theme() -> None:
     assert ("target.all[0].decision.theme", "unknown-theme", "error") in codes(
         "target: {all: [{decision: {purpose: newsletter, reason: allowed, theme: x}}]}"
     )
-    with pytest.raises(JourneyError, match="unknown reason .maybe.; one of allowed, erased"):
+    with pytest.raises(JourneyError, match=r"unknown reason .maybe.; one of allowed, erased"):
         journey("target: {decision: {purpose: newsletter, reason: maybe}}")
 
 
