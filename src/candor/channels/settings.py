@@ -23,6 +23,7 @@ from pydantic import (
 from sqlalchemy import Connection
 
 from candor.channels.base import MessageT, SendResult, Transport
+from candor.channels.dkim_sign import DkimKeyError, DkimSigner
 from candor.channels.email import SmtpConfigError, SmtpTransport
 from candor.channels.email_settings import DEFAULT_FROM as DEFAULT_FROM
 from candor.channels.email_settings import EmailSettings as EmailSettings
@@ -176,9 +177,16 @@ def transports_for(
     out: dict[str, Transport[Any]] = {}
     email = settings.email
     if email is not None:
+        signer = None
+        if email.dkim is not None:
+            dkim = email.dkim
+            try:
+                signer = DkimSigner.from_file(dkim.selector, dkim.domain, dkim.key_file)
+            except DkimKeyError as exc:
+                raise ChannelSettingsError(f"channels.email.dkim.key_file: {exc}") from None
         try:
             smtp = [
-                SmtpTransport(email.smtp_url, password_env=email.password_env)
+                SmtpTransport(email.smtp_url, password_env=email.password_env, signer=signer)
                 for _ in range(email.connections)
             ]
         except SmtpConfigError as exc:

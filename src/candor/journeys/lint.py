@@ -1,6 +1,7 @@
 """Privacy lint of a journey before launch: errors block the launch, warnings are advice.
 
-Rules: unsubscribe in marketing templates, no themes under service purposes, scoring only
+Rules: unsubscribe in marketing templates, marketing on WhatsApp only by approved template,
+no themes under service purposes, scoring only
 under profiling purposes, no undeclared fields in templates, no advertising in opt-in
 confirmations; warnings for themed sends nobody was asked about and for a missing end date.
 """
@@ -85,6 +86,17 @@ def _lint_send(path: str, step: Step, reg: Registry, purpose: PurposeInfo) -> li
         way = "an unsubscribe link" if channel == "email" else "an unsubscribe link or STOP"
         msg = f"marketing {channel} template {template!r} lacks {way}"
         problems.append(Problem(f"{path}.template", sid, msg, code="no-unsubscribe"))
+    if (
+        purpose.kind == "marketing"
+        and channel == "whatsapp"
+        and known
+        and not reg.template_is_approved(template)
+    ):
+        msg = (
+            f"marketing on WhatsApp needs an approved template: {template!r} is free text, "
+            "which WhatsApp delivers only within 24 hours of the person's own message"
+        )
+        problems.append(Problem(f"{path}.template", sid, msg, code="whatsapp-free-text"))
     return problems
 
 
