@@ -46,6 +46,7 @@ class Report:
     message_id: str | None = None  # our id of the message (SMS/WhatsApp), checked if given
     provider_ref: str | None = None
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    raw: bytes | None = field(default=None, repr=False)  # kept only if it matches no message
 
     def __post_init__(self) -> None:
         if self.state not in RANK:

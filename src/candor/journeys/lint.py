@@ -64,6 +64,12 @@ def _lint_step(
     if step.type == "score" and purpose is not None and not purpose.profiling:
         msg = f"a score step needs a profiling purpose; {defn.purpose!r} is {purpose.dpv or 'not'}"
         problems.append(Problem(path, sid, msg, code="score-without-profiling"))
+    if step.type == "wait" and getattr(settings, "event", None) == "click" and not defn.tracking:
+        msg = (
+            "clicks are seen per person only under `tracking` (an analytics purpose the person "
+            "agreed to): without it this wait always times out"
+        )
+        problems.append(Problem(path, sid, msg, "warning", "click-without-tracking"))
     if step.type == "opt_in" and theme:
         msg = "an opt-in confirmation carries no advertising: remove the theme"
         problems.append(Problem(f"{path}.theme", sid, msg, code="opt-in-theme"))

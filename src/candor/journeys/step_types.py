@@ -32,7 +32,7 @@ from candor.channels.templates import (
 if TYPE_CHECKING:
     from candor.journeys.definition import Step
 
-PurposeKind = Literal["marketing", "service"]
+PurposeKind = Literal["marketing", "service", "analytics"]
 Channel = Literal["email", "sms", "whatsapp"]
 CHANNELS: tuple[str, ...] = ("email", "sms", "whatsapp")
 

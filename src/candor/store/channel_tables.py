@@ -24,8 +24,10 @@ delivery_reports = Table(
     Column("channel", String(16), nullable=False),
     # status (a provider's callback) | bounce (RFC 3464) | complaint (RFC 5965) | unreadable
     Column("kind", String(16), nullable=False),
-    # delivery state it maps to (channels.delivery.STATES), or hard/soft for bounces
+    # the delivery state it moves the message to (channels.reports.STATES)
     Column("outcome", String(16), nullable=False),
+    # what it did to the address: none | undeliverable | soft_bounce | block
+    Column("effect", String(16), nullable=False),
     Column("detail", String(64), nullable=True),
     # applied | waiting (its message not yet recorded) | review (unreadable or unmatched)
     Column("state", String(16), nullable=False),
@@ -38,6 +40,6 @@ delivery_reports = Table(
     Column("key_id", String(32), nullable=True),
     Index("ix_delivery_reports_contact", "contact_id"),
     Index("ix_delivery_reports_outbox", "outbox_id", "state"),
-    Index("ix_delivery_reports_address", "address_id", "kind", "received_at"),
+    Index("ix_delivery_reports_address", "address_id", "effect", "received_at"),
     Index("ix_delivery_reports_state", "state", "id"),
 )

@@ -20,6 +20,7 @@ from candor.web import (
     api_rights,
     api_sync,
     hooks,
+    hooks_providers,
 )
 from candor.web.errors import install_error_handlers
 from candor.web.pages import download as subject_download
@@ -49,6 +50,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     subject_unsubscribe.router,
     subject_download.router,
     hooks.router,
+    hooks_providers.router,
 )
 
 

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("effect", sa.String(length=16), nullable=False),
         sa.Column("detail", sa.String(length=64), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("received_at", UTCDateTime(), nullable=False),
@@ -57,7 +58,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_delivery_reports_contact", ["contact_id"], unique=False)
         batch_op.create_index("ix_delivery_reports_outbox", ["outbox_id", "state"], unique=False)
         batch_op.create_index(
-            "ix_delivery_reports_address", ["address_id", "kind", "received_at"], unique=False
+            "ix_delivery_reports_address", ["address_id", "effect", "received_at"], unique=False
         )
         batch_op.create_index("ix_delivery_reports_state", ["state", "id"], unique=False)
 
