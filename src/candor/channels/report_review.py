@@ -1,0 +1,84 @@
+"""Reports held for review: the ones no message of ours matched or no parser could read.
+
+They are listed by id and reason, read one at a time (the raw message, opened with its own
+key), and discarded by destroying that key: the row stays as a record that a report came.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, select, update
+
+from candor.channels.delivery import RAW_FIELD
+from candor.core.errors import NotFound
+from candor.ledger import audit
+from candor.store.channel_tables import delivery_reports
+from candor.store.vault import Vault
+
+
+@dataclass(frozen=True)
+class HeldReport:
+    """One report waiting for a reviewer (no personal data: the raw message is apart)."""
+
+    id: int
+    channel: str
+    problem: str
+    received_at: datetime
+    readable: bool  # False once discarded
+
+
+def held_reports(conn: Connection, limit: int = 200) -> list[HeldReport]:
+    """Reports held for review, oldest first."""
+    d = delivery_reports
+    query = (
+        select(d.c.id, d.c.channel, d.c.detail, d.c.received_at, d.c.raw)
+        .where(d.c.state == "review")
+        .order_by(d.c.id)
+        .limit(limit)
+    )
+    return [
+        HeldReport(r.id, r.channel, r.detail or "", r.received_at, r.raw is not None)
+        for r in conn.execute(query)
+    ]
+
+
+def read_held(conn: Connection, vault: Vault, report_id: int, *, actor: str, at: datetime) -> bytes:
+    """The raw message of a held report (audited: a reviewer read it)."""
+    d = delivery_reports
+    row = conn.execute(
+        select(d.c.raw, d.c.key_id).where(d.c.id == report_id, d.c.state == "review")
+    ).first()
+    raw = vault.decrypt(row.key_id, RAW_FIELD, row.raw) if row and row.key_id else None
+    if raw is None:
+        raise NotFound("held report", report_id)
+    audit.record(
+        conn,
+        actor=actor,
+        action="delivery_report.read",
+        object_type="delivery_report",
+        object_id=report_id,
+        at=at,
+    )
+    return raw
+
+
+def discard_held(
+    conn: Connection, vault: Vault, report_id: int, *, actor: str, at: datetime
+) -> None:
+    """Destroy a held report's key and raw message; the row remains as the record."""
+    d = delivery_reports
+    row = conn.execute(select(d.c.key_id).where(d.c.id == report_id, d.c.state == "review")).first()
+    if row is None or row.key_id is None:
+        raise NotFound("held report", report_id)
+    conn.execute(update(d).where(d.c.id == report_id).values(raw=None, key_id=None))
+    vault.destroy([row.key_id])
+    audit.record(
+        conn,
+        actor=actor,
+        action="delivery_report.discard",
+        object_type="delivery_report",
+        object_id=report_id,
+        at=at,
+    )
