@@ -96,7 +96,9 @@ def apply_reports(
     gone = {t.address_id for r, t in matched if r.effect == "undeliverable" and t.address_id}
     gone |= _past_soft_limit(conn, matched, soft, at)
     marked = mark_undeliverable(conn, gone)
-    blocked = _block(conn, vault, keys, [(r, t) for r, t in matched if r.effect == "block"], at)
+    # A block names the message it came with: one whose record is still to come waits for it.
+    due = [(r, t) for r, t in matched if r.effect == "block" and not t.in_flight]
+    blocked = _block(conn, vault, keys, due, at)
     result = Applied(
         applied=sum(1 for row in rows if row["state"] == "applied"),
         waiting=sum(1 for row in rows if row["state"] == "waiting"),
@@ -350,34 +352,49 @@ def _blocked_already(conn: Connection, address_id: int, source: str) -> bool:
     return conn.execute(query.limit(1)).first() is not None
 
 
-def settle_waiting(conn: Connection, outbox_ids: Sequence[int], at: datetime) -> int:
-    """Attach reports that arrived before their message was recorded, and apply their states."""
+def settle_waiting(conn: Connection, vault: Vault, outbox_ids: Sequence[int], at: datetime) -> int:
+    """Apply reports that arrived before their message was recorded: now that the send is
+    recorded (or has finally failed), attach them, move its state, set their blocks."""
     if not outbox_ids:
         return 0
     d = delivery_reports
     query = (
-        select(d.c.id, d.c.outbox_id, d.c.outcome, d.c.detail, d.c.channel, d.c.kind)
+        select(d, outbox.c.communication_id.label("recorded"))
+        .join(outbox, outbox.c.id == d.c.outbox_id)
         .where(in_batch(d.c.outbox_id, sorted(outbox_ids)), d.c.state == "waiting")
         .order_by(d.c.id)
     )
-    waiting = conn.execute(query).all()
-    if not waiting:
-        return 0
-    query = select(outbox.c.id, outbox.c.communication_id).where(
-        in_batch(outbox.c.id, sorted({w.outbox_id for w in waiting}))
-    )
-    comm_of = {r.id: r.communication_id for r in conn.execute(query) if r.communication_id}
-    ready = [w for w in waiting if w.outbox_id in comm_of]
+    ready = conn.execute(query).mappings().all()
     if not ready:
         return 0
     conn.execute(
         update(d)
         .where(d.c.id == bindparam("b_id"))
         .values(communication_id=bindparam("b_comm"), state="applied"),
-        [{"b_id": w.id, "b_comm": comm_of[w.outbox_id]} for w in ready],
+        [{"b_id": w["id"], "b_comm": w["recorded"]} for w in ready],
     )
-    changes = [
-        (comm_of[w.outbox_id], Report(w.channel, w.kind, w.outcome, detail=w.detail)) for w in ready
+    keys = _contact_keys(conn, {w["contact_id"] for w in ready})
+    reports = [(_reopened(vault, keys, w), w) for w in ready]
+    set_states(conn, [(w["recorded"], r) for r, w in reports if w["recorded"]], at)
+    blocks = [
+        (r, Target(w["contact_id"], w["address_id"], w["recorded"], w["outbox_id"]))
+        for r, w in reports
+        if r.effect == "block"
     ]
-    set_states(conn, changes, at)
+    _block(conn, vault, keys, blocks, at)
     return len(ready)
+
+
+def _reopened(vault: Vault, keys: Mapping[int, str], row: Mapping[Any, Any]) -> Report:
+    """A stored report as a Report again (its evidence decrypted for the block it may set)."""
+    key = keys.get(row["contact_id"])
+    evidence = vault.decrypt_json(key, EVIDENCE, row["evidence"]) if key else None
+    return Report(
+        row["channel"],
+        row["kind"],
+        row["outcome"],
+        row["effect"],
+        row["detail"],
+        outbox_id=row["outbox_id"],
+        evidence={k: v for k, v in (evidence or {}).items() if k not in ("kind", "state")},
+    )

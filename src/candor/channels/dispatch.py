@@ -276,7 +276,7 @@ def record(
     mine = [o for o in live if o.row["id"] in ours]
     sent = [o for o in mine if o.result is not None and o.result.ok]
     report = BatchReport(sent=len(sent))
-    _record_sent(conn, sent, now)
+    _record_sent(conn, vault, sent, now)
     retry, failed, bounced = [], [], []  # bounced: (outbox row, channel, error code)
     done = {o.row["id"] for o in sent}
     for o in mine:
@@ -312,6 +312,7 @@ def record(
             .values(status="failed", error=bindparam("b_error")),
             failed,
         )
+        settle_waiting(conn, vault, [f["b_id"] for f in failed], now)
     if bounced:
         refusals = [
             Report(channel, "status", "failed", "undeliverable", code, outbox_id=row_id,
@@ -336,7 +337,7 @@ def record(
     return report
 
 
-def _record_sent(conn: Connection, sent: Sequence[Outcome], now: datetime) -> None:
+def _record_sent(conn: Connection, vault: Vault, sent: Sequence[Outcome], now: datetime) -> None:
     """Communications for the sent rows, then the rows marked sent (batched statements)."""
     comm_ids = insert_communications(conn, [_communication(o, now) for o in sent])
     mark_sent(
@@ -344,8 +345,7 @@ def _record_sent(conn: Connection, sent: Sequence[Outcome], now: datetime) -> No
         now,
         [(o.row["id"], o.message_id, comm) for o, comm in zip(sent, comm_ids, strict=True)],
     )
-    if any(o.row["channel"] != "email" for o in sent):  # callbacks can beat the record
-        settle_waiting(conn, [o.row["id"] for o in sent], now)
+    settle_waiting(conn, vault, [o.row["id"] for o in sent], now)  # reports that beat it
 
 
 def _content_ref(row: Mapping[Any, Any]) -> str:

@@ -81,7 +81,7 @@ class DkimSigner:
             (b"d", self.domain),
             (b"s", self.selector),
             (b"t", str(int(time.time() if now is None else now)).encode("ascii")),
-            (b"h", b":".join(signed)),
+            (b"h", b" : ".join(signed)),  # spaced: fold may break the line there
             (b"bh", body_hash),
             (b"b", b""),
         )
