@@ -107,7 +107,7 @@ class _Session(socketserver.StreamRequestHandler):
             known = [uid for uid, _, _ in self.box.messages]
             if verb == "SEARCH":
                 listed = " ".join(str(u) for u in known)
-                self._send(f"* SEARCH {listed}".rstrip().encode() + b"\r\n" + tag + b" OK\r\n")
+                self._send(f"* SEARCH {listed}".rstrip().encode() + b"\r\n" + tag + b" OK done\r\n")
                 return
             chosen = _uids(args[0], known)
             out = b""
@@ -122,7 +122,7 @@ class _Session(socketserver.StreamRequestHandler):
                     out += (
                         f"* {seq} FETCH (UID {uid} FLAGS ({' '.join(sorted(flags))}))\r\n".encode()
                     )
-        self._send(out + tag + b" OK\r\n")
+        self._send(out + tag + b" OK done\r\n")
 
 
 class ImapServer:
