@@ -1,7 +1,8 @@
-"""Reports held for review: the ones no message of ours matched or no parser could read.
+"""Reading delivery reports: a person's (for their contact page), and those held for review.
 
-They are listed by id and reason, read one at a time (the raw message, opened with its own
-key), and discarded by destroying that key: the row stays as a record that a report came.
+Held reports are the ones no message of ours matched or no parser could read. They are
+listed by id and reason, read one at a time (the raw message, opened with its own key), and
+discarded by destroying that key: the row stays as a record that a report came.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from candor.channels.delivery import RAW_FIELD
+from candor.channels.delivery import EVIDENCE, RAW_FIELD
 from candor.core.errors import NotFound
 from candor.ledger import audit
 from candor.store.channel_tables import delivery_reports
+from candor.store.tables import contacts
 from candor.store.vault import Vault
 
 
@@ -82,3 +84,41 @@ def discard_held(
         object_id=report_id,
         at=at,
     )
+
+
+@dataclass(frozen=True)
+class ContactReport:
+    """A delivery report about one of a person's messages, as their contact page shows it."""
+
+    id: int
+    received_at: datetime
+    channel: str
+    kind: str
+    outcome: str
+    effect: str
+    detail: str | None
+    communication_id: int | None
+    address_id: int | None
+    evidence: dict[str, object] | None
+
+
+def reports_of(conn: Connection, vault: Vault, contact_id: int) -> list[ContactReport]:
+    """A person's delivery reports, newest first, evidence opened with their key."""
+    d = delivery_reports
+    key_id = conn.execute(select(contacts.c.key_id).where(contacts.c.id == contact_id)).scalar()
+    rows = conn.execute(select(d).where(d.c.contact_id == contact_id).order_by(d.c.id.desc()))
+    return [
+        ContactReport(
+            r.id,
+            r.received_at,
+            r.channel,
+            r.kind,
+            r.outcome,
+            r.effect,
+            r.detail,
+            r.communication_id,
+            r.address_id,
+            vault.decrypt_json(key_id, EVIDENCE, r.evidence) if key_id else None,
+        )
+        for r in rows
+    ]

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from candor.channels.report_review import reports_of
 from candor.core.errors import CandorError, InvalidInput, NotFound
 from candor.ledger import audit
 from candor.ledger.blocks import list_blocks
@@ -85,8 +86,9 @@ def why(conn: Any, contact_id: int, channels: list[str | None], at: Any) -> list
 
 @router.get("/team/contacts/{contact_id}", response_class=HTMLResponse)
 def contact_page(request: Request, contact_id: PathId, session: People) -> HTMLResponse:
-    """Consent history with evidence, blocks, communications with their decision records,
-    and why this person may or may not be contacted now."""
+    """Consent history with evidence, blocks, communications with their decision records and
+    delivery state, delivery reports (bounces, complaints), and why this person may or may
+    not be contacted now."""
     cx = cx_of(request)
     now = cx.clock.now()
     try:
@@ -98,6 +100,7 @@ def contact_page(request: Request, contact_id: PathId, session: People) -> HTMLR
                 "history": consent_history(conn, cx.vault, contact_id),
                 "blocks": list_blocks(conn, contact_id, cx.vault),
                 "communications": list_communications(conn, contact_id),
+                "reports": reports_of(conn, cx.vault, contact_id),
                 "why": why(conn, contact_id, channels, now),
                 "requests": requests_of(conn, contact_id),
             }
