@@ -14,7 +14,16 @@ import sys
 import time
 from typing import Any
 
-BENCHMARKS = ("gate", "api", "intake", "journeys", "delivery", "rights", "mission_control")
+BENCHMARKS = (
+    "gate",
+    "api",
+    "intake",
+    "journeys",
+    "delivery",
+    "deliverability",
+    "rights",
+    "mission_control",
+)
 
 
 def main(names: list[str]) -> None:

@@ -13,14 +13,12 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
-
-from aiosmtpd.controller import Controller
 
 from candor.channels.bounce_parse import parse_report
 from candor.channels.delivery import Applied, SoftRule, apply_reports
 from candor.channels.email_settings import BounceSettings
+from candor.channels.mailsink import SmtpService
 from candor.channels.reports import Report, Unreadable
 from candor.core.context import Candor
 
@@ -90,48 +88,16 @@ class _Handler:
         return "250 2.0.0 Report received"
 
 
-class BounceServer:
+class BounceServer(SmtpService):
     """The SMTP receiver for bounces and complaints; `port=0` picks a free port."""
 
     def __init__(
         self, cx: Candor, bounces: BounceSettings, host: str = "127.0.0.1", port: int = 2526
     ) -> None:
-        from candor.channels.mailsink import free_port
-
-        self.host = host
-        self.port = port or free_port(host)
         self.handler = _Handler(cx, bounces)
-        self._controller: Controller | None = None
-
-    def start(self) -> None:
-        controller = Controller(
-            self.handler,
-            hostname=self.host,
-            port=self.port,
-            server_hostname="bounces.localhost",
-            data_size_limit=10 * 1024 * 1024,
-        )
-        controller.start()
-        self._controller = controller
-
-    def stop(self) -> None:
-        controller, self._controller = self._controller, None
-        if controller is not None:
-            controller.stop()
+        super().__init__(self.handler, host, port, name="bounces.localhost")
 
     def wait_for(self, count: int, timeout: float = 30.0) -> bool:
         """Block until `count` mails were stored (for tests: waits on the event, not a clock)."""
         with self.handler.done:
             return self.handler.done.wait_for(lambda: self.handler.received >= count, timeout)
-
-    def __enter__(self) -> BounceServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

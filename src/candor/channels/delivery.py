@@ -125,15 +125,21 @@ def find_targets(conn: Connection, reports: Sequence[Report]) -> dict[int, Targe
     by_outbox = {i: r.outbox_id for i, r in enumerate(reports) if r.outbox_id is not None}
     rows = {}
     if by_outbox:
-        query = select(
-            outbox.c.id,
-            outbox.c.contact_id,
-            outbox.c.address_id,
-            outbox.c.communication_id,
-            outbox.c.message_id,
-            outbox.c.channel,
-            outbox.c.status,
-        ).where(in_batch(outbox.c.id, sorted(set(by_outbox.values()))))
+        # The row's own address, else the one the gate resolved when it was sent.
+        address = func.coalesce(outbox.c.address_id, communications.c.address_id)
+        query = (
+            select(
+                outbox.c.id,
+                outbox.c.contact_id,
+                address.label("address_id"),
+                outbox.c.communication_id,
+                outbox.c.message_id,
+                outbox.c.channel,
+                outbox.c.status,
+            )
+            .outerjoin(communications, communications.c.id == outbox.c.communication_id)
+            .where(in_batch(outbox.c.id, sorted(set(by_outbox.values()))))
+        )
         rows = {r.id: r for r in conn.execute(query)}
     found: dict[int, Target] = {}
     for index, outbox_id in by_outbox.items():
@@ -289,9 +295,9 @@ def _past_soft_limit(
     return {address for address, count in conn.execute(query) if count >= soft.limit}
 
 
-def mark_undeliverable(conn: Connection, address_ids: Iterable[int]) -> int:
+def mark_undeliverable(conn: Connection, address_ids: Iterable[int | None]) -> int:
     """Mark addresses unusable: decide() says `undeliverable` for them from now on."""
-    ids = sorted(set(address_ids))
+    ids = sorted({a for a in address_ids if a is not None})
     if not ids:
         return 0
     result = conn.execute(
@@ -357,10 +363,15 @@ def settle_waiting(conn: Connection, vault: Vault, outbox_ids: Sequence[int], at
     recorded (or has finally failed), attach them, move its state, set their blocks."""
     if not outbox_ids:
         return 0
-    d = delivery_reports
+    d, c = delivery_reports, communications
     query = (
-        select(d, outbox.c.communication_id.label("recorded"))
+        select(
+            d,
+            outbox.c.communication_id.label("recorded"),
+            func.coalesce(d.c.address_id, c.c.address_id).label("address"),
+        )
         .join(outbox, outbox.c.id == d.c.outbox_id)
+        .outerjoin(c, c.c.id == outbox.c.communication_id)
         .where(in_batch(d.c.outbox_id, sorted(outbox_ids)), d.c.state == "waiting")
         .order_by(d.c.id)
     )
@@ -370,14 +381,17 @@ def settle_waiting(conn: Connection, vault: Vault, outbox_ids: Sequence[int], at
     conn.execute(
         update(d)
         .where(d.c.id == bindparam("b_id"))
-        .values(communication_id=bindparam("b_comm"), state="applied"),
-        [{"b_id": w["id"], "b_comm": w["recorded"]} for w in ready],
+        .values(
+            communication_id=bindparam("b_comm"), address_id=bindparam("b_address"), state="applied"
+        ),
+        [{"b_id": w["id"], "b_comm": w["recorded"], "b_address": w["address"]} for w in ready],
     )
     keys = _contact_keys(conn, {w["contact_id"] for w in ready})
     reports = [(_reopened(vault, keys, w), w) for w in ready]
     set_states(conn, [(w["recorded"], r) for r, w in reports if w["recorded"]], at)
+    mark_undeliverable(conn, [w["address"] for r, w in reports if r.effect == "undeliverable"])
     blocks = [
-        (r, Target(w["contact_id"], w["address_id"], w["recorded"], w["outbox_id"]))
+        (r, Target(w["contact_id"], w["address"], w["recorded"], w["outbox_id"]))
         for r, w in reports
         if r.effect == "block"
     ]

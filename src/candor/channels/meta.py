@@ -199,14 +199,11 @@ class MetaTransport(HttpClientOwner):
     def _send_one(self, message: OutgoingSms) -> SendResult:
         if not is_valid_number(message.to):
             return SendResult(message.message_id, ok=False, permanent=True, error="invalid_number")
-        try:
-            response = self._client.post(
-                self.url, json=message_payload(message), headers=self._headers
-            )
-        except httpx.TimeoutException:
-            return SendResult(message.message_id, ok=False, error="timeout")
-        except httpx.HTTPError:
-            return SendResult(message.message_id, ok=False, error="transport_error")
+        response = self.post(
+            message.message_id, self.url, json=message_payload(message), headers=self._headers
+        )
+        if isinstance(response, SendResult):
+            return response
         body = json_body(response)
         if response.is_success:
             sent = (body.get("messages") or [{}])[0]

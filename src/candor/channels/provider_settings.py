@@ -62,7 +62,18 @@ class HttpProvider(_Strict):
         return env_value(self.api_key_env, environ)
 
 
-class TwilioProvider(_Strict):
+class _Remote(_Strict):
+    """A provider whose API lives at a configurable base URL (a test stands in for it)."""
+
+    base_url: str
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _http_url(value).rstrip("/")
+
+
+class TwilioProvider(_Remote):
     """Twilio's Messages API: account SID and auth token from the environment."""
 
     provider: Literal["twilio"]
@@ -72,11 +83,6 @@ class TwilioProvider(_Strict):
     messaging_service_sid: str | None = None  # or a Messaging Service that picks one
     base_url: str = TWILIO_BASE
     connections: int = Field(1, ge=1, le=32)
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return _http_url(value).rstrip("/")
 
     @field_validator("from_")
     @classmethod
@@ -98,7 +104,7 @@ class TwilioProvider(_Strict):
         return {"From": self.from_ or ""}
 
 
-class MetaProvider(_Strict):
+class MetaProvider(_Remote):
     """Meta's WhatsApp Cloud API: the business phone number id and tokens from the environment."""
 
     provider: Literal["meta"]
@@ -109,11 +115,6 @@ class MetaProvider(_Strict):
     api_version: str = Field("v21.0", pattern=r"^v[0-9]+\.[0-9]+$")
     base_url: str = META_BASE
     connections: int = Field(1, ge=1, le=32)
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return _http_url(value).rstrip("/")
 
 
 def _which(value: Any) -> str:

@@ -88,6 +88,15 @@ class HttpClientOwner:
         if self._owns_client:
             self._client.close()
 
+    def post(self, message_id: str, url: str, **request: Any) -> httpx.Response | SendResult:
+        """POST one message; a timeout or network error becomes a temporary failure."""
+        try:
+            return self._client.post(url, **request)
+        except httpx.TimeoutException:
+            return SendResult(message_id, ok=False, error="timeout")
+        except httpx.HTTPError:
+            return SendResult(message_id, ok=False, error="transport_error")
+
     def __enter__(self) -> Self:
         return self
 
@@ -142,12 +151,11 @@ class HttpProviderTransport(HttpClientOwner):
                 "language": template.language,
                 "parameters": list(template.parameters),
             }
-        try:
-            response = self._client.post(self.provider_url, json=payload, headers=self._headers)
-        except httpx.TimeoutException:
-            return self._failed(SendResult(message.message_id, ok=False, error="timeout"))
-        except httpx.HTTPError:
-            return self._failed(SendResult(message.message_id, ok=False, error="transport_error"))
+        response = self.post(
+            message.message_id, self.provider_url, json=payload, headers=self._headers
+        )
+        if isinstance(response, SendResult):
+            return self._failed(response)
         if response.is_success:
             return SendResult(message.message_id, ok=True)
         return self._failed(http_failure(message.message_id, response.status_code))

@@ -120,12 +120,9 @@ class TwilioTransport(HttpClientOwner):
         form = {"To": message.to, "Body": message.text, **self._sender}
         if self._callback:
             form["StatusCallback"] = f"{self._callback}?m={quote(message.message_id, safe='')}"
-        try:
-            response = self._client.post(self.url, data=form, auth=self._auth)
-        except httpx.TimeoutException:
-            return SendResult(message.message_id, ok=False, error="timeout")
-        except httpx.HTTPError:
-            return SendResult(message.message_id, ok=False, error="transport_error")
+        response = self.post(message.message_id, self.url, data=form, auth=self._auth)
+        if isinstance(response, SendResult):
+            return response
         body = json_body(response)
         if response.is_success:
             sid = str(body.get("sid") or "") or None
