@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from email import message_from_bytes, policy
 from email.message import Message
+from email.parser import BytesHeaderParser
 from typing import Any
 
 from candor.channels.reports import Effect, Report, Unreadable
@@ -22,6 +23,7 @@ from candor.channels.verp import read_return_path
 _STATUS = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
 _EVIDENCE_TEXT = 300  # of a diagnostic: enough to read the remote server's reason
 COMPLAINTS = frozenset({"abuse", "fraud", "virus", "other"})
+_HEADERS = BytesHeaderParser(policy=policy.compat32)
 
 
 def classify(action: str, status: str) -> tuple[str, Effect]:
@@ -53,10 +55,6 @@ def _text(value: Any, limit: int = _EVIDENCE_TEXT) -> str | None:
     return " ".join(str(value).split())[:limit] or None
 
 
-def _part(message: Message, content_type: str) -> Message | None:
-    return next((p for p in message.walk() if p.get_content_type() == content_type), None)
-
-
 def _blocks(part: Message) -> list[Message]:
     """The header blocks of a message/delivery-status (or feedback-report) part."""
     payload = part.get_payload()
@@ -67,22 +65,31 @@ def _blocks(part: Message) -> list[Message]:
     return []
 
 
-def _quoted_headers(message: Message) -> Message | None:
-    """The original message's headers, as the report quotes them (whole or headers only)."""
-    for part in message.walk():
-        kind = part.get_content_type()
+def _quoted_return_path(parts: Sequence[tuple[str, Message]]) -> str | None:
+    """The original message's Return-Path, as the report quotes it (whole or headers only)."""
+    for kind, part in parts:
         if kind == "message/rfc822":
             payload = part.get_payload()
             if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-                return payload[0]
+                return payload[0].get("Return-Path")
         if kind == "text/rfc822-headers":
             data = part.get_payload(decode=True)
-            return message_from_bytes(data if isinstance(data, bytes) else b"")
+            quoted = _HEADERS.parsebytes(data if isinstance(data, bytes) else b"")
+            return quoted.get("Return-Path")
     return None
 
 
-def _outbox_id(key: bytes, domain: str | None, candidates: Iterable[str | None]) -> int | None:
-    for candidate in candidates:
+def _outbox_id(
+    key: bytes,
+    domain: str | None,
+    candidates: Iterable[str | None],
+    parts: Sequence[tuple[str, Message]],
+) -> int | None:
+    """The first candidate address that is one of our VERP addresses; the quoted original's
+    Return-Path (parsed only then) as the last resort."""
+    for candidate in (*candidates, None):
+        if candidate is None:
+            candidate = _quoted_return_path(parts)
         if candidate:
             found = read_return_path(key, candidate, domain)
             if found is not None:
@@ -99,31 +106,30 @@ def parse_report(
 ) -> list[Report] | Unreadable:
     """The Reports in one received mail (`recipients`: the SMTP envelope's RCPT TO)."""
     message = message_from_bytes(raw, policy=policy.compat32)
-    kind = message.get_content_type()
+    if message.get_content_type() != "multipart/report":
+        return Unreadable("email", "not a multipart/report", raw)
     param = message.get_param("report-type")
     report_type = param.lower() if isinstance(param, str) else ""
-    quoted = _quoted_headers(message)
+    payload = message.get_payload()
+    children = payload if isinstance(payload, list) else []
+    parts = [(p.get_content_type(), p) for p in children if isinstance(p, Message)]
     addressed = [*recipients, message.get("Delivered-To"), message.get("X-Original-To")]
     addressed.append(message.get("To"))
-    if kind != "multipart/report":
-        return Unreadable("email", "not a multipart/report", raw)
     if report_type == "delivery-status":
-        part = _part(message, "message/delivery-status")
+        part = next((p for kind, p in parts if kind == "message/delivery-status"), None)
         blocks = _blocks(part) if part is not None else []
         if len(blocks) < 2:
             return Unreadable("email", "delivery-status without recipient fields", raw)
-        quoted_from = quoted.get("Return-Path") if quoted is not None else None
-        outbox_id = _outbox_id(key, domain, [*addressed, quoted_from])
+        outbox_id = _outbox_id(key, domain, addressed, parts)
         return [_bounce(blocks[0], block, outbox_id, raw) for block in blocks[1:]]
     if report_type == "feedback-report":
-        part = _part(message, "message/feedback-report")
+        part = next((p for kind, p in parts if kind == "message/feedback-report"), None)
         blocks = _blocks(part) if part is not None else []
         if not blocks or not blocks[0].get("Feedback-Type"):
             return Unreadable("email", "feedback-report without Feedback-Type", raw)
         fields = blocks[0]
-        quoted_from = quoted.get("Return-Path") if quoted is not None else None
-        candidates = [fields.get("Original-Mail-From"), quoted_from, *addressed]
-        return [_complaint(fields, _outbox_id(key, domain, candidates), raw)]
+        candidates = [fields.get("Original-Mail-From"), *addressed]
+        return [_complaint(fields, _outbox_id(key, domain, candidates, parts), raw)]
     return Unreadable("email", f"report-type {report_type or 'missing'} is not handled", raw)
 
 
