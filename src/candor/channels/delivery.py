@@ -19,7 +19,8 @@ from typing import Any, Final, NamedTuple
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from candor.channels.reports import Report, Unreadable, advances
+from candor.channels.report_review import hold_for_review
+from candor.channels.reports import EVIDENCE, Report, Unreadable, advances
 from candor.core.durations import DurationLike, subtract
 from candor.ledger import audit
 from candor.ledger.blocks import EVIDENCE_FIELD, insert_block
@@ -30,9 +31,6 @@ from candor.store.sql import bulk_insert, in_batch
 from candor.store.tables import addresses, block_lifts, blocks, communications, contacts
 from candor.store.vault import Vault
 
-RAW_LIMIT: Final = 256 * 1024  # of a report kept for review: enough for any real DSN or ARF
-RAW_FIELD: Final = "delivery_report_raw"
-EVIDENCE: Final = "delivery_evidence"  # the vault's associated data of a report's evidence
 BLOCK_SOURCES: Final[Mapping[str, tuple[str, str]]] = {
     "complaint": ("complaint", "spam complaint (abuse feedback report)"),
     "status": ("provider", "stopped marketing messages at the provider"),
@@ -208,36 +206,6 @@ def _raw(report: Report) -> bytes:
     if report.raw is not None:
         return report.raw
     return json.dumps(_evidence(report), sort_keys=True, default=str).encode()
-
-
-def hold_for_review(
-    vault: Vault, items: Sequence[Unreadable], at: datetime
-) -> list[dict[str, Any]]:
-    """Rows keeping unreadable or unmatched reports, each sealed under a key of its own
-    (destroyed when the reviewer discards it): they may name a person we cannot tell."""
-    if not items:
-        return []
-    pending = vault.new_keys(len(items))
-    vault.store_keys(pending)
-    return [
-        {
-            "contact_id": None,
-            "communication_id": None,
-            "outbox_id": None,
-            "address_id": None,
-            "channel": item.channel,
-            "kind": "unreadable",
-            "outcome": "failed",
-            "effect": "none",
-            "detail": item.problem[:64],
-            "state": "review",
-            "received_at": at,
-            "evidence": None,
-            "raw": key.encrypt(RAW_FIELD, item.raw[:RAW_LIMIT]),
-            "key_id": key.key_id,
-        }
-        for key, item in zip(pending, items, strict=True)
-    ]
 
 
 def set_states(conn: Connection, changes: Sequence[tuple[int, Report]], at: datetime) -> None:

@@ -27,7 +27,7 @@ from candor.channels.compose import Composer, ComposeStream
 from candor.channels.delivery import apply_reports, settle_waiting
 from candor.channels.recheck import default_addresses, recheck
 from candor.channels.reports import Report
-from candor.channels.sent import insert_communications, mark_sent
+from candor.channels.sent import communication_row, insert_communications, mark_sent
 from candor.channels.settings import (
     ChannelSettings,
     DispatchSettings,
@@ -52,8 +52,6 @@ RECIPIENT_FAILURES = frozenset(
     | {f"twilio_{code}" for code in twilio.NUMBER_FAILURES}
     | {f"meta_{code}" for code in meta.NUMBER_FAILURES}
 )
-# Kinds whose gate is the purpose itself; their fresh decision is the one recorded.
-PURPOSE_GATED = ("marketing", "service")
 
 
 @dataclass(eq=False)
@@ -339,46 +337,16 @@ def record(
 
 def _record_sent(conn: Connection, vault: Vault, sent: Sequence[Outcome], now: datetime) -> None:
     """Communications for the sent rows, then the rows marked sent (batched statements)."""
-    comm_ids = insert_communications(conn, [_communication(o, now) for o in sent])
+    rows = [
+        communication_row(o.row, o.decision, o.address_id, o.result, o.message, now) for o in sent
+    ]
+    comm_ids = insert_communications(conn, rows)
     mark_sent(
         conn,
         now,
         [(o.row["id"], o.message_id, comm) for o, comm in zip(sent, comm_ids, strict=True)],
     )
     settle_waiting(conn, vault, [o.row["id"] for o in sent], now)  # reports that beat it
-
-
-def _content_ref(row: Mapping[Any, Any]) -> str:
-    """What a communication says it carried: the outbox row, its template and kind."""
-    return f"outbox:{row['id']};template:{row['template_id']};kind:{row['kind']}"
-
-
-def _communication(o: Outcome, now: datetime) -> dict[str, Any]:
-    """The communications row of a sent message, with the decision that allowed it."""
-    row = o.row
-    fresh = row["kind"] in PURPOSE_GATED and o.decision is not None
-    shape = getattr(o.message, "shape", None)
-    return {
-        "contact_id": row["contact_id"],
-        "channel": row["channel"],
-        "address_id": o.address_id,
-        "direction": "out",
-        "theme": row["theme"],
-        "purpose_id": row["purpose_id"],
-        "occurred_at": now,
-        "content_ref": _content_ref(row),
-        "decision_reason": o.decision.reason if fresh and o.decision else row["decision_reason"],
-        "decision_basis": o.decision.basis if fresh and o.decision else row["decision_basis"],
-        "decision_event_id": o.decision.event_id
-        if fresh and o.decision
-        else row["decision_event_id"],
-        "delivery_status": o.result.state if o.result else "sent",
-        "delivery_detail": None,
-        "delivery_at": now,
-        "provider_ref": o.result.provider_ref if o.result else None,
-        "encoding": shape.encoding if shape else None,
-        "segments": shape.segments if shape else None,
-    }
 
 
 def pending(cx: Candor) -> int:

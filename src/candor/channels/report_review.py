@@ -7,17 +7,21 @@ discarded by destroying that key: the row stays as a record that a report came.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Final
 
 from sqlalchemy import Connection, select, update
 
-from candor.channels.delivery import EVIDENCE, RAW_FIELD
+from candor.channels.reports import EVIDENCE, RAW_FIELD, Unreadable
 from candor.core.errors import NotFound
 from candor.ledger import audit
 from candor.store.channel_tables import delivery_reports
 from candor.store.tables import contacts
 from candor.store.vault import Vault
+
+RAW_LIMIT: Final = 256 * 1024  # of a report kept for review: enough for any real DSN or ARF
 
 
 @dataclass(frozen=True)
@@ -121,4 +125,34 @@ def reports_of(conn: Connection, vault: Vault, contact_id: int) -> list[ContactR
             vault.decrypt_json(key_id, EVIDENCE, r.evidence) if key_id else None,
         )
         for r in rows
+    ]
+
+
+def hold_for_review(
+    vault: Vault, items: Sequence[Unreadable], at: datetime
+) -> list[dict[str, Any]]:
+    """Rows keeping unreadable or unmatched reports, each sealed under a key of its own
+    (destroyed when the reviewer discards it): they may name a person we cannot tell."""
+    if not items:
+        return []
+    pending = vault.new_keys(len(items))
+    vault.store_keys(pending)
+    return [
+        {
+            "contact_id": None,
+            "communication_id": None,
+            "outbox_id": None,
+            "address_id": None,
+            "channel": item.channel,
+            "kind": "unreadable",
+            "outcome": "failed",
+            "effect": "none",
+            "detail": item.problem[:64],
+            "state": "review",
+            "received_at": at,
+            "evidence": None,
+            "raw": key.encrypt(RAW_FIELD, item.raw[:RAW_LIMIT]),
+            "key_id": key.key_id,
+        }
+        for key, item in zip(pending, items, strict=True)
     ]

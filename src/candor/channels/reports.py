@@ -25,6 +25,8 @@ RANK: Final[Mapping[str, int]] = {
     "complained": 4,
 }
 ReportKind = Literal["status", "bounce", "complaint"]
+EVIDENCE: Final = "delivery_evidence"  # the vault's associated data of a report's evidence
+RAW_FIELD: Final = "delivery_report_raw"  # ... and of a held report's raw message
 # What a report does to the address besides the message's state.
 Effect = Literal["none", "undeliverable", "soft_bounce", "block"]
 
