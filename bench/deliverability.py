@@ -19,7 +19,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from sqlalchemy import select, update
 
 from bench.common import backends
-from bench.delivery import GOAL, _interleaved, _open, _seed, _Sink, _summary
+from bench.delivery import GOAL, _interleaved, _summary, seeded, slices_of
 from candor.channels.bounces import ReceivedMail, take_reports
 from candor.channels.email_settings import BounceSettings
 from candor.channels.verp import return_path
@@ -62,7 +61,7 @@ def _deliverable(cx: Candor, workdir: Path) -> None:
         conn.execute(update(settings).where(settings.c.key == "channels").values(value=value))
 
 
-def _report_mails(cx: Candor, sink: _Sink) -> list[ReceivedMail]:
+def _report_mails(cx: Candor) -> list[ReceivedMail]:
     """A DSN or ARF mail about each sent message, quoting it as servers do."""
     from tests.channels.receiving_mta import arf, dsn  # the same writers the tests use
 
@@ -83,8 +82,9 @@ def _report_mails(cx: Candor, sink: _Sink) -> list[ReceivedMail]:
     return mails
 
 
-def _reports(cx: Candor, sink: _Sink) -> dict[str, Any]:
-    mails = _report_mails(cx, sink)
+def _reports(cx: Candor) -> dict[str, Any]:
+    """Parse and apply a report about every sent message, timed."""
+    mails = _report_mails(cx)
     bounces = BounceSettings(domain=BOUNCE_DOMAIN)
     started, cpu = time.perf_counter(), time.process_time()
     totals = {"applied": 0, "undeliverable": 0, "blocks": 0, "review": 0}
@@ -108,19 +108,10 @@ def _reports(cx: Candor, sink: _Sink) -> dict[str, Any]:
 
 def measure(backend: str, n: int, rounds: int) -> dict[str, Any]:
     """One backend: DKIM delivery beside the raw intake, then the reports about those sends."""
-    with tempfile.TemporaryDirectory(prefix="candor-bench-") as tmp:
-        workdir = Path(tmp)
-        sink = _Sink(workdir / "mail")
-        try:
-            with _open(workdir, backend) as cx:
-                contact_ids = _seed(cx, n, sink.port)
-                _deliverable(cx, workdir)
-                size = -(-n // rounds)
-                slices = [contact_ids[i : i + size] for i in range(0, n, size)]
-                runs = _interleaved(cx, sink, slices)
-                reports = _reports(cx, sink)
-        finally:
-            sink.stop()
+    with seeded(backend, n) as (cx, sink, contact_ids, workdir):
+        _deliverable(cx, workdir)
+        runs = _interleaved(cx, sink, slices_of(contact_ids, rounds))
+        reports = _reports(cx)
     summaries = [_summary(c, runs[c]) for c in sorted(runs)]
     best = max(summaries, key=lambda s: s["ratio"])
     dkim = {
