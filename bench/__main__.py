@@ -21,6 +21,7 @@ BENCHMARKS = (
     "intake",
     "journeys",
     "delivery",
+    "deliverability",
     "rights",
     "mission_control",
     "always_on",

@@ -266,23 +266,34 @@ def _summary(connections: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def seeded(backend: str, n: int) -> Iterator[tuple[Candor, _Sink, list[int], Path]]:
+    """A fresh product with n consenting contacts and a running sink (its work directory)."""
+    with tempfile.TemporaryDirectory(prefix="candor-bench-") as tmp:
+        workdir = Path(tmp)
+        sink = _Sink(workdir / "mail")
+        try:
+            with _open(workdir, backend) as cx:
+                yield cx, sink, _seed(cx, n, sink.port), workdir
+        finally:
+            sink.stop()
+
+
+def slices_of(contact_ids: list[int], rounds: int) -> list[list[int]]:
+    """The contacts in `rounds` slices of (nearly) equal size."""
+    size = -(-len(contact_ids) // rounds) or 1
+    return [contact_ids[i : i + size] for i in range(0, len(contact_ids), size)]
+
+
 def measure(backend: str, n: int, rounds: int) -> dict[str, Any]:
     """One backend: the full dispatch path (1 and 2 SMTP connections) beside the raw intake.
 
     The n contacts are sent to in `rounds` slices; every dispatch run sits between two raw
     runs of its size, and a connection count's ratio is the median of its paired ratios.
     """
-    with tempfile.TemporaryDirectory(prefix="candor-bench-") as tmp:
-        workdir = Path(tmp)
-        sink = _Sink(workdir / "mail")
-        try:
-            with _open(workdir, backend) as cx:
-                contact_ids = _seed(cx, n, sink.port)
-                size = -(-n // rounds)
-                slices = [contact_ids[i : i + size] for i in range(0, n, size)]
-                runs = _interleaved(cx, sink, slices)
-        finally:
-            sink.stop()
+    with seeded(backend, n) as (cx, sink, contact_ids, _):
+        slices = slices_of(contact_ids, rounds)
+        runs = _interleaved(cx, sink, slices)
     summaries = [_summary(c, runs[c]) for c in CONNECTIONS]
     best = max(summaries, key=lambda s: s["ratio"])
     return {

@@ -8,6 +8,7 @@ import pytest
 
 from candor.channels.compose import outbox_id_of
 from candor.channels.dispatch import dispatch_due
+from candor.channels.inbound import receive_inbound
 from candor.core.clock import ManualClock
 from candor.core.context import Candor
 from tests.channels.conftest import Provider
@@ -90,8 +91,34 @@ def test_whatsapp_goes_to_its_own_provider_with_the_channel_named(
     configure_channels(cx, whatsapp_url=provider.url)
     with cx.engine.begin() as conn:
         contact = add_contact(conn, cx, phone=OK)
+        # The person wrote first: free text may go out within the 24-hour window.
+        receive_inbound(conn, cx.vault, "whatsapp", OK, "hi", at=cx.clock.now())
         enqueue(conn, contact, at=cx.clock.now(), channel="whatsapp")
         enqueue(conn, contact, at=cx.clock.now(), channel="sms")  # no sms provider: stays queued
     assert dispatch_due(cx) == 1
     (request,) = provider.requests
     assert request.body["channel"] == "whatsapp" and request.body["to"] == OK
+    assert "template" not in request.body
+
+
+def test_free_text_whatsapp_outside_the_window_fails_and_is_never_sent(
+    configured: Candor, clock: ManualClock, provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cx = configured
+    monkeypatch.setenv(SMS_KEY_ENV, SMS_KEY)
+    configure_channels(cx, whatsapp_url=provider.url)
+    with cx.engine.begin() as conn:
+        contact = add_contact(conn, cx, phone=OK)
+        never_wrote = enqueue(conn, contact, at=cx.clock.now(), channel="whatsapp")
+    assert dispatch_due(cx) == 0
+    row = outbox_row(cx, never_wrote)
+    assert (row["status"], row["error"]) == ("failed", "outside_service_window")
+
+    with cx.engine.begin() as conn:
+        receive_inbound(conn, cx.vault, "whatsapp", OK, "hello", at=cx.clock.now())
+    clock.advance(timedelta(hours=24, seconds=1))
+    with cx.engine.begin() as conn:
+        too_late = enqueue(conn, contact, at=cx.clock.now(), channel="whatsapp", key="late")
+    assert dispatch_due(cx) == 0
+    assert outbox_row(cx, too_late)["error"] == "outside_service_window"
+    assert provider.requests == []

@@ -40,8 +40,10 @@ def configure_channels(
     sms_url: str | None = None,
     whatsapp_url: str | None = None,
     dispatch: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """Store the `channels` and `public_url` settings as `config apply` would."""
+    """Store the `channels` and `public_url` settings as `config apply` would (`extra`:
+    further channel sections, such as a Twilio or Meta provider)."""
     channels: dict[str, Any] = {}
     if smtp_port is not None:
         channels["email"] = {"smtp_url": f"smtp://127.0.0.1:{smtp_port}", "from": SENDER}
@@ -50,6 +52,7 @@ def configure_channels(
     if whatsapp_url is not None:
         channels["whatsapp"] = {"provider_url": whatsapp_url, "api_key_env": SMS_KEY_ENV}
     channels["dispatch"] = {"backoff_seconds": 60, **(dispatch or {})}
+    channels.update(extra or {})
     with cx.engine.begin() as conn:
         conn.execute(delete(settings).where(settings.c.key.in_(("channels", "public_url"))))
         conn.execute(

@@ -54,6 +54,7 @@ def test_click_tokens_only_lead_to_web_urls() -> None:
         channel="email",
         target="https://shop.example.org/offer",
         issued_at=NOW,
+        purpose_id="engagement",
     )
     claims = links.read_click(KEY, token, NOW)
     assert (claims.journey_id, claims.step_id, claims.target) == (
@@ -61,6 +62,7 @@ def test_click_tokens_only_lead_to_web_urls() -> None:
         "mail1",
         "https://shop.example.org/offer",
     )
+    assert (claims.contact_id, claims.purpose_id) == (7, "engagement")
     with pytest.raises(ValueError):
         links.click_token(
             KEY,
@@ -70,7 +72,50 @@ def test_click_tokens_only_lead_to_web_urls() -> None:
             channel="email",
             target="javascript:alert(1)",
             issued_at=NOW,
+            purpose_id="engagement",
         )
+
+
+def test_a_click_token_names_a_person_only_with_the_analytics_purpose() -> None:
+    anonymous = links.click_token(
+        KEY,
+        contact_id=None,
+        journey_id="welcome",
+        step_id="mail1",
+        channel="email",
+        target="https://shop.example.org/offer",
+        issued_at=NOW,
+    )
+    claims = links.read_click(KEY, anonymous, NOW)
+    assert (claims.contact_id, claims.purpose_id) == (None, None)
+    with pytest.raises(ValueError, match="analytics purpose"):
+        links.click_token(
+            KEY,
+            contact_id=7,
+            journey_id="j",
+            step_id="s",
+            channel="email",
+            target="https://shop.example.org/",
+            issued_at=NOW,
+        )
+
+
+def test_open_tokens_are_their_own_kind() -> None:
+    token = links.open_token(
+        KEY,
+        contact_id=7,
+        journey_id="welcome",
+        step_id="mail1",
+        channel="email",
+        purpose_id="engagement",
+        issued_at=NOW,
+    )
+    assert links.read_open(KEY, token, NOW) == links.OpenClaims(
+        7, "welcome", "mail1", "email", "engagement"
+    )
+    with pytest.raises(tokens.TokenError):
+        links.read_click(KEY, token, NOW)
+    assert links.open_url("https://c.example", "t") == "https://c.example/o/t.gif"
 
 
 def test_urls_and_mailto() -> None:

@@ -55,7 +55,7 @@ def test_config_apply_reports_errors_and_applies_nothing(home: Path) -> None:
     with sqlite3.connect(home / "candor.db") as db:
         assert db.execute("select count(*) from purposes").fetchone()[0] == 0
     ok = candor(home, "config", "apply", str(FIXTURES / "candor.yaml"))
-    assert ok.returncode == 0 and "purposes: created 5" in ok.stdout
+    assert ok.returncode == 0 and "purposes: created 6" in ok.stdout
 
 
 def test_import_decide_and_verify(home: Path) -> None:

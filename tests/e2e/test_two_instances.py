@@ -182,6 +182,9 @@ NEWSLETTER = {
     "target": {"field": "country", "op": "eq", "value": "DE"},
     "fields": ["country", "first_name"],
     "templates": {**TEMPLATES, "click_mail": CLICK_MAIL},
+    # A click wakes a person's wait only when it may be tied to them: under tracking they
+    # agreed to (an analytics purpose); otherwise it only counts in the step's aggregate.
+    "tracking": {"purpose": "engagement"},
     "steps": [
         {"id": "first", **SEND, "template": "click_mail", "link": "https://shop.test/events"},
         {"id": "read", "type": "wait", "event": "click", "timeout": "P7D", "on_timeout": "done"},
@@ -234,9 +237,13 @@ def test_a_withdrawal_in_the_crm_is_honoured_by_the_studios_next_send(
     def mail_to(email: str) -> int:
         return sum(1 for m in sink.messages() if m["To"] == email)
 
-    # Both agree in the CRM; the studio learns it and its journey mails both.
+    # Both agree in the CRM; the studio learns it and its journey mails both. Both let the
+    # studio note their clicks (asked by the studio itself).
     for email in people:
         consent(email, "granted")
+        tracked = {"purpose": "engagement", "status": "granted", "source": "form"}
+        path = f"/api/v1/contacts/{ids[email]['studio']}/consents"
+        assert studio.call("POST", path, json=tracked).status_code == 201
     for email in people:
         wait_for(lambda email=email: reason(studio, email) == "allowed", timeout=60)
     assert studio.call("POST", "/api/v1/journeys", json=NEWSLETTER).status_code == 201

@@ -26,6 +26,7 @@ def make_registry() -> StaticRegistry:
             "soft_optin": PurposeInfo("marketing", "dpv:DirectMarketing", "legitimate_interest"),
             "notice": PurposeInfo("service", "dpv:ServiceProvision", "legal_obligation"),
             "offers": PurposeInfo("marketing", "dpv:PersonalisedAdvertising dpv:Profiling"),
+            "engagement": PurposeInfo("analytics", "dpv:ServiceOptimisation"),
         },
         templates={
             "ask_newsletter": {"email"},

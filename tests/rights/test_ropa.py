@@ -27,7 +27,14 @@ def test_ropa_from_the_declarations(api: Api) -> None:
         )
         record = build_ropa(conn, cx.clock.now())
     activities = {a["purpose"]: a for a in record["activities"]}
-    assert set(activities) == {"newsletter", "events", "soft_optin", "profiling", "service"}
+    assert set(activities) == {
+        "newsletter",
+        "events",
+        "soft_optin",
+        "profiling",
+        "engagement",
+        "service",
+    }
     newsletter = activities["newsletter"]
     assert newsletter["legal_basis"] == "consent" and newsletter["dpv"] == "dpv:DirectMarketing"
     assert {"demographic", "financial", "identity"} <= set(newsletter["data_categories"])

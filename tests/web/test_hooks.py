@@ -1,4 +1,4 @@
-"""Provider webhooks: inbound STOP/START, delivery receipts, and tracked clicks."""
+"""The generic adapter's webhooks: inbound STOP/START and delivery receipts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import select, update
 
 from candor.channels.compose import sms_message_id
-from candor.channels.links import click_token
 from candor.ledger.blocks import list_blocks
 from candor.ledger.communications import list_communications
 from candor.store.journey_tables import outbox
@@ -142,26 +141,3 @@ def test_an_undeliverable_receipt_marks_the_address(hooked: Api) -> None:
     assert sorted(flags) == [("sms", False), ("whatsapp", True)]
     bad = api.post("/hooks/delivery/sms", role=None, headers=AUTH, json={"status": "weird"})
     assert bad.status_code == 422
-
-
-def test_a_click_is_recorded_and_redirects_to_the_signed_target(hooked: Api) -> None:
-    api = hooked
-    cx = api.cx
-    with cx.engine.begin() as conn:
-        alice = add_contact(conn, cx, email="alice@example.com")
-    token = click_token(
-        cx.vault.signing_key,
-        contact_id=alice,
-        journey_id="welcome",
-        step_id="mail1",
-        channel="email",
-        target="https://shop.example.org/offer?x=1",
-        issued_at=cx.clock.now(),
-    )
-    answer = api.get(f"/c/{token}", role=None, follow_redirects=False)
-    assert answer.status_code == 302
-    assert answer.headers["location"] == "https://shop.example.org/offer?x=1"
-    with cx.engine.connect() as conn:
-        comms = list_communications(conn, alice)
-    assert comms[-1]["content_ref"] == "click:welcome:mail1" and comms[-1]["direction"] == "in"
-    assert api.get("/c/forged.token", role=None, follow_redirects=False).status_code == 400

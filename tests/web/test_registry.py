@@ -27,6 +27,7 @@ def test_list_purposes_and_themes(api: Api) -> None:
         "events",
         "soft_optin",
         "profiling",
+        "engagement",
         "service",
     }
     themes = api.get("/api/v1/themes").json()["items"]

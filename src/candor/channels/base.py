@@ -23,6 +23,8 @@ class SendResult:
     ok: bool
     permanent: bool = False
     error: str | None = None
+    provider_ref: str | None = None  # the provider's own id (Twilio SID, WhatsApp wamid)
+    state: str = "sent"  # delivery state on acceptance: `queued` where the provider reports on
 
 
 class HasMessageId(Protocol):

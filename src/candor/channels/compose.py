@@ -13,17 +13,19 @@ import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
 from sqlalchemy import Connection, select
 from sqlalchemy.engine import RowMapping
 
-from candor.channels import links
+from candor.channels import links, verp
 from candor.channels.email import OutgoingEmail, Unsubscribe, message_id_for
+from candor.channels.engagement import tracked_rows
 from candor.channels.settings import ChannelSettings, EmailSettings
-from candor.channels.sms import OutgoingSms
+from candor.channels.sms import OutgoingSms, WhatsAppTemplate
+from candor.channels.sms_encoding import sms_shape
 from candor.channels.template_store import message_template, resolve_template
 from candor.channels.templates import (
     MessageTemplate,
@@ -46,6 +48,8 @@ PRIVATE_KEYS = frozenset({"doi_token", "download_token", "click_target", "verify
 # Kinds that carry an unsubscribe way out (everything but the DOI confirmation).
 UNSUBSCRIBABLE = ("marketing", "service", "consent_request")
 ADVERTISING = ("marketing", "consent_request")
+# WhatsApp takes free text only this long after the person's own latest message.
+SERVICE_WINDOW = timedelta(hours=24)
 
 
 @dataclass
@@ -103,6 +107,7 @@ class Composer:
     vault: Vault
     settings: ChannelSettings
     public_url: str
+    now: datetime
     contacts: dict[int, RowMapping] = field(default_factory=dict)
     addresses: dict[int, RowMapping] = field(default_factory=dict)
     targets: Mapping[tuple[int, str], int] = field(default_factory=dict)
@@ -115,6 +120,8 @@ class Composer:
     way_out: dict[int, bool] = field(default_factory=dict)
     names: dict[int, set[str]] = field(default_factory=dict)
     controller: str = ""  # the controller's name: messages are signed with it
+    tracking: dict[str, dict[str, Any]] = field(default_factory=dict)  # journey -> `tracking`
+    tracked: dict[int, str] = field(default_factory=dict)  # outbox row -> analytics purpose
 
     @classmethod
     def load(
@@ -125,9 +132,10 @@ class Composer:
         *,
         live_rows: Sequence[RowMapping],
         targets: Mapping[tuple[int, str], int],
+        at: datetime,
     ) -> Composer:
-        """Fetch what the rows need in a few set-based reads."""
-        self = cls(vault, settings, settings.require_public_url(), targets=targets)
+        """Fetch what the rows need in a few set-based reads, and decide who is tracked."""
+        self = cls(vault, settings, settings.require_public_url(), at, targets=targets)
         self.controller = controller_name(conn)
         contact_ids = sorted({r["contact_id"] for r in live_rows})
         if not contact_ids:
@@ -137,9 +145,9 @@ class Composer:
         ).where(contacts.c.id.in_(contact_ids))
         self.contacts = {r["id"]: r for r in conn.execute(query).mappings()}
         wanted = sorted({a for a in (self.address_of(r) for r in live_rows) if a is not None})
-        query = select(addresses.c.id, addresses.c.channel, addresses.c.value).where(
-            addresses.c.id.in_(wanted)
-        )
+        query = select(
+            addresses.c.id, addresses.c.channel, addresses.c.value, addresses.c.last_inbound_at
+        ).where(addresses.c.id.in_(wanted))
         self.addresses = {r["id"]: r for r in conn.execute(query).mappings()}
         vault.load(r["key_id"] for r in self.contacts.values())
         journey_ids = sorted({r["journey_id"] for r in live_rows if r["journey_id"]})
@@ -148,9 +156,11 @@ class Composer:
             query = select(journeys.c.id, journeys.c.definition).where(
                 journeys.c.id.in_(journey_ids)
             )
-            inline = {
-                r.id: (r.definition or {}).get("templates") or {} for r in conn.execute(query)
-            }
+            for r in conn.execute(query):
+                inline[r.id] = (r.definition or {}).get("templates") or {}
+                if (r.definition or {}).get("tracking"):
+                    self.tracking[r.id] = dict(r.definition["tracking"])
+            self.tracked = tracked_rows(conn, live_rows, self.tracking, at)
         for row in live_rows:
             key = (row["journey_id"], row["template_id"], self.language_of(row))
             if key not in self.parts:
@@ -246,14 +256,43 @@ class Composer:
                 text = f"{text.rstrip()}\n\nUnsubscribe: {unsubscribe}\n"
                 if html is not None:
                     html += f'\n<p><a href="{escape(unsubscribe)}">Unsubscribe</a></p>\n'
+            if html is not None and row["id"] in self.tracked:
+                html += self._pixel(row)
             return Composed(
                 self._email(row, raw.decode(), rendered.subject or "", text, html, unsubscribe)
             )
-        if footer:
-            text = f"{text} Reply STOP to opt out."
-        return Composed(
-            OutgoingSms(raw.decode(), text, sms_message_id(row["id"], row["idempotency_key"]))
+        return self._mobile(
+            row,
+            raw.decode(),
+            text if not footer else f"{text} Reply STOP to opt out.",
+            rendered.approved,
+            address,
         )
+
+    def _mobile(
+        self,
+        row: Mapping[Any, Any],
+        to: str,
+        text: str,
+        approved: tuple[str, str, tuple[str, ...]] | None,
+        address: Mapping[Any, Any],
+    ) -> Composed | str:
+        """An SMS with its encoding and segments, or a WhatsApp message (template or text).
+
+        Free-text WhatsApp goes out only inside the 24-hour window the person's own latest
+        message opened; outside it the message fails permanently (`outside_service_window`).
+        """
+        message_id = sms_message_id(row["id"], row["idempotency_key"])
+        if row["channel"] == "sms":
+            return Composed(OutgoingSms(to, text, message_id, shape=sms_shape(text)))
+        if approved is not None:
+            name, language, parameters = approved
+            template = WhatsAppTemplate(name, language, parameters)
+            return Composed(OutgoingSms(to, text, message_id, template=template))
+        opened = address["last_inbound_at"]
+        if opened is None or self.now - opened > SERVICE_WINDOW:
+            return "outside_service_window"
+        return Composed(OutgoingSms(to, text, message_id))
 
     def _email(
         self,
@@ -269,6 +308,12 @@ class Composer:
         if row["kind"] in ADVERTISING:
             token = unsubscribe_url.rpartition("/")[2]
             one_click = Unsubscribe(unsubscribe_url, links.unsubscribe_mailto(email.domain, token))
+        bounces = email.bounces
+        envelope = (
+            verp.return_path(self.vault.signing_key, row["id"], bounces.domain)
+            if bounces is not None
+            else email.bounce
+        )
         return OutgoingEmail(
             to=to,
             from_=email.from_,
@@ -277,8 +322,36 @@ class Composer:
             html=html,
             message_id=message_id_for(row["idempotency_key"], email.domain),
             unsubscribe=one_click,
-            envelope_from=email.bounce,
+            envelope_from=envelope,
+            headers=self._list_headers(row, email),
         )
+
+    def _list_headers(self, row: Mapping[Any, Any], email: EmailSettings) -> dict[str, str]:
+        """Feedback-ID on every message (campaign:purpose:kind:sender, for Gmail's feedback
+        loop), List-Id on advertising (RFC 2919: one list per purpose and theme)."""
+        campaign = f"{row['journey_id'] or 'none'}.{row['step_id'] or 'none'}"
+        headers = {"Feedback-ID": f"{campaign}:{row['purpose_id']}:{row['kind']}:{email.sender_id}"}
+        if row["kind"] in ADVERTISING:
+            label = f"{row['theme']}.{row['purpose_id']}" if row["theme"] else row["purpose_id"]
+            headers["List-Id"] = f"<{label.replace('_', '-')}.{email.domain}>"
+        return headers
+
+    def _pixel(self, row: Mapping[Any, Any]) -> str:
+        """The open pixel, for people tracked under a journey that asked for opens."""
+        tracking = self.tracking.get(row["journey_id"] or "") or {}
+        if not tracking.get("opens") or not row["journey_id"]:
+            return ""
+        token = links.open_token(
+            self.vault.signing_key,
+            contact_id=row["contact_id"],
+            journey_id=row["journey_id"],
+            step_id=row["step_id"] or "",
+            channel=row["channel"],
+            purpose_id=self.tracked[row["id"]],
+            issued_at=row["created_at"],
+        )
+        url = escape(links.open_url(self.public_url, token))
+        return f'\n<img src="{url}" width="1" height="1" alt="" style="display:none">\n'
 
     def _unsubscribe_url(self, row: Mapping[Any, Any]) -> str:
         issued: datetime = row["created_at"]
@@ -320,14 +393,16 @@ class Composer:
         if data.get("verify_token"):  # a DSR identity check (rights.messages)
             context["verify_url"] = f"{base}/requests/verify/{data['verify_token']}"
         if data.get("click_target") and row["journey_id"] and "click_url" in names:
+            purpose = self.tracked.get(row["id"])  # the person agreed to be tracked: named
             token = links.click_token(
                 key,
-                contact_id=row["contact_id"],
+                contact_id=row["contact_id"] if purpose else None,
                 journey_id=row["journey_id"],
                 step_id=row["step_id"] or "",
                 channel=row["channel"],
                 target=str(data["click_target"]),
                 issued_at=issued,
+                purpose_id=purpose,
             )
             context["click_url"] = links.click_url(base, token)
         return context

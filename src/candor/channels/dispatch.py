@@ -13,7 +13,7 @@ import logging
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,10 +21,13 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.engine import RowMapping
 
+from candor.channels import meta, twilio
 from candor.channels.base import SendResult, Transport
 from candor.channels.compose import Composer, ComposeStream
+from candor.channels.delivery import apply_reports, settle_waiting
 from candor.channels.recheck import default_addresses, recheck
-from candor.channels.sent import insert_communications, mark_sent
+from candor.channels.reports import Report
+from candor.channels.sent import communication_row, insert_communications, mark_sent
 from candor.channels.settings import (
     ChannelSettings,
     DispatchSettings,
@@ -37,17 +40,18 @@ from candor.policy.decide import Decision
 from candor.store.engine import is_sqlite, reading
 from candor.store.journey_tables import outbox
 from candor.store.sql import in_batch
-from candor.store.tables import addresses
+from candor.store.vault import Vault
 
 logger = logging.getLogger(__name__)
 
 # Failure codes that say "this address will never accept mail": the address is marked
-# undeliverable, so decide() answers `undeliverable` from then on.
+# undeliverable, so decide() answers `undeliverable` from then on, the failure kept as a
+# delivery report (its evidence).
 RECIPIENT_FAILURES = frozenset(
     {"smtp_550", "smtp_551", "smtp_553", "invalid_number", "http_404", "http_410"}
+    | {f"twilio_{code}" for code in twilio.NUMBER_FAILURES}
+    | {f"meta_{code}" for code in meta.NUMBER_FAILURES}
 )
-# Kinds whose gate is the purpose itself; their fresh decision is the one recorded.
-PURPOSE_GATED = ("marketing", "service")
 
 
 @dataclass(eq=False)
@@ -57,6 +61,7 @@ class Outcome:
     row: RowMapping
     decision: Decision | None = None
     message_id: str | None = None
+    message: Any = None  # what was handed to the transport (OutgoingEmail or OutgoingSms)
     result: SendResult | None = None
     error: str | None = None  # set when the row failed before sending
     address_id: int | None = None  # where it went (the row's, or the one the gate resolved)
@@ -173,11 +178,11 @@ def process_batch(
         cancel(conn, denied)
         live = [o for o in outcomes if o.decision and o.decision.allowed]
         composer = Composer.load(
-            conn, cx.vault, settings, live_rows=[o.row for o in live], targets=targets
+            conn, cx.vault, settings, live_rows=[o.row for o in live], targets=targets, at=now
         )
     failure = _send(composer, transports, live)
     with cx.engine.begin() as conn:
-        report = record(conn, settings.dispatch, live, now)
+        report = record(conn, settings.dispatch, live, now, cx.vault)
     report.cancelled = len(denied)
     if failure is not None:
         raise failure
@@ -199,6 +204,7 @@ def _send(
             members[index].error = error
         for (index, composed), result in zip(stream.handed, results, strict=True):
             members[index].message_id = composed.message.message_id
+            members[index].message = composed.message
             members[index].result = result
         if stream.failure is not None:
             return stream.failure
@@ -257,15 +263,19 @@ def backoff(conf: DispatchSettings, attempts: int) -> timedelta:
 
 
 def record(
-    conn: Connection, conf: DispatchSettings, live: Sequence[Outcome], now: datetime
+    conn: Connection,
+    conf: DispatchSettings,
+    live: Sequence[Outcome],
+    now: datetime,
+    vault: Vault,
 ) -> BatchReport:
     """One transaction: sent rows with their communications, retries, failures, bounces."""
     ours = _still_ours(conn, live)
     mine = [o for o in live if o.row["id"] in ours]
     sent = [o for o in mine if o.result is not None and o.result.ok]
     report = BatchReport(sent=len(sent))
-    _record_sent(conn, sent, now)
-    retry, failed, bounced = [], [], []
+    _record_sent(conn, vault, sent, now)
+    retry, failed, bounced = [], [], []  # bounced: (outbox row, channel, error code)
     done = {o.row["id"] for o in sent}
     for o in mine:
         if o.row["id"] in done:
@@ -275,7 +285,7 @@ def record(
         if permanent or o.row["attempts"] >= conf.max_attempts:
             failed.append({"b_id": o.row["id"], "b_error": code})
             if code in RECIPIENT_FAILURES and o.address_id is not None:
-                bounced.append(o.address_id)
+                bounced.append((o.row["id"], o.row["channel"], code))
         else:
             retry.append(
                 {
@@ -300,8 +310,14 @@ def record(
             .values(status="failed", error=bindparam("b_error")),
             failed,
         )
+        settle_waiting(conn, vault, [f["b_id"] for f in failed], now)
     if bounced:
-        mark_undeliverable(conn, bounced)
+        refusals = [
+            Report(channel, "status", "failed", "undeliverable", code, outbox_id=row_id,
+                   evidence={"refused_at_send": code})
+            for row_id, channel, code in bounced
+        ]  # fmt: skip
+        apply_reports(conn, vault, refusals, at=now, actor="dispatch")
     report.retried, report.failed = len(retry), len(failed)
     if live:
         audit.record(
@@ -319,51 +335,18 @@ def record(
     return report
 
 
-def _record_sent(conn: Connection, sent: Sequence[Outcome], now: datetime) -> None:
+def _record_sent(conn: Connection, vault: Vault, sent: Sequence[Outcome], now: datetime) -> None:
     """Communications for the sent rows, then the rows marked sent (batched statements)."""
-    comm_ids = insert_communications(conn, [_communication(o, now) for o in sent])
+    rows = [
+        communication_row(o.row, o.decision, o.address_id, o.result, o.message, now) for o in sent
+    ]
+    comm_ids = insert_communications(conn, rows)
     mark_sent(
         conn,
         now,
         [(o.row["id"], o.message_id, comm) for o, comm in zip(sent, comm_ids, strict=True)],
     )
-
-
-def _content_ref(row: Mapping[Any, Any]) -> str:
-    """What a communication says it carried: the outbox row, its template and kind."""
-    return f"outbox:{row['id']};template:{row['template_id']};kind:{row['kind']}"
-
-
-def _communication(o: Outcome, now: datetime) -> dict[str, Any]:
-    """The communications row of a sent message, with the decision that allowed it."""
-    row = o.row
-    fresh = row["kind"] in PURPOSE_GATED and o.decision is not None
-    return {
-        "contact_id": row["contact_id"],
-        "channel": row["channel"],
-        "address_id": o.address_id,
-        "direction": "out",
-        "theme": row["theme"],
-        "purpose_id": row["purpose_id"],
-        "occurred_at": now,
-        "content_ref": _content_ref(row),
-        "decision_reason": o.decision.reason if fresh and o.decision else row["decision_reason"],
-        "decision_basis": o.decision.basis if fresh and o.decision else row["decision_basis"],
-        "decision_event_id": o.decision.event_id
-        if fresh and o.decision
-        else row["decision_event_id"],
-    }
-
-
-def mark_undeliverable(conn: Connection, address_ids: Iterable[int]) -> int:
-    """Mark addresses unusable (a permanent bounce): decide() says `undeliverable` after."""
-    ids = sorted(set(address_ids))
-    if not ids:
-        return 0
-    result = conn.execute(
-        update(addresses).where(in_batch(addresses.c.id, ids)).values(deliverable=False)
-    )
-    return int(result.rowcount or 0)
+    settle_waiting(conn, vault, [o.row["id"] for o in sent], now)  # reports that beat it
 
 
 def pending(cx: Candor) -> int:

@@ -18,6 +18,7 @@ from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from candor.channels.base import SendResult
+from candor.channels.dkim_sign import DkimSigner
 from candor.channels.mime_bytes import as_bytes as as_bytes
 from candor.channels.mime_bytes import build_message as build_message
 from candor.channels.smtp_steps import InFlight, Retry, prepare, transmit, verdict
@@ -143,8 +144,10 @@ class SmtpTransport:
         timeout: float = 30.0,
         ssl_context: ssl.SSLContext | None = None,
         local_hostname: str | None = None,
+        signer: DkimSigner | None = None,
     ) -> None:
         self.config = parse_smtp_url(url, password_env=password_env)
+        self.signer = signer
         self._timeout = timeout
         self._ssl_context = ssl_context
         self._local_hostname = local_hostname
@@ -162,7 +165,7 @@ class SmtpTransport:
         unavailable: str | None = None
         flight: InFlight | None = None
         for email in messages:
-            ready = prepare(email) if unavailable is None else None
+            ready = prepare(email, self.signer) if unavailable is None else None
             if flight is not None:
                 results.append(self._finish(flight))
                 flight = None

@@ -1,4 +1,4 @@
-"""Inbound messages, delivery receipts and clicks: recorded as communications, acted on.
+"""Inbound messages and delivery receipts: recorded as communications, acted on.
 
 STOP-style keywords set an address block with the inbound message as evidence (its id, and
 its words sealed with the contact's key); START lifts
@@ -9,20 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select, update
 
 from candor.channels.compose import outbox_id_of
-from candor.channels.dispatch import mark_undeliverable
+from candor.channels.delivery import apply_reports, find_targets
 from candor.channels.keywords import KeywordConfig, classify_inbound
-from candor.channels.links import ClickClaims
+from candor.channels.reports import Report
 from candor.channels.sms import DeliveryReceipt
-from candor.core.errors import InvalidInput
 from candor.ledger.addresses import AddressError, normalize
 from candor.ledger.blocks import lift_block, set_block
 from candor.ledger.communications import record_communication
-from candor.store.journey_tables import outbox
 from candor.store.tables import addresses, block_lifts, blocks, contacts
 from candor.store.vault import Vault
 
@@ -49,10 +47,18 @@ class InboundResult:
         }
 
 
-def _sender(
-    conn: Connection, vault: Vault, channel: str, sender: str
-) -> tuple[int, str | None, str] | None:
-    """(contact, the sender's address on this channel or None, language) via the blind index."""
+class Sender(NamedTuple):
+    """Who wrote: the contact, their address on this channel (value and id) if they have one
+    there, and their language."""
+
+    contact_id: int
+    address: str | None
+    address_id: int | None
+    language: str
+
+
+def _sender(conn: Connection, vault: Vault, channel: str, sender: str) -> Sender | None:
+    """The sender, found via the blind index."""
     try:
         value = normalize(channel, sender)
     except AddressError:
@@ -60,7 +66,7 @@ def _sender(
     index = vault.blind_index(channel, value)
     phone_channels = ("sms", "whatsapp") if channel in ("sms", "whatsapp") else (channel,)
     rows = conn.execute(
-        select(addresses.c.contact_id, addresses.c.channel, contacts.c.language)
+        select(addresses.c.id, addresses.c.contact_id, addresses.c.channel, contacts.c.language)
         .join(contacts, contacts.c.id == addresses.c.contact_id)
         .where(
             addresses.c.channel.in_(phone_channels),
@@ -73,7 +79,12 @@ def _sender(
         return None
     exact = next((r for r in rows if r.channel == channel), None)
     chosen = exact or rows[0]
-    return int(chosen.contact_id), value if exact else None, chosen.language
+    return Sender(
+        int(chosen.contact_id),
+        value if exact else None,
+        int(exact.id) if exact else None,
+        chosen.language,
+    )
 
 
 def receive_inbound(
@@ -91,7 +102,11 @@ def receive_inbound(
     found = _sender(conn, vault, channel, sender)
     if found is None:
         return InboundResult(recorded=False)
-    contact_id, address, language = found
+    contact_id, address, address_id, language = found
+    if address_id is not None:  # opens (or renews) WhatsApp's 24-hour service window
+        conn.execute(
+            update(addresses).where(addresses.c.id == address_id).values(last_inbound_at=at)
+        )
     kind = classify_inbound(text or "", language, keywords)
     ref = f"inbound:{kind}" + (f":{provider_message_id[:100]}" if provider_message_id else "")
     comm = record_communication(
@@ -164,51 +179,27 @@ def _keyword_blocks(conn: Connection, contact_id: int, channel: str, at: datetim
     return [int(b) for b in conn.execute(query).scalars()]
 
 
-def apply_receipt(conn: Connection, channel: str, receipt: DeliveryReceipt) -> str:
-    """Apply a provider's delivery receipt: a permanent failure makes the address undeliverable.
+def apply_receipt(
+    conn: Connection, vault: Vault, channel: str, receipt: DeliveryReceipt, *, at: datetime
+) -> str:
+    """Apply the generic adapter's delivery receipt: `undeliverable` makes the address unusable.
 
     Returns what happened: unknown, delivered, failed or undeliverable.
     """
     outbox_id = outbox_id_of(receipt.message_id)
     if outbox_id is None:
         return "unknown"
-    row = conn.execute(
-        select(outbox.c.id, outbox.c.address_id, outbox.c.message_id).where(
-            outbox.c.id == outbox_id, outbox.c.channel == channel
-        )
-    ).first()
-    if row is None or row.message_id != receipt.message_id:
+    report = Report(
+        channel,
+        "status",
+        {"delivered": "delivered", "failed": "failed"}.get(receipt.status, "undelivered"),
+        "undeliverable" if receipt.permanent else "none",
+        receipt.error[:64] if receipt.error else None,
+        outbox_id=outbox_id,
+        message_id=receipt.message_id,
+        evidence={"provider": "http", "status": receipt.status, "error": receipt.error},
+    )
+    if not find_targets(conn, [report]):
         return "unknown"
-    if receipt.status == "delivered":
-        return "delivered"
-    error = "receipt_undeliverable" if receipt.permanent else "receipt_failed"
-    conn.execute(update(outbox).where(outbox.c.id == row.id).values(error=error))
-    if receipt.permanent and row.address_id is not None:
-        mark_undeliverable(conn, [row.address_id])
+    apply_reports(conn, vault, [report], at=at, actor="receipt")
     return receipt.status
-
-
-def record_click(
-    conn: Connection, vault: Vault, claims: ClickClaims, *, at: datetime
-) -> int | None:
-    """Record a click as an inbound communication `click:<journey>:<step>` (None if erased)."""
-    exists = conn.execute(
-        select(contacts.c.id).where(
-            contacts.c.id == claims.contact_id, contacts.c.erased_at.is_(None)
-        )
-    ).first()
-    if exists is None:
-        return None
-    try:
-        return record_communication(
-            conn,
-            vault,
-            claims.contact_id,
-            channel=claims.channel,
-            direction="in",
-            content_ref=f"click:{claims.journey_id}:{claims.step_id}",
-            actor="click",
-            at=at,
-        )
-    except InvalidInput:
-        return None

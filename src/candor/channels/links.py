@@ -19,6 +19,7 @@ UNSUBSCRIBE = "u"
 PREFERENCES = "pref"
 DOWNLOAD = "dl"
 CLICK = "c"
+OPEN = "o"
 UNSUBSCRIBE_VALID_FOR = timedelta(days=60)
 PREFERENCES_VALID_FOR = timedelta(days=60)
 CLICK_VALID_FOR = timedelta(days=90)
@@ -38,13 +39,29 @@ class UnsubscribeClaims:
 
 @dataclass(frozen=True)
 class ClickClaims:
-    """A tracked link: who clicked, in which journey step, and where to send them."""
+    """A tracked link: which journey step, where to send them, and (only for people who
+    agreed to the journey's analytics purpose) who clicked and under which purpose.
+
+    Without a contact the click counts in the step's aggregate only.
+    """
+
+    contact_id: int | None
+    journey_id: str
+    step_id: str
+    channel: str
+    target: str
+    purpose_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenClaims:
+    """An open pixel: whose open, in which journey step, under which analytics purpose."""
 
     contact_id: int
     journey_id: str
     step_id: str
     channel: str
-    target: str
+    purpose_id: str
 
 
 def _int(claims: dict[str, Any], key: str) -> int | None:
@@ -128,30 +145,63 @@ def read_download(key: bytes, token: str, now: datetime) -> tuple[int, str]:
 def click_token(
     key: bytes,
     *,
-    contact_id: int,
+    contact_id: int | None,
     journey_id: str,
     step_id: str,
     channel: str,
     target: str,
     issued_at: datetime,
+    purpose_id: str | None = None,
 ) -> str:
-    """A tracked link to `target` (http/https only) that records a click for wait-for-click."""
+    """A tracked link to `target` (http/https only); it names the person only together with
+    the analytics purpose they agreed to (`contact_id` and `purpose_id` both, or neither)."""
     if urlsplit(target).scheme not in ("http", "https"):
         raise ValueError("click target must be an http(s) URL")
-    claims = {"c": contact_id, "j": journey_id, "s": step_id, "ch": channel, "t": target}
+    if (contact_id is None) != (purpose_id is None):
+        raise ValueError("a personal click token needs its analytics purpose")
+    claims: dict[str, Any] = {"j": journey_id, "s": step_id, "ch": channel, "t": target}
+    if contact_id is not None:
+        claims |= {"c": contact_id, "an": purpose_id}
     return tokens.sign(key, CLICK, claims, issued_at + CLICK_VALID_FOR)
 
 
 def read_click(key: bytes, token: str, now: datetime) -> ClickClaims:
     """The claims of a click token, or TokenError."""
     claims = tokens.verify(key, token, CLICK, now)
-    contact = _int(claims, "c")
+    contact, purpose = _int(claims, "c"), _str(claims, "an")
     journey, step, channel, target = (_str(claims, k) for k in ("j", "s", "ch", "t"))
-    if contact is None or not journey or not step or not channel or not target:
+    if not journey or not step or not channel or not target:
+        raise tokens.TokenError("token is malformed")
+    if (contact is None) != (purpose is None):
         raise tokens.TokenError("token is malformed")
     if urlsplit(target).scheme not in ("http", "https"):
         raise tokens.TokenError("token is malformed")
-    return ClickClaims(contact, journey, step, channel, target)
+    return ClickClaims(contact, journey, step, channel, target, purpose)
+
+
+def open_token(
+    key: bytes,
+    *,
+    contact_id: int,
+    journey_id: str,
+    step_id: str,
+    channel: str,
+    purpose_id: str,
+    issued_at: datetime,
+) -> str:
+    """An open pixel's token: only ever made for a person who agreed to `purpose_id`."""
+    claims = {"c": contact_id, "j": journey_id, "s": step_id, "ch": channel, "an": purpose_id}
+    return tokens.sign(key, OPEN, claims, issued_at + CLICK_VALID_FOR)
+
+
+def read_open(key: bytes, token: str, now: datetime) -> OpenClaims:
+    """The claims of an open token, or TokenError."""
+    claims = tokens.verify(key, token, OPEN, now)
+    contact = _int(claims, "c")
+    journey, step, channel, purpose = (_str(claims, k) for k in ("j", "s", "ch", "an"))
+    if contact is None or not journey or not step or not channel or not purpose:
+        raise tokens.TokenError("token is malformed")
+    return OpenClaims(contact, journey, step, channel, purpose)
 
 
 def unsubscribe_url(public_url: str, token: str) -> str:
@@ -173,6 +223,10 @@ def download_url(public_url: str, token: str) -> str:
 
 def click_url(public_url: str, token: str) -> str:
     return f"{public_url}/c/{token}"
+
+
+def open_url(public_url: str, token: str) -> str:
+    return f"{public_url}/o/{token}.gif"
 
 
 def unsubscribe_mailto(from_domain: str, token: str) -> str:

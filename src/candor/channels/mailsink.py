@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Self, cast
 
 from aiosmtpd.controller import Controller
 
@@ -80,10 +80,56 @@ class _Handler:
         return "250 Message accepted for delivery"
 
 
-class MailSink:
-    """A local SMTP server that stores what it receives in `directory` (one .eml per message).
+class SmtpService:
+    """An aiosmtpd server for `handler` in a background thread, as a context manager.
 
     `port=0` picks a free port; the chosen one is in `.port` once constructed.
+    """
+
+    def __init__(self, handler: Any, host: str, port: int, *, name: str) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self._handler = handler
+        self._name = name  # the greeting's host name: avoids a reverse DNS look-up
+        self._controller: Controller | None = None
+
+    def start(self) -> None:
+        """Start listening (in a background thread)."""
+        if self._controller is not None:
+            return
+        controller = Controller(
+            self._handler,
+            hostname=self.host,
+            port=self.port,
+            server_hostname=self._name,
+            data_size_limit=50 * 1024 * 1024,
+        )
+        controller.start()
+        self._controller = controller
+
+    def stop(self) -> None:
+        """Stop listening."""
+        controller, self._controller = self._controller, None
+        if controller is not None:
+            controller.stop()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class MailSink(SmtpService):
+    """A local SMTP server that stores what it receives in `directory` (one .eml per message).
+
+    Stored messages stay on disk when it stops.
     """
 
     def __init__(
@@ -96,42 +142,8 @@ class MailSink:
     ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.host = host
-        self.port = port or free_port(host)
-        self._handler = _Handler(self.directory, frozenset(a.lower() for a in refuse_recipients))
-        self._controller: Controller | None = None
-
-    def start(self) -> None:
-        """Start listening (in a background thread)."""
-        if self._controller is not None:
-            return
-        controller = Controller(
-            self._handler,
-            hostname=self.host,
-            port=self.port,
-            server_hostname="mailsink.localhost",  # avoids a reverse DNS look-up per connection
-            data_size_limit=50 * 1024 * 1024,
-        )
-        controller.start()
-        self._controller = controller
-
-    def stop(self) -> None:
-        """Stop listening; stored messages stay on disk."""
-        controller, self._controller = self._controller, None
-        if controller is not None:
-            controller.stop()
-
-    def __enter__(self) -> MailSink:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        refused = frozenset(a.lower() for a in refuse_recipients)
+        super().__init__(_Handler(self.directory, refused), host, port, name="mailsink.localhost")
 
     def paths(self) -> list[Path]:
         """The stored .eml files, oldest first."""

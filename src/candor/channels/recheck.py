@@ -73,8 +73,7 @@ def recheck(
         ]
         if usual:
             wanted = sorted({r["contact_id"] for r in usual})
-            query = decisions(facts, channel, theme, at, _GROUP, dialect=dialect)
-            found = _decided(conn, query, {"gate_ids": wanted})
+            found = decide_contacts(conn, facts, channel, theme, wanted, at)
             for row in usual:
                 out[row["id"]] = found.get(row["contact_id"], Decision(False, "erased"))
         for row in members:  # an explicit, non-default address: decided for that address
@@ -87,6 +86,19 @@ def recheck(
             found = _decided(conn, query)
             out[row["id"]] = found.get(row["contact_id"], Decision(False, "erased"))
     return out
+
+
+def decide_contacts(
+    conn: Connection,
+    facts: PurposeFacts,
+    channel: str | None,
+    theme: ThemeRef | None,
+    contact_ids: Sequence[int],
+    at: datetime,
+) -> dict[int, Decision]:
+    """The twin's decision for each of these contacts (their resolved address on `channel`)."""
+    query = decisions(facts, channel, theme, at, _GROUP, dialect=conn.dialect.name)
+    return _decided(conn, query, {"gate_ids": sorted(contact_ids)})
 
 
 def _decided(

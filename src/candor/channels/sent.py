@@ -14,11 +14,48 @@ from typing import Any
 from sqlalchemy import BigInteger, Connection, String, bindparam, func, insert, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from candor.channels.base import SendResult
+from candor.policy.decide import Decision
 from candor.store.journey_tables import outbox
 from candor.store.sql import insert_returning_ids
 from candor.store.tables import communications
 
 _SENT = {"status": "sent", "error": None}
+# Kinds whose gate is the purpose itself; their fresh decision is the one recorded.
+PURPOSE_GATED = ("marketing", "service")
+
+
+def communication_row(
+    row: Mapping[Any, Any],
+    decision: Decision | None,
+    address_id: int | None,
+    result: SendResult | None,
+    message: Any,
+    now: datetime,
+) -> dict[str, Any]:
+    """The communications row of a sent message: the decision that allowed it, where it went,
+    the state its provider accepted it in, and (SMS) its encoding and segments."""
+    fresh = decision if row["kind"] in PURPOSE_GATED else None
+    shape = getattr(message, "shape", None)
+    return {
+        "contact_id": row["contact_id"],
+        "channel": row["channel"],
+        "address_id": address_id,
+        "direction": "out",
+        "theme": row["theme"],
+        "purpose_id": row["purpose_id"],
+        "occurred_at": now,
+        "content_ref": f"outbox:{row['id']};template:{row['template_id']};kind:{row['kind']}",
+        "decision_reason": fresh.reason if fresh else row["decision_reason"],
+        "decision_basis": fresh.basis if fresh else row["decision_basis"],
+        "decision_event_id": fresh.event_id if fresh else row["decision_event_id"],
+        "delivery_status": result.state if result else "sent",
+        "delivery_detail": None,
+        "delivery_at": now,
+        "provider_ref": result.provider_ref if result else None,
+        "encoding": shape.encoding if shape else None,
+        "segments": shape.segments if shape else None,
+    }
 
 
 def insert_communications(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:

@@ -9,16 +9,36 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Generic
+from typing import Any, Generic, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import Connection
 
 from candor.channels.base import MessageT, SendResult, Transport
-from candor.channels.email import SmtpConfigError, SmtpTransport, parse_smtp_url
+from candor.channels.dkim_sign import DkimKeyError, DkimSigner
+from candor.channels.email import SmtpConfigError, SmtpTransport
+from candor.channels.email_settings import DEFAULT_FROM as DEFAULT_FROM
+from candor.channels.email_settings import EmailSettings as EmailSettings
 from candor.channels.keywords import KeywordConfig, LanguageKeywords
+from candor.channels.meta import MetaTransport
+from candor.channels.provider_settings import (
+    PROVIDERS_OF,
+    AnyProvider,
+    MetaProvider,
+    ProviderSettings,
+    TwilioProvider,
+    env_value,
+)
 from candor.channels.sms import HttpProviderTransport
+from candor.channels.twilio import TwilioTransport
 from candor.core.errors import CandorError
 from candor.ledger.config import ConfigFile
 from candor.ledger.registry import setting
@@ -28,7 +48,6 @@ ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {
     "CANDOR_SMS_URL": ("sms", "provider_url"),
     "CANDOR_WHATSAPP_URL": ("whatsapp", "provider_url"),
 }
-DEFAULT_FROM = "candor@localhost"
 
 
 class ChannelSettingsError(CandorError, ValueError):
@@ -37,60 +56,6 @@ class ChannelSettingsError(CandorError, ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
-
-
-class EmailSettings(_Strict):
-    """SMTP server (smtp://, smtp+starttls://, smtps://), sender and bounce address."""
-
-    smtp_url: str = "smtp://127.0.0.1:2525"
-    from_: str = Field(DEFAULT_FROM, alias="from")
-    bounce: str | None = None
-    password_env: str | None = None
-    connections: int = Field(1, ge=1, le=32)  # parallel SMTP connections per worker
-
-    @field_validator("smtp_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        try:
-            parse_smtp_url(value, environ={})
-        except SmtpConfigError as exc:
-            if "password" not in str(exc):  # credentials are checked when a transport opens
-                raise ValueError(str(exc)) from None
-        return value
-
-    @field_validator("from_")
-    @classmethod
-    def _from(cls, value: str) -> str:
-        local, at, domain = value.rpartition("<")[2].rstrip(">").rpartition("@")
-        if not at or not local or not domain or any(ch in domain for ch in " <>@"):
-            raise ValueError("must be an e-mail address such as news@example.org")
-        return value
-
-    @property
-    def domain(self) -> str:
-        """The sender's domain: Message-IDs and the mailto unsubscribe address use it."""
-        return self.from_.rpartition("<")[2].rstrip(">").rpartition("@")[2].lower()
-
-
-class ProviderSettings(_Strict):
-    """An HTTP SMS/WhatsApp provider; its API key (from the environment) also signs hooks."""
-
-    provider_url: str
-    api_key_env: str | None = None
-    connections: int = Field(1, ge=1, le=32)  # parallel requests per worker
-
-    @field_validator("provider_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http(s) URL")
-        return value
-
-    def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
-        """The provider key from `api_key_env`, None when unset."""
-        env = os.environ if environ is None else environ
-        return env.get(self.api_key_env) if self.api_key_env else None
 
 
 class DispatchSettings(_Strict):
@@ -123,10 +88,21 @@ class ChannelSettings(_Strict):
             raise ValueError("must be an https URL (RFC 8058 one-click unsubscribe needs https)")
         return value.rstrip("/")
 
-    def provider(self, channel: str) -> ProviderSettings | None:
+    @model_validator(mode="after")
+    def _providers_fit(self) -> ChannelSettings:
+        for channel, allowed in PROVIDERS_OF.items():
+            found = getattr(self, channel)
+            if found is not None and found.provider not in allowed:
+                raise ValueError(
+                    f"channels.{channel}.provider: {found.provider} does not carry {channel}; "
+                    f"use one of {', '.join(sorted(allowed))}"
+                )
+        return self
+
+    def provider(self, channel: str) -> AnyProvider | None:
         """The provider settings of sms or whatsapp."""
         found = getattr(self, channel, None) if channel in ("sms", "whatsapp") else None
-        return found if isinstance(found, ProviderSettings) else None
+        return found if found is not None and hasattr(found, "provider") else None
 
     def keyword_config(self) -> KeywordConfig:
         """Per-language STOP/START keywords: defaults merged with the configured ones."""
@@ -152,7 +128,10 @@ def parse_settings(
     for var, (channel, key) in ENV_OVERRIDES.items():
         if env.get(var):
             section = raw.get(channel)
-            raw[channel] = {**(section if isinstance(section, dict) else {}), key: env[var]}
+            section = section if isinstance(section, dict) else {}
+            if section.get("provider") in ("twilio", "meta"):
+                key = "base_url"  # the stand-in for the provider's API
+            raw[channel] = {**section, key: env[var]}
     raw["public_url"] = env.get("CANDOR_PUBLIC_URL") or public_url
     lease = env.get("CANDOR_OUTBOX_LEASE_SECONDS")
     if lease:
@@ -168,14 +147,28 @@ def parse_settings(
         raise ChannelSettingsError("; ".join(problems)) from None
 
 
+_PROVIDER_TAGS = frozenset({"http", "twilio", "meta"})
+
+
+def _problem(err: Any) -> tuple[str, str]:
+    """One validation error as (key path in candor.yaml, problem), provider tags left out."""
+    message = str(err["msg"]).removeprefix("Value error, ")
+    parts = [str(p) for p in err["loc"]]
+    if len(parts) > 1 and parts[0] in ("sms", "whatsapp") and parts[1] in _PROVIDER_TAGS:
+        del parts[1]
+    if not parts:  # a whole-section check: its message starts with the key path
+        path, _, rest = message.partition(": ")
+        return (path, rest) if rest else ("channels", message)
+    if err["type"] == "union_tag_invalid":
+        parts.append("provider")
+        message = f"must be one of {', '.join(sorted(_PROVIDER_TAGS))}"
+    loc = ".".join(parts).replace("from_", "from")
+    return (loc if loc == "public_url" else f"channels.{loc}", message)
+
+
 def _problems(exc: ValidationError) -> list[tuple[str, str]]:
     """(key path in candor.yaml, problem) per error of the channel settings model."""
-    out = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]).replace("from_", "from")
-        path = loc if loc == "public_url" else f"channels.{loc}"
-        out.append((path, err["msg"].removeprefix("Value error, ")))
-    return out
+    return [_problem(err) for err in exc.errors()]
 
 
 def section_problems(config: ConfigFile) -> list[tuple[str, str]]:
@@ -201,9 +194,16 @@ def transports_for(
     out: dict[str, Transport[Any]] = {}
     email = settings.email
     if email is not None:
+        signer = None
+        if email.dkim is not None:
+            dkim = email.dkim
+            try:
+                signer = DkimSigner.from_file(dkim.selector, dkim.domain, dkim.key_file)
+            except DkimKeyError as exc:
+                raise ChannelSettingsError(f"channels.email.dkim.key_file: {exc}") from None
         try:
             smtp = [
-                SmtpTransport(email.smtp_url, password_env=email.password_env)
+                SmtpTransport(email.smtp_url, password_env=email.password_env, signer=signer)
                 for _ in range(email.connections)
             ]
         except SmtpConfigError as exc:
@@ -211,20 +211,48 @@ def transports_for(
         out["email"] = smtp[0] if len(smtp) == 1 else PooledTransport(smtp)
     for channel in ("sms", "whatsapp"):
         provider = settings.provider(channel)
-        if provider is None:
-            continue
-        key = provider.api_key(env)
-        if key is None:
-            raise ChannelSettingsError(
-                f"channels.{channel}.api_key_env: environment variable "
-                f"{provider.api_key_env or '(not named)'} is not set"
-            )
-        mobile = [
-            HttpProviderTransport(channel, provider.provider_url, key)
-            for _ in range(provider.connections)
-        ]
-        out[channel] = mobile[0] if len(mobile) == 1 else PooledTransport(mobile)
+        if provider is not None:
+            mobile = [
+                _mobile_transport(channel, provider, settings.public_url, env)
+                for _ in range(provider.connections)
+            ]
+            out[channel] = mobile[0] if len(mobile) == 1 else PooledTransport(mobile)
     return out
+
+
+def _secret(channel: str, key: str, name: str | None, env: Mapping[str, str]) -> str:
+    """The value of the environment variable a key names, or the error naming the key."""
+    value = env_value(name, env)
+    if value is None:
+        raise ChannelSettingsError(
+            f"channels.{channel}.{key}: environment variable {name or '(not named)'} is not set"
+        )
+    return value
+
+
+def _mobile_transport(
+    channel: str, provider: AnyProvider, public_url: str | None, env: Mapping[str, str]
+) -> Transport[Any]:
+    """The transport of one SMS/WhatsApp provider, its secrets read from the environment."""
+    if isinstance(provider, TwilioProvider):
+        callback = f"{public_url}/hooks/twilio/{channel}/status" if public_url else None
+        return TwilioTransport(
+            account_sid=_secret(channel, "account_sid_env", provider.account_sid_env, env),
+            auth_token=_secret(channel, "auth_token_env", provider.auth_token_env, env),
+            sender=provider.sender(),
+            base_url=provider.base_url,
+            status_callback=callback,
+        )
+    if isinstance(provider, MetaProvider):
+        return MetaTransport(
+            phone_number_id=provider.phone_number_id,
+            access_token=_secret(channel, "access_token_env", provider.access_token_env, env),
+            base_url=provider.base_url,
+            api_version=provider.api_version,
+        )
+    key = _secret(channel, "api_key_env", provider.api_key_env, env)
+    mobile: Literal["sms", "whatsapp"] = "sms" if channel == "sms" else "whatsapp"
+    return HttpProviderTransport(mobile, provider.provider_url, key)
 
 
 class PooledTransport(Generic[MessageT]):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from candor.channels.base import SendResult
+from candor.channels.dkim_sign import DkimSigner
 from candor.channels.mime_bytes import envelope_address, is_bare_address, wire_bytes
 
 if TYPE_CHECKING:
@@ -38,10 +39,12 @@ class Retry:
     """The connection dropped on a first attempt: send the message again on a new one."""
 
 
-def prepare(email: OutgoingEmail) -> InFlight | SendResult:
-    """The message's wire bytes for a first attempt, or the permanent failure of a bad one."""
+def prepare(email: OutgoingEmail, signer: DkimSigner | None = None) -> InFlight | SendResult:
+    """The message's wire bytes (DKIM-signed when a signer is given) for a first attempt,
+    or the permanent failure of a bad one."""
     try:
-        return InFlight(email, wire_bytes(email), attempt=1)
+        blob = wire_bytes(email)
+        return InFlight(email, blob if signer is None else signer.sign(blob), attempt=1)
     except ValueError:
         logger.warning("message %s is malformed; not sent", email.message_id)
         return SendResult(email.message_id, ok=False, permanent=True, error="invalid_message")

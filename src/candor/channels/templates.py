@@ -22,15 +22,17 @@ Channel = Literal["email", "sms", "whatsapp"]
 Part = Literal["subject", "html", "text"]
 
 #: The parts each channel's template may have, and which of them are required.
+# WhatsApp: free `text` (inside the 24-hour window), or an approved `template` by name with
+# its `language` and body `parameters`, one per line (each line rendered like any part).
 CHANNEL_PARTS: Mapping[str, frozenset[str]] = {
     "email": frozenset({"subject", "html", "text"}),
     "sms": frozenset({"text"}),
-    "whatsapp": frozenset({"text"}),
+    "whatsapp": frozenset({"text", "template", "language", "parameters"}),
 }
 REQUIRED_PARTS: Mapping[str, frozenset[str]] = {
     "email": frozenset({"subject", "text"}),
     "sms": frozenset({"text"}),
-    "whatsapp": frozenset({"text"}),
+    "whatsapp": frozenset(),
 }
 
 #: Top-level variables the runtime provides besides the journey's declared fields.
@@ -108,7 +110,19 @@ class MessageTemplate(BaseModel):
         missing = REQUIRED_PARTS[self.channel] - set(self.parts)
         if missing:
             raise ValueError(f"{self.channel} template lacks parts: {sorted(missing)}")
+        if self.channel == "whatsapp":
+            if "text" not in self.parts and "template" not in self.parts:
+                raise ValueError("whatsapp template needs `text` or an approved `template`")
+            if ("template" in self.parts) != ("language" in self.parts):
+                raise ValueError("whatsapp `template` and `language` go together")
+            if "parameters" in self.parts and "template" not in self.parts:
+                raise ValueError("whatsapp `parameters` belong to a `template`")
         return self
+
+    @property
+    def approved(self) -> bool:
+        """Whether this is a WhatsApp message by approved template (not free text)."""
+        return self.channel == "whatsapp" and "template" in self.parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +134,7 @@ class RenderedMessage:
     text: str
     subject: str | None = None
     html: str | None = None
+    approved: tuple[str, str, tuple[str, ...]] | None = None  # WhatsApp: name, language, params
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,15 +231,21 @@ def render(template: MessageTemplate, context: Mapping[str, object]) -> Rendered
     subject = rendered.get("subject")
     if subject is not None:
         subject = " ".join(subject.split())
-    text = rendered["text"]
+    text = rendered.get("text", "")
     if template.channel != "email":
         text = text.strip()
+    approved = None
+    if template.approved:
+        lines = rendered.get("parameters", "").splitlines()
+        parameters = tuple(" ".join(line.split()) for line in lines if line.strip())
+        approved = (rendered["template"].strip(), rendered["language"].strip(), parameters)
     return RenderedMessage(
         template_id=template.id,
         channel=template.channel,
         text=text,
         subject=subject,
         html=rendered.get("html"),
+        approved=approved,
     )
 
 
@@ -257,6 +278,10 @@ def has_unsubscribe(template: MessageTemplate) -> bool:
             for part in ("html", "text")
             if part in template.parts
         )
+    if "text" not in template.parts:
+        # An approved WhatsApp template: its wording (and opt-out) lives at the provider,
+        # and an inbound STOP is honoured whatever it says.
+        return template.approved
     if "unsubscribe_url" in _part_variables(template, "text"):
         return True
     return _STOP_WORD.search(_literal_text(template, "text")) is not None

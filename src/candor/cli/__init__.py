@@ -7,6 +7,7 @@ import typer
 from candor.cli import (
     apikeys,
     base,
+    bounces_cmd,
     channels_cmd,
     config_cmd,
     contacts_cmd,
@@ -40,6 +41,7 @@ app.add_typer(channels_cmd.app, name="template")
 journey_cmd.register(app)  # journey schema|validate|lint|simulate|launch|stop|status|run, worker
 app.add_typer(sync_cmd.app, name="sync")
 app.add_typer(forms_cmd.app, name="form")
+app.add_typer(bounces_cmd.app, name="bounces")
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ from candor.core.durations import parse_duration, subtract
 from candor.figures import change_counts as counts
 from candor.figures import consent_tallies as tallies
 from candor.figures import step_counts as journeys_here
+from candor.figures.step_counts import ENGAGEMENT
 from candor.policy.decide import DENIAL_REASONS
 from candor.store.engine import reading
 from candor.store.journey_tables import journey_step_stats, journeys
@@ -114,7 +115,9 @@ def step_figures(here: int, outcomes: dict[str, int]) -> dict[str, Any]:
     stopped = {o: n for o, n in outcomes.items() if o in STOP_OUTCOMES and n}
     deferred = sum(n for o, n in outcomes.items() if o.startswith("deferred"))
     passed = sum(
-        n for o, n in outcomes.items() if o not in STOP_OUTCOMES and not o.startswith("deferred")
+        n
+        for o, n in outcomes.items()
+        if o not in STOP_OUTCOMES and o not in ENGAGEMENT and not o.startswith("deferred")
     )
     return {
         "here": here,

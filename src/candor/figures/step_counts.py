@@ -36,6 +36,11 @@ from candor.store.journey_tables import journey_contacts, journey_step_stats, jo
 
 HERE: Final = "(here)"  # parentheses: like the "(enter)" step, never a reason code
 HERE_STATUSES: Final = ("active", "waiting")
+# A step's clicks and opens, whoever made them (channels.engagement): counted beside the
+# outcomes, but no contact passes a step by clicking, so they are never "passed".
+CLICKED: Final = "clicked"
+OPENED: Final = "opened"
+ENGAGEMENT: Final = (CLICKED, OPENED)
 
 Place = tuple[str, str]  # journey, step
 Outcomes = dict[Place, dict[str, int]]  # other outcomes by step

@@ -287,6 +287,13 @@ class Step(Strict):
         return {**head, **body, **self.exits}
 
 
+class Tracking(Strict):
+    """Per-person engagement, only for people who agreed to `purpose` (kind analytics)."""
+
+    purpose: str = Field(description="a purpose of kind analytics the person must agree to")
+    opens: bool = Field(False, description="add an open pixel to e-mails of those people")
+
+
 class JourneyHead(Strict):
     """Everything in a journey file except its steps."""
 
@@ -304,6 +311,9 @@ class JourneyHead(Strict):
     expires_after: Duration | None = Field(None, description="longest stay of one contact")
     source: str | None = Field(None, description="connector id feeding the journey")
     templates: dict[str, TemplateParts] = Field(default_factory=dict)
+    tracking: Tracking | None = Field(
+        None, description="clicks and opens per person, under an analytics purpose"
+    )
 
 
 class JourneyDefinition(JourneyHead):

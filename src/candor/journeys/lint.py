@@ -1,6 +1,7 @@
 """Privacy lint of a journey before launch: errors block the launch, warnings are advice.
 
-Rules: unsubscribe in marketing templates, no themes under service purposes, scoring only
+Rules: unsubscribe in marketing templates, marketing on WhatsApp only by approved template,
+no themes under service purposes, scoring only
 under profiling purposes, no undeclared fields in templates, no advertising in opt-in
 confirmations; warnings for themed sends nobody was asked about and for a missing end date.
 """
@@ -65,6 +66,12 @@ def _lint_step(
     if step.type == "score" and purpose is not None and not purpose.profiling:
         msg = f"a score step needs a profiling purpose; {defn.purpose!r} is {purpose.dpv or 'not'}"
         problems.append(Problem(path, sid, msg, code="score-without-profiling"))
+    if step.type == "wait" and getattr(settings, "event", None) == "click" and not defn.tracking:
+        msg = (
+            "clicks are seen per person only under `tracking` (an analytics purpose the person "
+            "agreed to): without it this wait always times out"
+        )
+        problems.append(Problem(path, sid, msg, "warning", "click-without-tracking"))
     if step.type == "opt_in" and theme:
         msg = "an opt-in confirmation carries no advertising: remove the theme"
         problems.append(Problem(f"{path}.theme", sid, msg, code="opt-in-theme"))
@@ -87,6 +94,17 @@ def _lint_send(path: str, step: Step, reg: Registry, purpose: PurposeInfo) -> li
         way = "an unsubscribe link" if channel == "email" else "an unsubscribe link or STOP"
         msg = f"marketing {channel} template {template!r} lacks {way}"
         problems.append(Problem(f"{path}.template", sid, msg, code="no-unsubscribe"))
+    if (
+        purpose.kind == "marketing"
+        and channel == "whatsapp"
+        and known
+        and not reg.template_is_approved(template)
+    ):
+        msg = (
+            f"marketing on WhatsApp needs an approved template: {template!r} is free text, "
+            "which WhatsApp delivers only within 24 hours of the person's own message"
+        )
+        problems.append(Problem(f"{path}.template", sid, msg, code="whatsapp-free-text"))
     return problems
 
 

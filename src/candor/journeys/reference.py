@@ -71,6 +71,10 @@ class Registry(Protocol):
         """Whether the template's parts for `channel` carry an unsubscribe link or keyword."""
         ...
 
+    def template_is_approved(self, template_id: str) -> bool:
+        """Whether the template's WhatsApp parts name an approved template (not free text)."""
+        ...
+
 
 @dataclass
 class StaticRegistry:
@@ -87,6 +91,11 @@ class StaticRegistry:
     audiences: dict[str, Any] = field(default_factory=dict)
     forms: set[str] = field(default_factory=set)
     events: dict[str, dict[str, str]] = field(default_factory=dict)
+    approved: set[str] = field(default_factory=set)  # templates whose WhatsApp parts are approved
+
+    def template_is_approved(self, template_id: str) -> bool:
+        """Whether the template id is listed in `approved`."""
+        return template_id in self.approved
 
     def template_fields(self, template_id: str) -> set[str]:
         """Profile fields the template reads, as given."""
@@ -127,6 +136,13 @@ class InlineTemplates:
             with contextlib.suppress(TemplateError):
                 found |= referenced_fields(message) - LINK_VARIABLES if message else set()
         return found
+
+    def template_is_approved(self, template_id: str) -> bool:
+        """Inline: read from its WhatsApp parts; otherwise asked of the base registry."""
+        parts = self.inline.get(template_id)
+        if parts is None:
+            return self.base.template_is_approved(template_id)
+        return parts.whatsapp is not None and parts.whatsapp.template is not None
 
     def template_has_unsubscribe(self, template_id: str, channel: str) -> bool:
         """Inline: detected by the channels package; otherwise asked of the base registry."""

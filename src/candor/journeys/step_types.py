@@ -19,6 +19,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
+    model_validator,
 )
 
 from candor.channels.templates import (
@@ -30,7 +32,7 @@ from candor.channels.templates import (
 if TYPE_CHECKING:
     from candor.journeys.definition import Step
 
-PurposeKind = Literal["marketing", "service"]
+PurposeKind = Literal["marketing", "service", "analytics"]
 Channel = Literal["email", "sms", "whatsapp"]
 CHANNELS: tuple[str, ...] = ("email", "sms", "whatsapp")
 
@@ -97,9 +99,28 @@ class EmailParts(Strict):
 
 
 class TextParts(Strict):
-    """The single text part of an SMS or WhatsApp template."""
+    """The single text part of an SMS template."""
 
     text: str
+
+
+class WhatsAppParts(Strict):
+    """A WhatsApp template: free `text`, or an approved `template` with `language` and
+    `parameters` (one per line), or both (text for the generic adapter)."""
+
+    text: str | None = None
+    template: str | None = None
+    language: str | None = None
+    parameters: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> WhatsAppParts:
+        parts = self.model_dump(exclude_none=True)
+        try:
+            MessageTemplate(id="whatsapp", channel="whatsapp", parts=parts)
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        return self
 
 
 class TemplateParts(Strict):
@@ -107,7 +128,7 @@ class TemplateParts(Strict):
 
     email: EmailParts | None = None
     sms: TextParts | None = None
-    whatsapp: TextParts | None = None
+    whatsapp: WhatsAppParts | None = None
 
     def channels(self) -> set[str]:
         """The channels this template has parts for."""

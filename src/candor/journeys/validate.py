@@ -198,6 +198,14 @@ def _check_head(defn: JourneyDefinition, reg: Registry) -> list[Problem]:
     if defn.purpose not in reg.purposes:
         msg = f"unknown purpose {defn.purpose!r}"
         problems.append(Problem("purpose", None, msg, code="unknown-purpose"))
+    elif reg.purposes[defn.purpose].kind == "analytics":
+        msg = "an analytics purpose sends nothing: name it under `tracking`, not as the purpose"
+        problems.append(Problem("purpose", None, msg, code="analytics-purpose"))
+    if defn.tracking is not None:
+        tracked = reg.purposes.get(defn.tracking.purpose)
+        if tracked is None or tracked.kind != "analytics":
+            msg = f"tracking needs a purpose of kind analytics; {defn.tracking.purpose!r} is not"
+            problems.append(Problem("tracking.purpose", None, msg, code="tracking-purpose"))
     seen: set[str] = set()
     properties = event_fields(defn, reg)
     for i, name in enumerate(defn.fields):

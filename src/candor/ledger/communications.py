@@ -82,6 +82,7 @@ def check_communication(conn: Connection, contact_id: int, communication_id: int
 
 
 def list_communications(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
+    """The contact's communications, oldest first, with their decision and delivery state."""
     rows = conn.execute(
         select(communications)
         .where(communications.c.contact_id == contact_id)
@@ -97,6 +98,15 @@ def list_communications(conn: Connection, contact_id: int) -> list[dict[str, Any
             "purpose": r["purpose_id"],
             "occurred_at": r["occurred_at"].isoformat(),
             "content_ref": r["content_ref"],
+            "delivery": None
+            if r["delivery_status"] is None
+            else {
+                "status": r["delivery_status"],
+                "detail": r["delivery_detail"],
+                "at": r["delivery_at"].isoformat() if r["delivery_at"] else None,
+                "encoding": r["encoding"],
+                "segments": r["segments"],
+            },
             "decision": None
             if r["decision_reason"] is None
             else {

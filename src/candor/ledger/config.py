@@ -57,7 +57,7 @@ class ThemeSpec(Strict):
 class PurposeSpec(Strict):
     id: str = Field(pattern=IDENT)
     name: str = Field(min_length=1)
-    kind: Literal["marketing", "service"]
+    kind: Literal["marketing", "service", "analytics"]
     legal_basis: Literal["consent", "legitimate_interest", "contract", "legal_obligation"]
     dpv: str = ""
     wording: str = Field(min_length=1)
@@ -217,6 +217,13 @@ def _cross_check(config: ConfigFile) -> list[tuple[str, str]]:
     for index, purpose in enumerate(config.purposes):
         if purpose_ids.count(purpose.id) > 1:
             problems.append((f"purposes[{index}:{purpose.id}].id", "declared more than once"))
+        if purpose.kind == "analytics" and purpose.legal_basis != "consent":
+            problems.append(
+                (
+                    f"purposes[{index}:{purpose.id}].legal_basis",
+                    "analytics (per-person engagement) needs consent",
+                )
+            )
         if purpose.kind == "marketing" and purpose.legal_basis in ("contract", "legal_obligation"):
             problems.append(
                 (

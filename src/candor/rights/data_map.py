@@ -14,6 +14,7 @@ from typing import Literal
 from sqlalchemy import Select, Table, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from candor.store import channel_tables as ct
 from candor.store import journey_tables as jt
 from candor.store import rights_tables as rt
 from candor.store import sync_tables as st
@@ -102,6 +103,7 @@ PLACES: list[Place] = [
     Place(jt.journey_transitions, "journeys", "journey"),
     Place(jt.journey_contacts, "journeys", "journey"),
     Place(jt.outbox, "messages_pending", "communication"),
+    Place(ct.delivery_reports, "communications", "communication", encrypted=("evidence", "raw")),
     Place(t.communications, "communications", "communication"),
     Place(
         rt.automated_decision_history,

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from candor.store import journey_tables, rights_tables, sync_tables, tables, team_tables
+from candor.store import (
+    channel_tables,
+    journey_tables,
+    rights_tables,
+    sync_tables,
+    tables,
+    team_tables,
+)
 from candor.store.tables import metadata
 
-TABLE_MODULES = (tables, journey_tables, rights_tables, sync_tables, team_tables)
+TABLE_MODULES = (tables, journey_tables, rights_tables, sync_tables, team_tables, channel_tables)
 
 __all__ = ["TABLE_MODULES", "metadata"]

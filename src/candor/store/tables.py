@@ -132,6 +132,8 @@ addresses = Table(
     Column("value", LargeBinary, nullable=False),
     Column("deliverable", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # The person's latest message from this address: opens WhatsApp's 24-hour window.
+    Column("last_inbound_at", UTCDateTime, nullable=True),
     UniqueConstraint("channel", "blind_index"),
     Index("ix_addresses_contact_channel", "contact_id", "channel", "id"),
     Index("ix_addresses_blind_index", "blind_index"),
@@ -152,7 +154,18 @@ communications = Table(
     Column("decision_reason", String(32), nullable=True),
     Column("decision_basis", String(32), nullable=True),
     Column("decision_event_id", Id, nullable=True),
+    # Outbound delivery state (channels.delivery): queued | sent | delivered | failed |
+    # undelivered | bounced | complained, with the latest report's code and time.
+    Column("delivery_status", String(16), nullable=True),
+    Column("delivery_detail", String(64), nullable=True),
+    Column("delivery_at", UTCDateTime, nullable=True),
+    # The provider's id of the message (Twilio's SID, WhatsApp's wamid): callbacks name it.
+    Column("provider_ref", String(200), nullable=True),
+    # SMS only: gsm7 | ucs2 and the number of segments, computed before sending.
+    Column("encoding", String(8), nullable=True),
+    Column("segments", Integer, nullable=True),
     Index("ix_communications_contact", "contact_id", "id"),
+    Index("ix_communications_provider_ref", "provider_ref"),
     # Deleting an address (erasure) looks up its messages through this FK.
     Index("ix_communications_address", "address_id"),
 )

@@ -60,6 +60,13 @@ EXTRA: Final[dict[tuple[str, str], dict[int, tuple[str, ...]]]] = {
     ("GET", "/u/{token}"): {400: (HTML,)},
     ("POST", "/u/{token}"): {400: (HTML,)},
     ("GET", "/c/{token}"): {302: (), 400: (HTML,)},
+    ("GET", "/o/{token}.gif"): {200: ("image/gif",)},
+    # Provider webhooks answer 404 where that provider is not configured, 401 or 403 for a
+    # bad signature or verify token.
+    ("POST", "/hooks/twilio/{channel}/status"): {401: (JSON,), 404: (JSON,), 413: (JSON,)},
+    ("POST", "/hooks/twilio/{channel}/inbound"): {401: (JSON,), 404: (JSON,), 413: (JSON,)},
+    ("GET", "/hooks/meta/whatsapp"): {403: (JSON,), 404: (JSON,)},
+    ("POST", "/hooks/meta/whatsapp"): {401: (JSON,), 404: (JSON,), 413: (JSON,)},
 }
 SCHEMAS: Final[dict[str, Any]] = {
     "Errors": {

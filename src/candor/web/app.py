@@ -21,6 +21,7 @@ from candor.web import (
     api_rights,
     api_sync,
     hooks,
+    hooks_providers,
 )
 from candor.web.api_docs import install_api_docs
 from candor.web.errors import install_error_handlers
@@ -52,6 +53,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     subject_unsubscribe.router,
     subject_download.router,
     hooks.router,
+    hooks_providers.router,
 )
 
 

@@ -1,7 +1,9 @@
-"""Provider webhooks (inbound SMS/WhatsApp, delivery receipts) and tracked link clicks.
+"""The generic adapter's webhooks (inbound SMS/WhatsApp, delivery receipts), tracked clicks
+and the open pixel. Twilio's and Meta's own webhooks are in web.hooks_providers.
 
-Webhooks are authenticated by the channel's provider API key as a bearer token, checked
-before the body is read. Answers carry ids and codes only, never a number or a message.
+Generic webhooks are authenticated by the channel's provider API key as a bearer token,
+checked before the body is read. Answers carry ids and codes only, never a number or a
+message.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from candor.channels.inbound import apply_receipt, receive_inbound, record_click
-from candor.channels.links import read_click
+from candor.channels.engagement import record_click, record_open
+from candor.channels.inbound import apply_receipt, receive_inbound
+from candor.channels.links import read_click, read_open
+from candor.channels.provider_settings import HttpProvider
 from candor.channels.settings import ChannelSettings, ChannelSettingsError, load_settings
 from candor.channels.sms import parse_delivery_receipt
 from candor.core import tokens
@@ -42,7 +46,8 @@ class InboundMessage(BaseModel):
     message_id: str | None = Field(None, max_length=200)
 
 
-def _settings(cx: Candor) -> ChannelSettings:
+def settings_or_503(cx: Candor) -> ChannelSettings:
+    """The channel settings, or 503 when they are invalid (webhooks cannot be checked)."""
     with reading(cx.engine) as conn:
         try:
             return load_settings(conn)
@@ -54,7 +59,7 @@ def _settings(cx: Candor) -> ChannelSettings:
 def _authorise(request: Request, settings: ChannelSettings, channel: str) -> None:
     """401 unless the bearer token is the channel provider's API key; 404 if not configured."""
     provider = settings.provider(channel)
-    key = provider.api_key() if provider is not None else None
+    key = provider.api_key() if isinstance(provider, HttpProvider) else None
     if not key:
         raise HTTPException(404, f"channel {channel} has no provider configured")
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
@@ -66,10 +71,16 @@ def _authorise(request: Request, settings: ChannelSettings, channel: str) -> Non
         )
 
 
-async def _json(request: Request) -> Any:
+async def read_body(request: Request) -> bytes:
+    """The raw body, or 413 past MAX_BODY."""
     raw = await request.body()
     if len(raw) > MAX_BODY:
         raise HTTPException(413, "body too large")
+    return raw
+
+
+async def _json(request: Request) -> Any:
+    raw = await read_body(request)
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -80,7 +91,7 @@ async def _json(request: Request) -> Any:
 async def inbound(request: Request, channel: MobileChannel) -> dict[str, Any]:
     """Record an inbound message from a known sender and apply STOP/START keywords."""
     cx: Candor = request.app.state.cx
-    settings = await run_in_threadpool(_settings, cx)
+    settings = await run_in_threadpool(settings_or_503, cx)
     _authorise(request, settings, channel)
     try:
         message = InboundMessage.model_validate(await _json(request))
@@ -109,7 +120,7 @@ async def inbound(request: Request, channel: MobileChannel) -> dict[str, Any]:
 async def delivery(request: Request, channel: MobileChannel) -> dict[str, Any]:
     """Accept a delivery receipt; `undeliverable` marks the address unusable."""
     cx: Candor = request.app.state.cx
-    settings = await run_in_threadpool(_settings, cx)
+    settings = await run_in_threadpool(settings_or_503, cx)
     _authorise(request, settings, channel)
     try:
         receipt = parse_delivery_receipt(await _json(request))
@@ -118,14 +129,15 @@ async def delivery(request: Request, channel: MobileChannel) -> dict[str, Any]:
 
     def work() -> dict[str, Any]:
         with cx.engine.begin() as conn:
-            return {"status": apply_receipt(conn, channel, receipt)}
+            return {"status": apply_receipt(conn, cx.vault, channel, receipt, at=cx.clock.now())}
 
     return await run_in_threadpool(work)
 
 
 @router.get("/c/{token}", response_model=None)
 def click(request: Request, token: str) -> Response:
-    """Record a tracked click (for wait-for-click steps) and go on to the signed target."""
+    """Count a click for its journey step (per person only under their analytics consent)
+    and go on to the signed target."""
     cx: Candor = request.app.state.cx
     now = cx.clock.now()
     try:
@@ -137,3 +149,26 @@ def click(request: Request, token: str) -> Response:
     return RedirectResponse(
         claims.target, status_code=302, headers={"Referrer-Policy": "no-referrer"}
     )
+
+
+# The smallest transparent GIF (1x1): what an open pixel answers, valid token or not.
+PIXEL = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00"
+    b"\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+
+
+@router.get("/o/{token}.gif", response_model=None)
+def opened(request: Request, token: str) -> Response:
+    """Record an open (the pixel is only in messages of people who agreed to be tracked)."""
+    cx: Candor = request.app.state.cx
+    now = cx.clock.now()
+    try:
+        claims = read_open(cx.vault.signing_key, token, now)
+    except tokens.TokenError:
+        claims = None
+    if claims is not None:
+        with cx.engine.begin() as conn:
+            record_open(conn, cx.vault, claims, at=now)
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    return Response(PIXEL, media_type="image/gif", headers=headers)

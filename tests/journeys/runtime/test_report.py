@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from candor.channels.inbound import record_click
+from candor.channels.engagement import record_click
 from candor.channels.links import ClickClaims
 from candor.channels.mailsink import MailSink
 from candor.core.context import Candor
@@ -53,7 +53,7 @@ def test_report_counts_what_the_journey_did_step_by_step(
         for contact_id, _ in sent[:2]:
             claims = ClickClaims(contact_id, "promo", "invite", "email", "https://x.example")
             record_click(conn, cx.vault, claims, at=cx.clock.now())
-            record_click(conn, cx.vault, claims, at=cx.clock.now())  # twice: one person
+            record_click(conn, cx.vault, claims, at=cx.clock.now())  # clicks, not people
         contact_id, communication = sent[0]
         record_consent(
             conn,
@@ -81,7 +81,7 @@ def test_report_counts_what_the_journey_did_step_by_step(
         "sent": 5,
         "delivered": 5,
         "bounced": 1,
-        "clicked": 2,
+        "clicked": 4,  # counted for everyone; per person only under analytics consent
         "unsubscribed": 1,
         "complained": 0,
     }
@@ -90,12 +90,13 @@ def test_report_counts_what_the_journey_did_step_by_step(
     assert report.entered == 7
     (day,) = report.days
     assert day.day == cx.clock.now().date().isoformat()
-    assert (day.figures["sent"], day.figures["clicked"], day.figures["entered"]) == (5, 2, 7)
+    assert (day.figures["sent"], day.figures["entered"]) == (5, 7)
+    assert "clicked" not in day.figures  # clicks have no time unless analytics was agreed
     marketer_csv = report_csv(report, suppress=True)
     header, first = marketer_csv.splitlines()[:2]
     assert header.startswith("section,step,type,entered,sent,delivered,bounced,clicked")
     assert first == "step,invite,send,7,5,5,<5,<5,<5,0,<5"
-    assert report_csv(report, suppress=False).splitlines()[1] == "step,invite,send,7,5,5,1,2,1,0,1"
+    assert report_csv(report, suppress=False).splitlines()[1] == "step,invite,send,7,5,5,1,4,1,0,1"
 
 
 def test_small_cells_show_as_less_than_five_only_when_suppressed() -> None:

@@ -83,6 +83,19 @@ def test_tick_records_event_with_page_evidence_and_untick_withdraws(site: Site) 
     assert (events[1]["channel"], events[1]["theme"]) == ("email", None)
 
 
+def test_engagement_analytics_is_one_box_the_person_can_tick_and_untick(site: Site) -> None:
+    token = site.pref_token()
+    page = site.client.get(f"/preferences/{token}")
+    assert 'value="engagement||"' in page.text and "engagement||" not in ticked(page.text)
+    assert "Note which of your messages I open" in page.text
+    _save(site, token, ["engagement||"])
+    assert "engagement||" in ticked(site.client.get(f"/preferences/{token}").text)
+    kept = ticked(site.client.get(f"/preferences/{token}").text) - {"engagement||"}
+    _save(site, token, sorted(kept), keep=False)
+    statuses = [(e["purpose_id"], e["status"]) for e in site.events()]
+    assert statuses == [("engagement", "granted"), ("engagement", "withdrawn")]
+
+
 def test_unchanged_save_records_nothing(site: Site) -> None:
     token = site.pref_token()
     _save(site, token, sorted(ticked(site.client.get(f"/preferences/{token}").text)))

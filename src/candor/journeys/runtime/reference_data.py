@@ -97,6 +97,11 @@ class DbRegistry:
                         found |= referenced_fields(message) - LINK_VARIABLES
         return found
 
+    def template_is_approved(self, template_id: str) -> bool:
+        """Whether the stored template's WhatsApp parts name an approved template."""
+        message = self._message(template_id, "whatsapp")
+        return message is not None and message.approved
+
     def template_has_unsubscribe(self, template_id: str, channel: str) -> bool:
         """Whether the stored template's parts for `channel` offer a way out, in every one of
         its languages."""

@@ -1,8 +1,11 @@
 """A journey's report: aggregates per step (in flow order) and per day, never per person.
 
-Entered and stopped-by-reason come from the step counters that outlive the journey; sent,
-delivered, bounced and complained from the outbox; clicked from the inbound click records;
-unsubscribed from the withdrawals made through a message's unsubscribe link.
+Entered, stopped-by-reason and clicked come from the step counters that outlive the journey
+(a click is counted there for everyone, and recorded per person only under a consented
+analytics purpose, so clicks have no per-day figure); sent from the outbox; delivered,
+bounced and complained from each message's delivery state (channels: DSNs, provider
+callbacks, feedback reports); unsubscribed from the withdrawals made through a message's
+unsubscribe link.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, and_, case, func, or_, select
 
 from candor.figures.mission_control import step_figures
-from candor.figures.step_counts import HERE
+from candor.figures.step_counts import CLICKED, HERE
 from candor.journeys.definition import build_journey
 from candor.journeys.runtime.model import ENTER_STEP, NEVER_ENTER, journey_row
 from candor.journeys.validate import flow_order
@@ -34,12 +37,11 @@ FIGURES: Final = (
     "unsubscribed",
     "complained",
 )
-# Outbox error codes that mean the address refused the message for good (a bounce): an
-# SMTP 5xx at hand-over, or a provider's receipt saying undeliverable.
-BOUNCE_ERRORS: Final = ("receipt_undeliverable",)
-BOUNCE_PREFIXES: Final = ("smtp_5",)
-# Outbox error codes recording a complaint (a feedback-loop report) against the message.
-COMPLAINT_ERRORS: Final = ("complaint",)
+DAY_FIGURES: Final = tuple(f for f in FIGURES if f != "clicked")
+# Delivery states (communications.delivery_status) of a message that did not arrive, and an
+# outbox error of a message the SMTP relay refused outright at hand-over (5xx).
+NOT_ARRIVED: Final = ("bounced", "failed", "undelivered")
+REFUSED_PREFIX: Final = "smtp_5"
 SMALL_CELL: Final = 5
 
 
@@ -80,7 +82,6 @@ def journey_report(conn: Connection, journey_id: str) -> JourneyReport:
     defn = build_journey(row["definition"])
     counters = _counters(conn, journey_id)
     sends = _send_figures(conn, journey_id)
-    clicks = _click_figures(conn, journey_id)
     unsubscribes = _unsubscribe_figures(conn, journey_id)
     types = {s.id: s.type for s in defn.steps}
     steps = []
@@ -90,7 +91,7 @@ def journey_report(conn: Connection, journey_id: str) -> JourneyReport:
         figures = dict.fromkeys(FIGURES, 0)
         figures["entered"] = base["here"] + base["passed"] + base["stopped_total"]
         figures.update(sends.get(sid, {}))
-        figures["clicked"] = clicks.get(sid, 0)
+        figures["clicked"] = outcomes.get(CLICKED, 0)
         figures["unsubscribed"] = unsubscribes.get(sid, 0)
         steps.append(StepReport(sid, types[sid], figures, base["stopped"]))
     _, entry = counters.get(ENTER_STEP, (0, {}))
@@ -123,46 +124,39 @@ def _counters(conn: Connection, journey_id: str) -> dict[str, tuple[int, dict[st
 
 
 def _send_columns() -> list[Any]:
-    o = outbox
-    bounced = or_(o.c.error.in_(BOUNCE_ERRORS), *[o.c.error.startswith(p) for p in BOUNCE_PREFIXES])
+    """Sent from the outbox; delivered, bounced, complained from the message's delivery state
+    (a message still `queued` at a provider that reports back is not yet delivered)."""
+    o, cm = outbox, communications
     sent = o.c.status == "sent"
+    state = cm.c.delivery_status
+    missed = or_(state.in_(NOT_ARRIVED), o.c.error.startswith(REFUSED_PREFIX))
+    arrived = and_(sent, or_(state.is_(None), state.not_in((*NOT_ARRIVED, "queued"))))
 
     def tally(condition: Any, name: str) -> Any:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0).label(name)
 
     return [
         tally(sent, "sent"),
-        tally(and_(sent, o.c.error.is_(None)), "delivered"),
-        tally(bounced, "bounced"),
-        tally(o.c.error.in_(COMPLAINT_ERRORS), "complained"),
+        tally(arrived, "delivered"),
+        tally(missed, "bounced"),
+        tally(state == "complained", "complained"),
     ]
+
+
+def _sends() -> Any:
+    """The outbox joined to each message's communication (where one was recorded)."""
+    return outbox.outerjoin(communications, communications.c.id == outbox.c.communication_id)
 
 
 def _send_figures(conn: Connection, journey_id: str) -> dict[str, dict[str, int]]:
     o = outbox
     rows = conn.execute(
         select(o.c.step_id, *_send_columns())
+        .select_from(_sends())
         .where(o.c.journey_id == journey_id)
         .group_by(o.c.step_id)
     ).mappings()
     return {r["step_id"]: {k: int(v) for k, v in r.items() if k != "step_id"} for r in rows}
-
-
-def _click_marker(journey_id: str) -> Any:
-    cm = communications
-    return and_(cm.c.direction == "in", cm.c.content_ref.startswith(f"click:{journey_id}:"))
-
-
-def _click_figures(conn: Connection, journey_id: str) -> dict[str, int]:
-    """Contacts who clicked a step's link (each counted once per step)."""
-    cm = communications
-    rows = conn.execute(
-        select(cm.c.content_ref, func.count(func.distinct(cm.c.contact_id)))
-        .where(_click_marker(journey_id))
-        .group_by(cm.c.content_ref)
-    )
-    prefix = f"click:{journey_id}:"
-    return {ref.removeprefix(prefix): int(n) for ref, n in rows}
 
 
 def _unsubscribes() -> Any:
@@ -187,11 +181,12 @@ def _unsubscribe_figures(conn: Connection, journey_id: str) -> dict[str, int]:
 
 def _days(conn: Connection, journey_id: str) -> list[DayReport]:
     """Every figure per UTC day on which something happened."""
-    per: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FIGURES, 0))
-    o, cm, jc = outbox, communications, journey_contacts
+    per: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(DAY_FIGURES, 0))
+    o, jc = outbox, journey_contacts
     when = func.coalesce(o.c.sent_at, o.c.created_at)
     sends = conn.execute(
         select(day_of(when).label("day"), *_send_columns())
+        .select_from(_sends())
         .where(o.c.journey_id == journey_id)
         .group_by(day_of(when))
     ).mappings()
@@ -199,9 +194,6 @@ def _days(conn: Connection, journey_id: str) -> list[DayReport]:
         per[r["day"]].update({k: int(v) for k, v in r.items() if k != "day"})
     entered = select(day_of(jc.c.entered_at), func.count()).where(jc.c.journey_id == journey_id)
     _add(per, "entered", conn.execute(entered.group_by(day_of(jc.c.entered_at))))
-    clicks = select(day_of(cm.c.occurred_at), func.count(func.distinct(cm.c.contact_id)))
-    clicks = clicks.where(_click_marker(journey_id)).group_by(day_of(cm.c.occurred_at))
-    _add(per, "clicked", conn.execute(clicks))
     found = _unsubscribes().where(outbox.c.journey_id == journey_id).subquery()
     unsubscribed = select(day_of(found.c.occurred_at), func.count()).group_by(
         day_of(found.c.occurred_at)
@@ -246,6 +238,6 @@ def report_csv(report: JourneyReport, suppress: bool) -> str:
         stops = [shown(s.stopped.get(r, 0), suppress) for r in reasons]
         writer.writerow(["step", s.step, s.type, *values, *stops])
     for d in report.days:
-        values = [shown(d.figures[f], suppress) for f in FIGURES]
+        values = [shown(d.figures[f], suppress) if f in d.figures else "" for f in FIGURES]
         writer.writerow(["day", d.day, "", *values, *([""] * len(reasons))])
     return out.getvalue()

@@ -125,7 +125,8 @@ def active_complete_block(conn: Connection, contact_id: int) -> int | None:
 
 
 def load_preferences(conn: Connection, contact_id: int, at: datetime) -> Preferences:
-    """Every marketing purpose with its current wording, and a decided box per scope."""
+    """Every marketing and analytics purpose with its current wording, and a decided box per
+    scope (profiling and analytics: one box for the whole purpose)."""
     contact_row(conn, contact_id)
     channels = _channels(conn, contact_id)
     theme_rows = _theme_rows(conn)
@@ -136,7 +137,7 @@ def load_preferences(conn: Connection, contact_id: int, at: datetime) -> Prefere
             (purpose_versions.c.purpose_id == purposes.c.id)
             & (purpose_versions.c.version == purposes.c.current_version),
         )
-        .where(purposes.c.kind == "marketing")
+        .where(purposes.c.kind.in_(("marketing", "analytics")))
         .order_by(purposes.c.id)
     )
     sections = []
@@ -146,7 +147,7 @@ def load_preferences(conn: Connection, contact_id: int, at: datetime) -> Prefere
             facts, row["vname"], row["wording"], row["current_version"], row["dpv"] or ""
         )
         cf = contact_facts(conn, contact_id, facts.id)
-        if any(term in section.dpv for term in PROFILING_TERMS):
+        if facts.kind == "analytics" or any(term in section.dpv for term in PROFILING_TERMS):
             section.rows.append(Row("", None, [_box(cf, facts, None, None, None, at)]))
         else:
             for theme, label, group in theme_rows:

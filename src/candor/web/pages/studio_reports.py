@@ -9,7 +9,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from candor.core.errors import CandorError
-from candor.journeys.runtime.report import FIGURES, JourneyReport, journey_report, report_csv, shown
+from candor.journeys.runtime.report import (
+    DAY_FIGURES,
+    FIGURES,
+    JourneyReport,
+    journey_report,
+    report_csv,
+    shown,
+)
 from candor.store.engine import reading
 from candor.web.api_journeys import JourneyId
 from candor.web.pages.access import may, team
@@ -20,7 +27,7 @@ from candor.web.pages.studio_support import data_block
 router = APIRouter(tags=["studio pages"], include_in_schema=False)
 Reader = Annotated[Session, Depends(team("reports"))]
 SUPPRESSED_ROLES: Final = ("marketer",)
-CHARTED: Final = ("sent", "delivered", "bounced", "clicked", "unsubscribed", "complained")
+CHARTED: Final = ("sent", "delivered", "bounced", "unsubscribed", "complained")
 
 
 def suppresses(session: Session) -> bool:
@@ -62,6 +69,7 @@ def report_page(request: Request, journey_id: JourneyId, session: Reader) -> HTM
         "report.html",
         report=report,
         figures=FIGURES,
+        day_figures=DAY_FIGURES,
         reasons=reasons,
         show=lambda n: shown(n, suppress),
         suppress=suppress,

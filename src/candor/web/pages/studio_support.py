@@ -103,7 +103,13 @@ def registry_data(request: Request) -> dict[str, Any]:
             # Conditions filter on the pseudonymous profile; a journey may also read names.
             "attributes": dict(sorted(reg.profile_types().items())),
             "fields": sorted(reg.attributes),
-            "purposes": {k: {"kind": v.kind} for k, v in sorted(reg.purposes.items())},
+            # A journey's purpose sends or decides; an analytics purpose only names consent
+            # to tracking (the journey's `tracking`), so the builders do not offer it.
+            "purposes": {
+                k: {"kind": v.kind}
+                for k, v in sorted(reg.purposes.items())
+                if v.kind != "analytics"
+            },
             "themes": sorted(reg.themes),
             "channels": list(CHANNELS),
             "reasons": list(DECISION_REASONS),

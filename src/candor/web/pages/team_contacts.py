@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection, select
 
 from candor.accounts.members import member_by_id
+from candor.channels.report_review import reports_of
 from candor.core.context import Candor
 from candor.core.errors import CandorError, InvalidInput, NotFound
 from candor.ledger import audit
@@ -165,6 +166,7 @@ def record_data(cx: Candor, conn: Connection, contact_id: int) -> dict[str, Any]
         "history": consent_history(conn, cx.vault, contact_id),
         "blocks": list_blocks(conn, contact_id, cx.vault),
         "communications": list_communications(conn, contact_id),
+        "reports": reports_of(conn, cx.vault, contact_id),  # bounces, complaints, callbacks
         "why": why(conn, contact_id, channels, now),
         "requests": requests_of(conn, contact_id),
         "purposes": list_purposes(conn),
