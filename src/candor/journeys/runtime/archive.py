@@ -82,19 +82,21 @@ def _lock_journey(conn: Connection, journey_id: str) -> Any:
 
 
 def _purge(cx: Candor, journey_id: str) -> int:
-    """Drop the journey's partitions (PostgreSQL), else delete its contacts and their
-    transitions a batch of contacts at a time (memory and locks stay small); returns how
-    many rows went (for dropped partitions, the planner's count).
+    """Delete what a triggered journey heard, then drop the journey's partitions
+    (PostgreSQL), else delete its contacts and their transitions a batch of contacts at a
+    time (memory and locks stay small); returns how many rows went (for dropped
+    partitions, the planner's count).
 
     Transitions are indexed by contact (migration 0015), so each batch's go by its people;
     one last statement removes any left without a journey_contacts row.
     """
     with cx.engine.begin() as conn:
+        heard = journey_events.c.journey_id == journey_id  # what a triggered journey heard
+        purged = conn.execute(delete(journey_events).where(heard)).rowcount
         dropped = drop_journey_partitions(conn, journey_id)
     if dropped is not None:
-        return dropped
+        return purged + dropped
     jc, jt = journey_contacts, journey_transitions
-    purged = 0
     while True:
         with cx.engine.begin() as conn:
             batch = list(
@@ -110,8 +112,6 @@ def _purge(cx: Candor, journey_id: str) -> int:
             break
     with cx.engine.begin() as conn:
         purged += conn.execute(delete(jt).where(jt.c.journey_id == journey_id)).rowcount
-        heard = journey_events.c.journey_id == journey_id
-        purged += conn.execute(delete(journey_events).where(heard)).rowcount
     return purged
 
 
